@@ -1,0 +1,40 @@
+# pyfalco: the single entry point. `make run` and `make test` do all set-up themselves.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install deps build probe test bench run lint clean
+
+install: $(STAMP) probe
+
+deps:
+	./tools/install-system-deps.sh
+
+$(STAMP): pyproject.toml setup.py $(wildcard scap/_cffi_src/*.py scap/_native/*.c scap/_native/*.h)
+	./tools/install-system-deps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+build: install
+
+# The CO-RE probe: built with clang against vmlinux.h generated from the running kernel's BTF.
+probe:
+	@if [ -f driver/bpf/Makefile ]; then $(MAKE) -s -C driver/bpf || echo "probe build failed; live capture unavailable" >&2; fi
+
+test: install
+	$(PY) -m pytest -q tests
+
+bench: install
+	$(PY) bench/run.py
+
+run: install
+	$(VENV)/bin/pyfalco
+
+lint: install
+	$(PY) -m ruff check scap sinsp engine falco_cli tests || true
+
+clean:
+	rm -rf $(VENV) build *.egg-info driver/bpf/.output
