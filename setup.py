@@ -1,7 +1,7 @@
-"""Registers the cffi extension (scap._scap_native); everything else is in pyproject.toml."""
-import os
+"""Registers the cffi extensions (one build module per native part in scap/_cffi_src/build_*.py,
+each defining `ffibuilder`); everything else is in pyproject.toml."""
+import glob
 
 from setuptools import setup
 
-_build = os.path.join("scap", "_cffi_src", "build_scap.py")
-setup(cffi_modules=[_build + ":ffibuilder"] if os.path.exists(_build) else [])
+setup(cffi_modules=[f"{p}:ffibuilder" for p in sorted(glob.glob("scap/_cffi_src/build_*.py"))])
