@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Regenerate ``scap/_event_table.py`` and ``scap/_flags_table.py``.
+
+Two sources feed the generated modules, and both are read, never copied:
+
+* the libs 0.29.3 table that Debian's sysdig 0.29.3 uses, read with ctypes from the
+  installed ``libscap.so`` (``g_event_info``, ``g_syscall_info_table`` and the exported
+  flag lists, see docs/scap-format.md section 11.3);
+* the current falcosecurity/libs table, parsed from the four driver sources
+  (``event_table.c``, ``flags_table.c``, ``dynamic_params_table.c``,
+  ``ppm_events_public.h``) kept outside the repository (default ``/work/upstream``).
+
+The output is compact literal tuples, so importing the schema costs one module load and
+no parsing.  Run ``python tools/gen_event_table.py [--upstream DIR]``.
+
+Param ``info`` encoding in the generated data (same for both tables):
+``None``; ``"flag_list_name"`` (a key of ``FLAGS`` in ``_flags_table``) for
+FLAGS/ENUMFLAGS/MODE params; an ``int`` dirfd param index for FSRELPATH; a tuple of
+``(name, type, fmt, info)`` sub-params for DYN params.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import pprint
+import re
+import struct
+import sys
+from pathlib import Path
+
+LIBSCAP_0_29_3 = "/usr/lib/x86_64-linux-gnu/libscap.so.0.1.1dev+git20220316.e5c53d64"
+EVENT_MAX_0_29_3 = 336
+SYSCALL_MAX_0_29_3 = 329
+
+# Packed layouts of this build (docs/scap-format.md 11.3).
+_PARAM_SIZE = 49  # name[32], type i32, fmt i32, info ptr, ninfo u8
+_EVENT_SIZE = 1612  # name[32], category i32, flags i32, nparams u32, params[32]
+_NAME_VALUE_SIZE = 16  # {const char *name; u32 value} (not packed: padded to 16)
+_SYSCALL_DESC_SIZE = 16  # {i32 category, i32 flags, char *name}
+
+PT_DYN = 27
+PT_FSRELPATH = 43
+# Param types whose info is a name/value list (FLAGS8/16/32, MODE, ENUMFLAGS8/16/32).
+_FLAG_TYPES = {28, 29, 30, 42, 44, 45, 46}
+
+# Exported flag lists and DYN sub-tables of libscap 0.29.3, used to name info pointers.
+_SO_FLAG_SYMBOLS = (
+    "access_flags chmod_mode clone_flags execve_flags execveat_flags fcntl_commands "
+    "file_flags flock_flags futex_operations linkat_flags lseek_whence mmap_flags "
+    "mount_flags openat2_flags pf_flags poll_flags prot_flags ptrace_requests "
+    "quotactl_cmds quotactl_dqi_flags quotactl_quota_fmts quotactl_types renameat2_flags "
+    "rlimit_resources semctl_commands semget_flags semop_flags shutdown_how socket_families "
+    "sockopt_levels sockopt_options splice_flags umount_flags unlinkat_flags"
+).split()
+_SO_DYN_SYMBOLS = ("bpf_dynamic_param", "ptrace_dynamic_param", "sockopt_dynamic_param")
+
+
+def _cstr(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("ascii")
+
+
+class SoReader:
+    """Reads the libs 0.29.3 tables out of the installed ``libscap.so`` with ctypes."""
+
+    def __init__(self, path: str = LIBSCAP_0_29_3) -> None:
+        self.lib = ctypes.CDLL(path)
+        self.flag_addr = {self._addr(s): s for s in _SO_FLAG_SYMBOLS}
+        self.dyn_addr = {self._addr(s): s for s in _SO_DYN_SYMBOLS}
+        self.flags: dict[str, tuple[tuple[str, int], ...]] = {}
+
+    def _addr(self, symbol: str) -> int:
+        return ctypes.addressof(ctypes.c_char.in_dll(self.lib, symbol))
+
+    def _name_values(self, addr: int) -> tuple[tuple[str, int], ...]:
+        out = []
+        while True:
+            name_ptr, value = struct.unpack("<QI", ctypes.string_at(addr, 12))
+            if not name_ptr:
+                return tuple(out)
+            out.append((ctypes.string_at(name_ptr).decode("ascii"), value))
+            addr += _NAME_VALUE_SIZE
+
+    def _param(self, raw: bytes) -> tuple:
+        name = _cstr(raw[:32])
+        ptype, fmt, info, ninfo = struct.unpack_from("<iiQB", raw, 32)
+        if ptype == PT_FSRELPATH:
+            return (name, ptype, fmt, info)
+        if ptype == PT_DYN:
+            subs = tuple(
+                self._param(ctypes.string_at(info + i * _PARAM_SIZE, _PARAM_SIZE))
+                for i in range(ninfo)
+            )
+            return (name, ptype, fmt, subs)
+        if info and ptype in _FLAG_TYPES:
+            sym = self.flag_addr.get(info)
+            if sym is None:
+                raise ValueError(f"param {name}: flag list at {info:#x} is not exported")
+            self.flags.setdefault(sym, self._name_values(info))
+            return (name, ptype, fmt, sym)
+        return (name, ptype, fmt, None)
+
+    def events(self) -> tuple:
+        base = self._addr("g_event_info")
+        out = []
+        for t in range(EVENT_MAX_0_29_3):
+            raw = ctypes.string_at(base + t * _EVENT_SIZE, _EVENT_SIZE)
+            category, flags, nparams = struct.unpack_from("<iiI", raw, 32)
+            params = tuple(
+                self._param(raw[44 + i * _PARAM_SIZE : 44 + (i + 1) * _PARAM_SIZE])
+                for i in range(nparams)
+            )
+            out.append((_cstr(raw[:32]), category, flags, params))
+        return tuple(out)
+
+    def syscalls(self) -> tuple[str, ...]:
+        base = self._addr("g_syscall_info_table")
+        out = []
+        for i in range(SYSCALL_MAX_0_29_3):
+            _cat, _flags, name_ptr = struct.unpack(
+                "<iiQ", ctypes.string_at(base + i * _SYSCALL_DESC_SIZE, _SYSCALL_DESC_SIZE)
+            )
+            out.append(ctypes.string_at(name_ptr).decode("ascii") if name_ptr else "")
+        return tuple(out)
+
+
+# --------------------------------------------------------------------------- output
+
+_HEADER = '''"""GENERATED by tools/gen_event_table.py -- do not edit.
+
+{what}
+"""
+
+# ruff: noqa: E501
+'''
+
+
+def _lit(value: object) -> str:
+    return pprint.pformat(value, width=100, compact=True, sort_dicts=True)
+
+
+def parse_c_enum(text: str, enum_name: str) -> dict[str, int]:
+    """Parse ``enum NAME { A = 1, B, ... };`` from C text (values may be implicit)."""
+    m = re.search(r"enum\s+" + enum_name + r"\s*\{(.*?)\}", text, re.S)
+    if m is None:
+        raise ValueError(f"enum {enum_name} not found")
+    body = re.sub(r"/\*.*?\*/|//[^\n]*", "", m.group(1), flags=re.S)
+    out: dict[str, int] = {}
+    nxt = 0
+    for item in body.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, val = item.partition("=")
+        name = name.strip()
+        if val.strip():
+            v = val.strip()
+            nxt = out[v] if v in out else int(v, 0)
+        out[name] = nxt
+        nxt += 1
+    return out
+
+
+def ppme_names(enum: dict[str, int], count: int) -> tuple[str, ...]:
+    """Names (without ``PPME_``) indexed by event type; the first name wins."""
+    names = [""] * count
+    for name, value in enum.items():
+        if name.startswith("PPME_") and 0 <= value < count and not names[value]:
+            names[value] = name[5:]
+    return tuple(names)
+
+
+def sc_enum_names(text: str) -> tuple[str, ...]:
+    """``PPM_SC_*`` codes to names spelled as current libs does: the lower-cased
+    identifier without the prefix (``PPM_SC__NEWSELECT`` -> ``_newselect``)."""
+    enum = parse_c_enum(text, "ppm_syscall_code")
+    count = enum.get("PPM_SC_MAX", max(enum.values()) + 1)
+    names = [""] * count
+    for name, value in enum.items():
+        if name != "PPM_SC_MAX" and 0 <= value < count and not names[value]:
+            names[value] = name[len("PPM_SC_"):].lower()
+    return tuple(names)
+
+
+def write_modules(out_dir: Path, so: SoReader, current: dict | None,
+                  header_0293: str | None = None) -> None:
+    events_0293 = so.events()
+    syscalls_0293 = so.syscalls()
+    flags = {"0.29.3": dict(sorted(so.flags.items()))}
+    ev = [
+        _HEADER.format(
+            what="Event tables as data: (name, category, flags, params); each param is\n"
+            "(name, PT, PF, info). See tools/gen_event_table.py for the info encoding."
+        ),
+        f"EVENTS_0_29_3 = {_lit(events_0293)}\n",
+        f"SYSCALL_NAMES_0_29_3 = {_lit(syscalls_0293)}\n",
+    ]
+    if header_0293 is not None:
+        names = ppme_names(parse_c_enum(header_0293, "ppm_event_type"), EVENT_MAX_0_29_3)
+        ev.append(f"PPME_NAMES_0_29_3 = {_lit(names)}\n")
+        ev.append(f"SC_ENUM_NAMES_0_29_3 = {_lit(sc_enum_names(header_0293))}\n")
+    if current is not None:
+        ev.append(f"EVENTS_CURRENT = {_lit(current['events'])}\n")
+        ev.append(f"PPME_NAMES = {_lit(current['ppme_names'])}\n")
+        ev.append(f"SYSCALL_NAMES_CURRENT = {_lit(current['syscall_names'])}\n")
+        ev.append(f"ENUMS = {_lit(current['enums'])}\n")
+        flags["current"] = dict(sorted(current["flags"].items()))
+    (out_dir / "_event_table.py").write_text("\n".join(ev))
+    fl = [
+        _HEADER.format(
+            what="Flag/enum name-value lists of the event table, per libs version:\n"
+            "FLAGS[version][list_name] = ((name, value), ...) in table order."
+        ),
+        f"FLAGS = {_lit(flags)}\n",
+    ]
+    (out_dir / "_flags_table.py").write_text("\n".join(fl))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--upstream", default=os.environ.get("PYFALCO_UPSTREAM", "/work/upstream"),
+                    help="directory holding the current libs driver sources")
+    ap.add_argument("--libscap", default=LIBSCAP_0_29_3)
+    ap.add_argument("--header-0-29-3", default=None,
+                    help="ppm_events_public.h of libs 0.29.3 (falcosecurity-scap-dkms) for "
+                    "the PPME_* names; default: first match under --upstream/dkms")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "scap"))
+    args = ap.parse_args(argv)
+    so = SoReader(args.libscap)
+    up = Path(args.upstream)
+    current = parse_upstream(up) if (up / "event_table.c").exists() else None
+    if current is None:
+        print(f"warning: no current libs sources in {up}; writing 0.29.3 only", file=sys.stderr)
+    header = args.header_0_29_3
+    if header is None:
+        found = sorted(up.glob("dkms/usr/src/scap-*/ppm_events_public.h"))
+        header = str(found[0]) if found else None
+    text_0293 = Path(header).read_text() if header else None
+    write_modules(Path(args.out), so, current, text_0293)
+    return 0
+
+
+def parse_upstream(up: Path) -> dict | None:  # replaced below once the C parser lands
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
