@@ -1,0 +1,99 @@
+"""``sinsp.Event``: one capture record seen through the inspector's state.
+
+The record (``scap.EventRecord``) stays as decoded by scap; the event adds its
+number, the thread and fd it refers to, and the matching enter record of the
+same thread. Old captures store both enter and exit events, and some
+parameters exist only in the enter event (``openat``'s dirfd, ``execve``'s
+filename ...); ``Event.param`` looks there when the exit event lacks a name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sinsp.inspector import Inspector
+    from sinsp.state.fds import FdInfo
+    from sinsp.state.threads import ThreadInfo
+
+
+class Event:
+    """One event, linked to state. Valid until the inspector yields the next."""
+
+    __slots__ = ("enter", "fd", "fdnum", "inspector", "num", "record", "thread")
+
+    def __init__(self, record: Any, num: int, inspector: Inspector | None = None) -> None:
+        self.record = record
+        self.num = num
+        self.inspector = inspector
+        self.thread: ThreadInfo | None = None
+        self.fd: FdInfo | None = None
+        self.fdnum: int | None = None
+        #: The enter record paired with this exit record (same thread, type-1).
+        self.enter: Any = None
+
+    def __repr__(self) -> str:
+        return f"Event(num={self.num}, type={self.name}{self.direction}, tid={self.tid})"
+
+    # -- record passthroughs --------------------------------------------------
+
+    @property
+    def ts(self) -> int:
+        return int(self.record.ts)
+
+    @property
+    def tid(self) -> int:
+        return int(self.record.tid)
+
+    @property
+    def type(self) -> int:
+        return int(self.record.type)
+
+    @property
+    def cpu(self) -> int:
+        return int(self.record.cpu)
+
+    @property
+    def name(self) -> str:
+        return str(self.record.name)
+
+    @property
+    def direction(self) -> str:
+        return str(self.record.direction)
+
+    @property
+    def is_enter(self) -> bool:
+        return self.record.type % 2 == 0
+
+    # -- parameters -----------------------------------------------------------
+
+    def param(self, name: str, default: Any = None) -> Any:
+        """Decoded parameter ``name`` of this record, else of its enter record."""
+        value = _param_by_name(self.record, name)
+        if value is _MISSING and self.enter is not None:
+            value = _param_by_name(self.enter, name)
+        return default if value is _MISSING else value
+
+    def has_param(self, name: str) -> bool:
+        return _param_by_name(self.record, name) is not _MISSING
+
+    def enter_param(self, name: str, default: Any = None) -> Any:
+        if self.enter is None:
+            return default
+        value = _param_by_name(self.enter, name)
+        return default if value is _MISSING else value
+
+
+_MISSING: Any = object()
+
+
+def _param_by_name(record: Any, name: str) -> Any:
+    """``record.param_by_name(name)``, with absence (any spelling) as _MISSING."""
+    info = record.info
+    if info is None:
+        return _MISSING
+    n = min(int(record.nparams), len(info.params))
+    for i in range(n):
+        if info.params[i].name == name:
+            return record.param(i)
+    return _MISSING

@@ -1,0 +1,336 @@
+"""The Inspector: drives a scap source through the parsers into state.
+
+``Inspector`` is the one place where records become ``Event``s. For each
+record it finds the thread, pairs an exit with its enter, resolves the fd the
+event uses, runs the parser for its type, and yields the event. Whatever the
+parser asked to forget (a ``Verdict``) is applied only when the consumer asks
+for the next event, so ``procexit`` and ``close`` still resolve their names.
+
+Numbering follows sinsp on files: every record the source returns gets an
+``evt.num``; state-only records (dump flag bit 0) and container events that
+precede the first other event are parsed but not yielded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sinsp.event import Event
+from sinsp.parsers import PARSERS, ensure_built, event_flags
+from sinsp.state.containers import ContainerTable, container_id_from_cgroups
+from sinsp.state.fds import DEFAULT_MAX_FDS, FdInfo, FdTable, FdType, server_name, tuple_name
+from sinsp.state.threads import DEFAULT_MAX_THREADS, ThreadInfo, ThreadTable
+from sinsp.state.users import UserTable
+from sinsp.verdict import Verdict
+
+# ppm_event_flags bits used here (driver/ppm_events_public.h).
+EF_CREATES_FD = 1 << 0
+EF_USES_FD = 1 << 2
+EF_SKIPPARSERESET = 1 << 8
+
+SCAP_DF_STATE_ONLY = 1
+
+#: Event types whose thread is looked up but never created when unknown
+#: (sinsp resets these without querying/creating threads).
+_NO_CREATE_NAMES = frozenset({"procinfo", "container", "notification", "infra"})
+_CONTAINER_EVENT_NAMES = frozenset({"container"})
+
+
+@dataclass(slots=True)
+class InspectorStats:
+    """Counters a consumer can report (``--stats`` style)."""
+
+    events: int = 0
+    hidden_state_only: int = 0
+    hidden_container: int = 0
+    threads_created_on_demand: int = 0
+
+
+class Inspector:
+    """Iterate a capture (or live source) as state-linked ``Event``s.
+
+    ``source`` is anything shaped like an open ``scap`` capture: iterable of
+    ``EventRecord`` and carrying ``processes``, ``users``, ``groups``,
+    ``machine`` and ``interfaces`` (missing attributes mean "none").
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        max_threads: int = DEFAULT_MAX_THREADS,
+        max_fds: int = DEFAULT_MAX_FDS,
+    ) -> None:
+        ensure_built()
+        self.source = source
+        self.max_fds = max_fds
+        self.threads = ThreadTable(max_threads)
+        self.users = UserTable()
+        self.containers = ContainerTable()
+        self.machine = getattr(source, "machine", None)
+        self.interfaces = list(getattr(source, "interfaces", None) or [])
+        self.stats = InspectorStats()
+        self._verdict = Verdict()
+        self._num = 0
+        self._seen_non_container = False
+        self._iter: Iterator[Any] | None = None
+        self._closer: Any = None
+        self.users.load(getattr(source, "users", None) or [], getattr(source, "groups", None) or [])
+        self.load_processes(getattr(source, "processes", None) or [])
+
+    # -- construction -----------------------------------------------------------
+
+    @classmethod
+    def from_capture(cls, path: str | os.PathLike[str], **kwargs: Any) -> Inspector:
+        """Open a ``.scap`` file (gzip or plain) with ``scap.open``."""
+        import scap  # the layer below; imported late so sinsp state is usable alone
+
+        cap = scap.open(path)
+        cap_ctx = cap.__enter__() if hasattr(cap, "__enter__") else cap
+        insp = cls(cap_ctx, **kwargs)
+        insp._closer = cap
+        return insp
+
+    def close(self) -> None:
+        closer, self._closer = self._closer, None
+        if closer is not None and hasattr(closer, "__exit__"):
+            closer.__exit__(None, None, None)
+
+    def __enter__(self) -> Inspector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- initial state ----------------------------------------------------------
+
+    def load_processes(self, processes: Iterable[Any]) -> None:
+        """Seed the thread and fd tables from a process list (PL + FDL blocks)."""
+        for p in processes:
+            ti = thread_from_procinfo(p, self.max_fds)
+            self.threads.add(ti)
+            self._assign_container(ti)
+        # children counts once every thread is known
+        for ti in self.threads:
+            if ti.is_main_thread():
+                parent = self.threads.get(ti.ptid)
+                if parent is not None:
+                    parent.nchilds += 1
+
+    def _assign_container(self, ti: ThreadInfo) -> None:
+        cid, ctype = container_id_from_cgroups(ti.cgroups)
+        ti.container_id = cid
+        if ctype is not None:
+            self.containers.ensure(cid, ctype)
+
+    # -- iteration ---------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            evt = self.next()
+            if evt is None:
+                return
+            yield evt
+
+    def next(self) -> Event | None:
+        """The next visible event, or ``None`` at the end of the source."""
+        if self._verdict:
+            self._verdict.apply(self.threads)
+        if self._iter is None:
+            self._iter = iter(self.source)
+        for rec in self._iter:
+            evt = self.process(rec)
+            if evt is not None:
+                return evt
+        return None
+
+    def process(self, rec: Any) -> Event | None:
+        """Parse one record into state; return it as an Event unless hidden.
+
+        Any pending verdict is applied first, so callers that feed records
+        one by one (tests, live loops) get the same deferral as ``next()``.
+        """
+        if self._verdict:
+            self._verdict.apply(self.threads)
+        self._num += 1
+        self.stats.events += 1
+        evt = Event(rec, self._num, self)
+        name = rec.name
+        self._reset(evt, name)
+        parser = PARSERS.get(rec.type)
+        if parser is not None:
+            parser(evt, self, self._verdict)
+        if getattr(rec, "dump_flags", 0) & SCAP_DF_STATE_ONLY:
+            self.stats.hidden_state_only += 1
+            return None
+        if name in _CONTAINER_EVENT_NAMES or rec.type in (228, 272, 324):
+            if not self._seen_non_container:
+                self.stats.hidden_container += 1
+                return None
+        else:
+            self._seen_non_container = True
+        return evt
+
+    def _reset(self, evt: Event, name: str) -> None:
+        """Link the event to its thread, enter record and fd (sinsp reset())."""
+        rec = evt.record
+        flags = event_flags(rec.type)
+        if flags & EF_SKIPPARSERESET:
+            return
+        tid = rec.tid
+        ti = self.threads.get(tid)
+        if ti is None:
+            if name in _NO_CREATE_NAMES or rec.type in (228, 272, 324):
+                return
+            ti = self.create_thread(tid)
+        evt.thread = ti
+        if rec.type % 2 == 0:
+            ti.last_enter = rec
+            if flags & EF_USES_FD:
+                fdnum = _first_param(rec)
+                if isinstance(fdnum, int):
+                    evt.fdnum = fdnum
+        else:
+            last = ti.last_enter
+            if last is not None and last.type == rec.type - 1:
+                evt.enter = last
+            ti.last_enter = None
+            if flags & EF_USES_FD:
+                fdnum = None
+                if evt.enter is not None:
+                    fdnum = _first_param(evt.enter)
+                if not isinstance(fdnum, int):
+                    fdnum = evt.param("fd")
+                if isinstance(fdnum, int):
+                    evt.fdnum = fdnum
+        if evt.fdnum is not None:
+            table = ti.fd_table()
+            if table is not None:
+                evt.fd = table.get(evt.fdnum)
+
+    # -- helpers for parsers -----------------------------------------------------
+
+    def create_thread(self, tid: int) -> ThreadInfo:
+        """A bare thread for a tid the state never saw (sinsp: comm "<NA>")."""
+        ti = ThreadInfo(tid)
+        ti.fdtable = FdTable(self.max_fds)
+        ti.container_id = ""
+        self.stats.threads_created_on_demand += 1
+        return self.threads.add(ti)
+
+    def new_fd_table(self) -> FdTable:
+        return FdTable(self.max_fds)
+
+    def assign_container(self, ti: ThreadInfo) -> None:
+        self._assign_container(ti)
+
+
+def _first_param(rec: Any) -> Any:
+    if int(rec.nparams) < 1 or rec.info is None or not rec.info.params:
+        return None
+    try:
+        return rec.param(0)
+    except Exception:  # a malformed param is "no fd", not a crash
+        return None
+
+
+def _split_cgroups(raw: Any) -> list[tuple[str, str]]:
+    items: Iterable[str]
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        items = [s for s in raw.split("\0") if s]
+    elif isinstance(raw, bytes):
+        items = [s for s in raw.decode("utf-8", "surrogateescape").split("\0") if s]
+    else:
+        items = list(raw)
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            out.append((str(item[0]), str(item[1])))
+            continue
+        subsys, sep, path = item.partition("=")
+        out.append((subsys, path) if sep else (item, ""))
+    return out
+
+
+def _strlist(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [s for s in raw.split("\0")] if raw else []
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "surrogateescape").split("\0") if raw else []
+    return [str(s) for s in raw]
+
+
+def thread_from_procinfo(p: Any, max_fds: int = DEFAULT_MAX_FDS) -> ThreadInfo:
+    """A ``ThreadInfo`` from a ``scap.ProcInfo`` (process-list entry)."""
+    g = getattr
+    ti = ThreadInfo(int(p.tid), int(g(p, "pid", p.tid)), int(g(p, "ptid", -1)))
+    ti.sid = int(g(p, "sid", -1))
+    ti.vpgid = int(g(p, "vpgid", -1))
+    ti.comm = str(g(p, "comm", "") or "")
+    ti.exe = str(g(p, "exe", "") or "")
+    ti.exepath = str(g(p, "exepath", "") or "")
+    ti.args = _strlist(g(p, "args", None))
+    ti.env = _strlist(g(p, "env", None))
+    cwd = str(g(p, "cwd", "") or "")
+    ti.cwd = cwd
+    ti.root = str(g(p, "root", "") or "")
+    ti.fdlimit = int(g(p, "fdlimit", 0) or 0)
+    ti.flags = int(g(p, "flags", 0) or 0)
+    ti.uid = int(g(p, "uid", 0xFFFFFFFF))
+    ti.gid = int(g(p, "gid", 0xFFFFFFFF))
+    ti.loginuid = int(g(p, "loginuid", 0xFFFFFFFF))
+    ti.vmsize_kb = int(g(p, "vmsize_kb", 0) or 0)
+    ti.vmrss_kb = int(g(p, "vmrss_kb", 0) or 0)
+    ti.vmswap_kb = int(g(p, "vmswap_kb", 0) or 0)
+    ti.pfmajor = int(g(p, "pfmajor", 0) or 0)
+    ti.pfminor = int(g(p, "pfminor", 0) or 0)
+    ti.vtid = int(g(p, "vtid", -1))
+    ti.vpid = int(g(p, "vpid", -1))
+    ti.tty = int(g(p, "tty", 0) or 0)
+    ti.exe_writable = bool(g(p, "exe_writable", False))
+    ti.cap_inheritable = int(g(p, "cap_inheritable", 0) or 0)
+    ti.cap_permitted = int(g(p, "cap_permitted", 0) or 0)
+    ti.cap_effective = int(g(p, "cap_effective", 0) or 0)
+    ti.cgroups = _split_cgroups(g(p, "cgroups", None))
+    ti.fdtable = FdTable(max_fds)
+    for entry in g(p, "fds", None) or []:
+        ti.fdtable.add(fd_from_entry(entry))
+    return ti
+
+
+def fd_from_entry(e: Any) -> FdInfo:
+    """An ``FdInfo`` from a ``scap.FdEntry`` (fd-list block entry)."""
+    g = getattr
+    ftype = int(g(e, "type", FdType.UNKNOWN))
+    info = FdInfo(int(e.fd), ftype, "")
+    info.ino = int(g(e, "ino", 0) or 0)
+    info.openflags = int(g(e, "open_flags", g(e, "flags", 0)) or 0)
+    info.dev = int(g(e, "dev", 0) or 0)
+    l4 = int(g(e, "l4proto", 0) or 0)
+    info.l4proto = l4
+    if ftype in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
+        info.sip = str(g(e, "sip", "") or "")
+        info.dip = str(g(e, "dip", "") or "")
+        info.sport = int(g(e, "sport", 0) or 0)
+        info.dport = int(g(e, "dport", 0) or 0)
+        info.name = tuple_name(ftype == FdType.IPV6_SOCK, info.sip, info.sport, info.dip, info.dport)
+    elif ftype in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
+        info.sip = str(g(e, "ip", g(e, "sip", "")) or "")
+        info.sport = int(g(e, "port", g(e, "sport", 0)) or 0)
+        info.name = server_name(ftype == FdType.IPV6_SERVSOCK, info.sip, info.sport)
+    elif ftype == FdType.UNIX_SOCK:
+        info.unix_src = int(g(e, "source", 0) or 0)
+        info.unix_dst = int(g(e, "destination", 0) or 0)
+        info.name = str(g(e, "name", "") or "")
+    else:
+        info.name = str(g(e, "name", "") or "")
+        if ftype == FdType.FILE_V2:
+            pass
+    return info

@@ -1,0 +1,56 @@
+"""Event parsers: one module per syscall family, one dispatch table.
+
+``PARSERS`` maps an event type number (``PPME_*``) to a function
+``parse(evt, inspector, verdict) -> None`` that updates state. The table is
+built from the scap event schema by *name and direction*, so every version of
+an event (``clone`` has five, ``execve`` nineteen) reaches the same parser,
+which reads its parameters by name and copes with the ones a version lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sinsp.parsers import fd_misc, fd_open, net, proc, sysevents
+
+if TYPE_CHECKING:
+    from sinsp.event import Event
+    from sinsp.inspector import Inspector
+    from sinsp.verdict import Verdict
+
+Parser = Callable[["Event", "Inspector", "Verdict"], None]
+
+#: (event name, direction) → parser; direction "E" enter, "X" exit.
+BY_NAME: dict[tuple[str, str], Parser] = {}
+for _mod in (proc, fd_open, fd_misc, net, sysevents):
+    BY_NAME.update(_mod.HANDLERS)
+
+
+#: type number → parser; filled from the scap schema by ``ensure_built()``.
+PARSERS: dict[int, Parser] = {}
+_FLAGS: list[int] = []
+
+
+def ensure_built() -> dict[int, Parser]:
+    """Fill ``PARSERS`` from ``scap.schema`` once (lazily, so that importing
+    sinsp does not require the schema to be loaded)."""
+    if _FLAGS:
+        return PARSERS
+    from scap import schema
+
+    for etype, info in enumerate(schema.EVENT_INFO):
+        _FLAGS.append(int(info.flags))
+        direction = "E" if etype % 2 == 0 else "X"
+        handler = BY_NAME.get((info.name, direction))
+        if handler is not None:
+            PARSERS[etype] = handler
+    return PARSERS
+
+
+def event_flags(etype: int) -> int:
+    """``EventInfo.flags`` of a type (0 for types the schema does not know)."""
+    return _FLAGS[etype] if 0 <= etype < len(_FLAGS) else 0
+
+
+__all__ = ["BY_NAME", "PARSERS", "Parser", "ensure_built", "event_flags"]

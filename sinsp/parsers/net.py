@@ -1,0 +1,195 @@
+"""Socket parsers: socket, socketpair, bind, listen, connect, accept/accept4,
+and the tuple carried by sendto/recvfrom/sendmsg/recvmsg.
+
+Connected inet sockets are named ``sip:sport->dip:dport``; a bound inet
+socket becomes a server socket (``fd.is_server``) named by its address; unix
+sockets are named by their path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sinsp.parsers._util import as_int, fd_table, retval
+from sinsp.state.fds import (
+    L4_ICMP,
+    L4_RAW,
+    L4_TCP,
+    L4_UDP,
+    L4_UNKNOWN,
+    FdInfo,
+    FdType,
+    tuple_name,
+)
+
+if TYPE_CHECKING:
+    from sinsp.event import Event
+    from sinsp.inspector import Inspector
+    from sinsp.verdict import Verdict
+
+AF_UNIX = 1
+AF_INET = 2
+AF_INET6 = 10
+AF_NETLINK = 16
+
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+SOCK_RAW = 3
+
+IPPROTO_IP = 0
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_RAW = 255
+
+EINPROGRESS = 115
+
+
+def l4proto_for(stype: int, proto: int) -> int:
+    """The scap l4 protocol of socket(domain, type, protocol) (sinsp rules)."""
+    stype &= 0xF
+    raw = stype == SOCK_RAW
+    if proto == IPPROTO_TCP:
+        return L4_RAW if raw else L4_TCP
+    if proto == IPPROTO_UDP:
+        return L4_RAW if raw else L4_UDP
+    if proto == IPPROTO_IP:
+        return {SOCK_STREAM: L4_TCP, SOCK_DGRAM: L4_UDP, SOCK_RAW: L4_RAW}.get(stype, L4_UNKNOWN)
+    if proto == IPPROTO_ICMP:
+        return L4_RAW if raw else L4_ICMP
+    if proto == IPPROTO_RAW:
+        return L4_RAW
+    return L4_UNKNOWN
+
+
+def parse_socket_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    fd = retval(evt)
+    table = fd_table(evt)
+    if fd is None or fd < 0 or table is None:
+        return
+    domain = as_int(evt.param("domain"))
+    stype = as_int(evt.param("type"))
+    proto = as_int(evt.param("proto"))
+    if domain == AF_UNIX:
+        info = FdInfo(fd, FdType.UNIX_SOCK, "")
+    elif domain in (AF_INET, AF_INET6):
+        info = FdInfo(fd, FdType.IPV4_SOCK if domain == AF_INET else FdType.IPV6_SOCK, "")
+        info.l4proto = l4proto_for(stype, proto)
+    elif domain == AF_NETLINK:
+        info = FdInfo(fd, FdType.NETLINK, "")
+    else:
+        info = FdInfo(fd, FdType.UNKNOWN, "")
+    table.add(info)
+    evt.fdnum = fd
+    evt.fd = info
+
+
+def parse_socketpair_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    table = fd_table(evt)
+    if res is None or res < 0 or table is None:
+        return
+    src = as_int(evt.param("source"))
+    dst = as_int(evt.param("peer"))
+    for pname in ("fd1", "fd2"):
+        fd = evt.param(pname)
+        if isinstance(fd, int) and fd >= 0:
+            info = FdInfo(fd, FdType.UNIX_SOCK, "")
+            info.unix_src, info.unix_dst = src, dst
+            table.add(info)
+
+
+def _family(t: Any) -> int:
+    return as_int(getattr(t, "family", None), -1)
+
+
+def apply_tuple(info: FdInfo, tup: Any) -> bool:
+    """Fill ``info`` from a decoded socket tuple; False if it has no address."""
+    fam = _family(tup)
+    if fam in (AF_INET, AF_INET6):
+        info.sip, info.sport = str(tup.sip), int(tup.sport)
+        info.dip, info.dport = str(tup.dip), int(tup.dport)
+        if info.type in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK, FdType.UNKNOWN):
+            info.type = FdType.IPV4_SOCK if fam == AF_INET else FdType.IPV6_SOCK
+        elif fam == AF_INET and info.type == FdType.IPV6_SOCK:
+            info.type = FdType.IPV4_SOCK
+        info.name = tuple_name(fam == AF_INET6, info.sip, info.sport, info.dip, info.dport)
+        return True
+    if fam == AF_UNIX:
+        info.type = FdType.UNIX_SOCK
+        info.unix_src = as_int(getattr(tup, "sport", 0))
+        info.unix_dst = as_int(getattr(tup, "dport", 0))
+        info.name = str(getattr(tup, "path", "") or "")
+        return True
+    return False
+
+
+def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    info = evt.fd
+    if res is None or info is None:
+        return
+    if res < 0 and res != -EINPROGRESS:
+        return
+    tup = evt.param("tuple")
+    if tup is not None:
+        apply_tuple(info, tup)
+
+
+def parse_accept_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    fd = retval(evt)
+    table = fd_table(evt)
+    if fd is None or fd < 0 or table is None:
+        return
+    info = FdInfo(fd, FdType.UNKNOWN, "")
+    tup = evt.param("tuple")
+    if tup is not None and not apply_tuple(info, tup):
+        info.type = FdType.UNKNOWN
+    listener = table.get(evt.fdnum) if evt.fdnum is not None else None
+    if listener is not None:
+        info.l4proto = listener.l4proto
+    table.add(info)
+    evt.fdnum = fd
+    evt.fd = info
+
+
+def parse_bind_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    info = evt.fd
+    if res is None or res < 0 or info is None:
+        return
+    addr = evt.param("addr")
+    fam = _family(addr)
+    if fam in (AF_INET, AF_INET6):
+        if info.type == FdType.IPV4_SOCK:
+            info.type = FdType.IPV4_SERVSOCK
+        elif info.type == FdType.IPV6_SOCK:
+            info.type = FdType.IPV6_SERVSOCK
+        info.sip, info.sport = str(addr.addr), int(addr.port)
+        info.name = f"{addr.addr}:{addr.port}"
+    elif fam == AF_UNIX:
+        info.name = str(addr.addr)
+
+
+def parse_data_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """sendto/recvfrom/...: an unconnected socket learns its peer from the tuple."""
+    info = evt.fd
+    if info is None or info.name:
+        return
+    tup = evt.param("tuple")
+    if tup is not None:
+        apply_tuple(info, tup)
+
+
+HANDLERS = {
+    ("socket", "X"): parse_socket_exit,
+    ("socketpair", "X"): parse_socketpair_exit,
+    ("bind", "X"): parse_bind_exit,
+    ("connect", "X"): parse_connect_exit,
+    ("accept", "X"): parse_accept_exit,
+    ("accept4", "X"): parse_accept_exit,
+    ("sendto", "X"): parse_data_tuple,
+    ("recvfrom", "X"): parse_data_tuple,
+    ("sendmsg", "X"): parse_data_tuple,
+    ("recvmsg", "X"): parse_data_tuple,
+}

@@ -1,0 +1,305 @@
+"""Process-lifecycle parsers: clone/fork/vfork/clone3, execve/execveat,
+procexit, set*id/setsid, chdir/fchdir, prctl.
+
+Semantics follow libsinsp 0.29.3's parsers.cpp: a clone creates the child from
+whichever of the two exit events (parent's, res = child tid; child's, res = 0)
+arrives first; execve replaces the image of the calling thread; procexit
+removes the thread through the verdict, after the event is consumed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
+from sinsp.state.threads import (
+    CL_CLONE_FILES,
+    CL_CLONE_INVERTED,
+    CL_CLONE_THREAD,
+    CL_NAME_CHANGED,
+    ThreadInfo,
+)
+
+if TYPE_CHECKING:
+    from sinsp.event import Event
+    from sinsp.inspector import Inspector
+    from sinsp.verdict import Verdict
+
+PR_SET_NAME = 15  # PPM_PR_SET_NAME
+
+
+def _split_args(raw: object) -> list[str]:
+    """argv after argv[0], as the driver packs it: NUL-separated, NUL-ended."""
+    if raw is None:
+        return []
+    text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+    if not text:
+        return []
+    parts = text.split("\0")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def _cgroups(raw: object) -> list[tuple[str, str]] | None:
+    if raw is None:
+        return None
+    text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+    out: list[tuple[str, str]] = []
+    for item in text.split("\0"):
+        if not item:
+            continue
+        subsys, _sep, path = item.partition("=")
+        out.append((subsys, path))
+    return out
+
+
+def parse_clone_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    if res is None or res < 0:
+        return
+    flags = as_int(evt.param("flags"))
+    threads = insp.threads
+    if res == 0:
+        # the child's own exit event: it describes itself
+        child_tid = evt.tid
+        existing = threads.get(child_tid)
+        if existing is not None and existing.comm:
+            return  # the parent's event already created it
+        pid = as_int(evt.param("pid"), child_tid)
+        ptid = as_int(evt.param("ptid"), -1)
+        parent = threads.get(pid if flags & CL_CLONE_THREAD and pid != child_tid else ptid)
+        child = _build_child(evt, insp, child_tid, pid, ptid, parent, flags | CL_CLONE_INVERTED)
+        evt.thread = child
+        return
+    # the parent's exit event: res is the new thread id
+    child_tid = res
+    existing = threads.get(child_tid)
+    if existing is not None and existing.comm:
+        return  # the child's own event came first (CLONE_INVERTED)
+    parent = evt.thread
+    ptid_param = as_int(evt.param("ptid"), -1)
+    ppid = as_int(evt.param("pid"), evt.tid)
+    if flags & CL_CLONE_THREAD:
+        pid, ptid = ppid, ptid_param
+    else:
+        pid, ptid = child_tid, evt.tid
+    _build_child(evt, insp, child_tid, pid, ptid, parent, flags)
+
+
+def _build_child(
+    evt: Event,
+    insp: Inspector,
+    tid: int,
+    pid: int,
+    ptid: int,
+    parent: ThreadInfo | None,
+    flags: int,
+) -> ThreadInfo:
+    child = ThreadInfo(tid, pid, ptid)
+    child.flags = flags
+    child.exe = as_str(evt.param("exe"))
+    child.args = _split_args(evt.param("args"))
+    comm = evt.param("comm")
+    child.comm = as_str(comm) if comm is not None else (parent.comm if parent else child.exe)
+    child.fdlimit = as_int(evt.param("fdlimit"))
+    child.pfmajor = as_int(evt.param("pgft_maj"))
+    child.pfminor = as_int(evt.param("pgft_min"))
+    child.vmsize_kb = as_int(evt.param("vm_size"))
+    child.vmrss_kb = as_int(evt.param("vm_rss"))
+    child.vmswap_kb = as_int(evt.param("vm_swap"))
+    child.uid = as_int(evt.param("uid"), parent.uid if parent else 0xFFFFFFFF)
+    child.gid = as_int(evt.param("gid"), parent.gid if parent else 0xFFFFFFFF)
+    child.vtid = as_int(evt.param("vtid"), tid)
+    child.vpid = as_int(evt.param("vpid"), pid)
+    cg = _cgroups(evt.param("cgroups"))
+    child.clone_ts = evt.ts
+    cwd_param = evt.param("cwd")
+    if parent is not None:
+        child.exepath = parent.exepath
+        child.env = list(parent.env)
+        child.sid = parent.sid
+        child.vpgid = parent.vpgid
+        child.tty = parent.tty
+        child.loginuid = parent.loginuid
+        child.root = parent.root
+        child.exe_writable = parent.exe_writable
+        child.cap_inheritable = parent.cap_inheritable
+        child.cap_permitted = parent.cap_permitted
+        child.cap_effective = parent.cap_effective
+        child.cgroups = cg if cg is not None else list(parent.cgroups)
+        child.cwd = parent.get_cwd()
+        child.lastexec_ts = parent.lastexec_ts
+        if not flags & CL_CLONE_FILES:
+            ptable = parent.fd_table()
+            child.fdtable = ptable.copy() if ptable is not None else insp.new_fd_table()
+        else:
+            child.fdtable = insp.new_fd_table()
+    else:
+        child.cgroups = cg or []
+        child.cwd = as_str(cwd_param) or "/"
+        child.fdtable = insp.new_fd_table()
+    if not child.cwd.endswith("/"):
+        child.cwd += "/"
+    insp.threads.add(child)
+    insp.assign_container(child)
+    if not flags & CL_CLONE_THREAD:
+        pt = insp.threads.get(ptid)
+        if pt is not None:
+            pt.nchilds += 1
+    return child
+
+
+def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    ti = evt.thread
+    res = retval(evt)
+    if ti is None or res is None or res < 0:
+        return
+    ti.exe = as_str(evt.param("exe"))
+    ti.args = _split_args(evt.param("args"))
+    comm = evt.param("comm")
+    if comm is not None:
+        ti.comm = as_str(comm)
+    else:
+        ti.comm = ti.exe.rsplit("/", 1)[-1]
+    pid = evt.param("pid")
+    if isinstance(pid, int) and pid > 0:
+        ti.pid = pid
+    ptid = evt.param("ptid")
+    if isinstance(ptid, int):
+        ti.ptid = ptid
+    cwd = evt.param("cwd")
+    if cwd:
+        ti.cwd = as_str(cwd) if as_str(cwd).endswith("/") else as_str(cwd) + "/"
+    for attr, pname in (
+        ("fdlimit", "fdlimit"),
+        ("pfmajor", "pgft_maj"),
+        ("pfminor", "pgft_min"),
+        ("vmsize_kb", "vm_size"),
+        ("vmrss_kb", "vm_rss"),
+        ("vmswap_kb", "vm_swap"),
+        ("tty", "tty"),
+        ("loginuid", "loginuid"),
+        ("cap_inheritable", "cap_inheritable"),
+        ("cap_permitted", "cap_permitted"),
+        ("cap_effective", "cap_effective"),
+        ("uid", "uid"),
+        ("gid", "gid"),
+    ):
+        v = evt.param(pname)
+        if isinstance(v, int):
+            setattr(ti, attr, v)
+    for pname in ("vpgid", "pgid"):
+        v = evt.param(pname)
+        if isinstance(v, int):
+            ti.vpgid = v
+            break
+    env = evt.param("env")
+    if env is not None:
+        ti.env = _split_args(env)
+    cg = _cgroups(evt.param("cgroups"))
+    if cg is not None:
+        ti.cgroups = cg
+        insp.assign_container(ti)
+    # exepath: the enter event's filename resolved against the cwd (0.29.3);
+    # newer drivers send the kernel's own path in trusted_exepath.
+    trusted = evt.param("trusted_exepath")
+    filename = evt.enter_param("filename")
+    if trusted:
+        ti.exepath = as_str(trusted)
+    elif filename:
+        ti.exepath = resolve_path(evt, as_str(filename))
+    else:
+        ti.exepath = ti.exe
+    flags = evt.param("flags")
+    if isinstance(flags, int):
+        ti.exe_writable = bool(flags & 1)  # PPM_EXE_WRITABLE
+    ti.lastexec_ts = evt.ts
+    ti.flags |= CL_NAME_CHANGED
+
+
+def parse_procexit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    if evt.thread is None:
+        return
+    verdict.remove_thread(evt.tid)
+
+
+def _setid(attr: str, pname: str):  # type: ignore[no-untyped-def]
+    def parse(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+        res = retval(evt)
+        if evt.thread is None or res is None or res < 0:
+            return
+        v = evt.param(pname)
+        if isinstance(v, int) and v != 0xFFFFFFFF and v != -1:
+            setattr(evt.thread, attr, v)
+
+    return parse
+
+
+def _setresid(attr: str, pname: str):  # type: ignore[no-untyped-def]
+    def parse(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+        res = retval(evt)
+        if evt.thread is None or res is None or res < 0:
+            return
+        v = evt.param(pname)
+        if isinstance(v, int) and v not in (-1, 0xFFFFFFFF):
+            setattr(evt.thread, attr, v)
+
+    return parse
+
+
+def parse_setsid_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    if evt.thread is None or res is None or res < 0:
+        return
+    evt.thread.sid = res
+
+
+def parse_chdir_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    if evt.thread is None or res is None or res < 0:
+        return
+    path = evt.param("path")
+    if path is not None:
+        evt.thread.set_cwd(as_str(path))
+
+
+def parse_fchdir_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    if evt.thread is None or res is None or res < 0:
+        return
+    fd = evt.fdnum if evt.fdnum is not None else evt.param("fd")
+    table = fd_table(evt)
+    info = table.get(fd) if table is not None and isinstance(fd, int) else None
+    if info is not None:
+        evt.thread.set_cwd(info.name)
+
+
+def parse_prctl_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    if evt.thread is None or res is None or res < 0:
+        return
+    if evt.param("option") == PR_SET_NAME:
+        name = evt.param("arg2_str")
+        if name:
+            evt.thread.comm = as_str(name)
+            evt.thread.flags |= CL_NAME_CHANGED
+
+
+HANDLERS = {
+    ("clone", "X"): parse_clone_exit,
+    ("fork", "X"): parse_clone_exit,
+    ("vfork", "X"): parse_clone_exit,
+    ("clone3", "X"): parse_clone_exit,
+    ("execve", "X"): parse_execve_exit,
+    ("execveat", "X"): parse_execve_exit,
+    ("procexit", "E"): parse_procexit,
+    ("setuid", "X"): _setid("uid", "uid"),
+    ("setgid", "X"): _setid("gid", "gid"),
+    ("setresuid", "X"): _setresid("uid", "euid"),
+    ("setresgid", "X"): _setresid("gid", "egid"),
+    ("setsid", "X"): parse_setsid_exit,
+    ("chdir", "X"): parse_chdir_exit,
+    ("fchdir", "X"): parse_fchdir_exit,
+    ("prctl", "X"): parse_prctl_exit,
+}

@@ -1,0 +1,152 @@
+"""Containers: ids from cgroup paths, metadata from container events.
+
+sinsp's container engines each recognise their runtime's cgroup layout and
+take the first 12 hex digits of the 64-digit id as ``container.id``. Offline
+there is no runtime to ask, so metadata (name, image, privileged ...) comes
+only from the capture's ``container``/``container_json`` events; a process
+whose cgroups match no layout is on the host (``container.id`` = ``host``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+HOST_ID = "host"
+
+#: sinsp ``sinsp_container_type`` values as they appear in container events.
+CONTAINER_TYPES = {
+    0: "docker",
+    1: "lxc",
+    2: "libvirt-lxc",
+    3: "mesos",
+    4: "rkt",
+    5: "custom",
+    6: "cri",
+    7: "containerd",
+    8: "cri-o",
+    9: "bpm",
+    10: "static",
+    11: "podman",
+}
+
+_HEX64 = r"([0-9a-f]{64})"
+# (runtime type, pattern on one cgroup path). Order matters: the scope-style
+# names are tried before the bare "/docker/<id>" and kubepods layouts.
+_CGROUP_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
+    (6, re.compile(r"cri-containerd-" + _HEX64 + r"\.scope")),
+    (8, re.compile(r"crio-(?:conmon-)?" + _HEX64 + r"(?:\.scope)?")),
+    (11, re.compile(r"libpod-(?:conmon-)?" + _HEX64 + r"(?:\.scope)?")),
+    (0, re.compile(r"docker-" + _HEX64 + r"\.scope")),
+    (0, re.compile(r"/docker/" + _HEX64 + r"(?:/|$)")),
+    (0, re.compile(r"/kubepods(?:\.slice)?/.*?/" + _HEX64 + r"(?:/|$)")),
+    (0, re.compile(r"/ecs/[^/]+/" + _HEX64 + r"(?:/|$)")),
+)
+
+
+def container_id_from_cgroups(cgroups: Iterable[tuple[str, str]]) -> tuple[str, int | None]:
+    """(12-char id, runtime type) from a thread's cgroups, or ("host", None).
+
+    ``cgroups`` are ``(subsystem, path)`` pairs as the process list carries them.
+    """
+    for _subsys, path in cgroups:
+        for ctype, pat in _CGROUP_PATTERNS:
+            m = pat.search(path)
+            if m:
+                return m.group(1)[:12], ctype
+    return HOST_ID, None
+
+
+@dataclass(slots=True)
+class ContainerInfo:
+    """What the capture says about one container (mutable: events update it)."""
+
+    id: str
+    type: int = 0
+    name: str = ""
+    image: str = ""
+    image_id: str = ""
+    image_repo: str = ""
+    image_tag: str = ""
+    image_digest: str = ""
+    privileged: bool | None = None
+    ip: str = ""
+    mounts: list[dict[str, object]] = field(default_factory=list)
+    healthcheck: str | None = None
+    liveness_probe: str | None = None
+    readiness_probe: str | None = None
+    #: True once a container event described it (rather than only a cgroup).
+    has_metadata: bool = False
+
+    @property
+    def type_name(self) -> str:
+        return CONTAINER_TYPES.get(self.type, "unknown")
+
+
+class ContainerTable:
+    """container id → ContainerInfo."""
+
+    __slots__ = ("_containers",)
+
+    def __init__(self) -> None:
+        self._containers: dict[str, ContainerInfo] = {}
+
+    def __len__(self) -> int:
+        return len(self._containers)
+
+    def get(self, cid: str) -> ContainerInfo | None:
+        return self._containers.get(cid)
+
+    def add(self, info: ContainerInfo) -> ContainerInfo:
+        self._containers[info.id] = info
+        return info
+
+    def ensure(self, cid: str, ctype: int | None) -> ContainerInfo:
+        """The entry for ``cid``, created bare (no metadata) when first seen."""
+        info = self._containers.get(cid)
+        if info is None:
+            info = ContainerInfo(id=cid, type=ctype or 0)
+            self._containers[cid] = info
+        return info
+
+    def add_from_json(self, text: str) -> ContainerInfo | None:
+        """Apply a ``container_json`` event body (sinsp's container JSON)."""
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return None
+        c = doc.get("container") if isinstance(doc, dict) else None
+        if not isinstance(c, dict) or not c.get("id"):
+            return None
+        info = ContainerInfo(
+            id=str(c["id"]),
+            type=int(c.get("type", 0) or 0),
+            name=str(c.get("name", "") or ""),
+            image=str(c.get("image", "") or ""),
+            image_id=str(c.get("imageid", "") or ""),
+            image_repo=str(c.get("imagerepo", "") or ""),
+            image_tag=str(c.get("imagetag", "") or ""),
+            image_digest=str(c.get("imagedigest", "") or ""),
+            privileged=bool(c.get("privileged", False)),
+            ip=str(c.get("ip", "") or ""),
+            mounts=list(c.get("Mounts", []) or []),
+            has_metadata=True,
+        )
+        for key, attr in (
+            ("healthcheck", "healthcheck"),
+            ("liveness_probe", "liveness_probe"),
+            ("readiness_probe", "readiness_probe"),
+        ):
+            probe = c.get(key)
+            if isinstance(probe, dict):
+                exe = str(probe.get("exe", ""))
+                args = probe.get("args", []) or []
+                setattr(info, attr, " ".join([exe, *map(str, args)]))
+        return self.add(info)
+
+    def add_from_event(self, cid: str, ctype: int, name: str, image: str) -> ContainerInfo:
+        """Apply an old-style ``container`` event (id, type, name, image)."""
+        info = ContainerInfo(id=cid, type=ctype, name=name, image=image, has_metadata=True)
+        return self.add(info)
