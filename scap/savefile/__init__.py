@@ -1,0 +1,1 @@
+"""Capture files: `reader` (scap.open), `writer` (scap.Writer), `blocks` (block bodies)."""
