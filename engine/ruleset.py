@@ -1,0 +1,122 @@
+"""The ruleset: compiled rules indexed by event type, with enable/disable and matching.
+
+Falco's ``evttype_index_ruleset``: every syscall rule knows the event types its condition can
+match (from the compiled filter), so an event only runs the rules of its type; rules without a
+restriction run on every event.  The per-type lists keep rule (load) order, which decides the
+winner with ``rule_matching: first``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.priority import Priority
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from engine.compiler import CompiledRule
+
+__all__ = ["RuleMatch", "Ruleset"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A rule whose condition held for an event."""
+
+    rule: str
+    priority: Priority
+    source: str
+    tags: tuple[str, ...]
+    compiled: CompiledRule = field(repr=False, compare=False)
+
+
+def _match_name(name: str, pattern: str, how: str) -> bool:
+    if how == "exact":
+        return name == pattern
+    if how == "substring":
+        return pattern in name
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+class Ruleset:
+    """Rules of all sources; ``matches(evt, source)`` is the hot path."""
+
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+        self.rules: list[CompiledRule] = list(rules)
+        self.by_name: dict[str, CompiledRule] = {r.name: r for r in self.rules}
+        self.enabled: dict[str, bool] = {r.name: r.enabled for r in self.rules}
+        self.min_priority = Priority.DEBUG
+        self.match_all = False
+        self.errors = 0  # per-event evaluation failures (counted, never raised)
+        self._by_type: dict[tuple[str, int], tuple[CompiledRule, ...]] = {}
+        self._untyped: dict[str, tuple[CompiledRule, ...]] = {}
+
+    def _active(self, r: CompiledRule) -> bool:
+        return self.enabled[r.name] and r.priority <= self.min_priority
+
+    def invalidate(self) -> None:
+        self._by_type.clear()
+        self._untyped.clear()
+
+    def enable(self, pattern: str | None = None, tags: Iterable[str] | None = None,
+               enabled: bool = True, match: str = "wildcard", source: str | None = None) -> int:
+        """Enable/disable rules by name pattern and/or tags; returns how many were touched.
+
+        ``match`` is ``"wildcard"`` (``*``/``?``, Falco's ``rules:`` config), ``"substring"``
+        (the old ``-D``) or ``"exact"``.  With tags, a rule qualifies if it has any of them.
+        With neither pattern nor tags, every rule qualifies.
+        """
+        tagset = set(tags) if tags is not None else None
+        n = 0
+        for r in self.rules:
+            if source is not None and r.source != source:
+                continue
+            if pattern is not None and not _match_name(r.name, pattern, match):
+                continue
+            if tagset is not None and not tagset.intersection(r.tags):
+                continue
+            self.enabled[r.name] = enabled
+            n += 1
+        self.invalidate()
+        return n
+
+    def for_type(self, source: str, evt_type: int | None) -> tuple[CompiledRule, ...]:
+        if evt_type is None:
+            got = self._untyped.get(source)
+            if got is None:
+                got = self._untyped[source] = tuple(
+                    r for r in self.rules if r.source == source and self._active(r))
+            return got
+        key = (source, evt_type)
+        got = self._by_type.get(key)
+        if got is None:
+            got = self._by_type[key] = tuple(
+                r for r in self.rules if r.source == source and self._active(r)
+                and (r.event_types is None or evt_type in r.event_types))
+        return got
+
+    def matches(self, evt: Any, source: str = "syscall") -> list[RuleMatch]:
+        evt_type = _event_type(evt) if source == "syscall" else None
+        out: list[RuleMatch] = []
+        for r in self.for_type(source, evt_type):
+            try:
+                ok = r.filter.matches(evt)
+            except Exception:  # a malformed event never stops the stream
+                self.errors += 1
+                continue
+            if ok:
+                out.append(RuleMatch(r.name, r.priority, r.source, r.tags, r))
+                if not self.match_all:
+                    break
+        return out
+
+
+def _event_type(evt: Any) -> int | None:
+    rec = getattr(evt, "record", None)
+    if rec is not None:
+        return int(rec.type)
+    t = getattr(evt, "type", None)
+    return t if isinstance(t, int) else None
