@@ -244,7 +244,8 @@ def _coerce(key: str, typ: Any, value: Any, path: str | None) -> Any:
     def bad() -> ConfigError:
         tname = {NUM: "number", bool: "boolean", int: "integer", float: "number", str: "string",
                  list: "list", dict: "map"}[typ]
-        return ConfigError(f"expected a {tname}, got {type(value).__name__} {value!r}",
+        article = "an" if tname[0] in "aeiou" else "a"
+        return ConfigError(f"expected {article} {tname}, got {type(value).__name__} {value!r}",
                            key=key, path=path)
 
     if typ is bool:
@@ -364,9 +365,11 @@ def build(raw: dict[str, Any], path: str | None = None, overrides: Iterable[str]
     if not isinstance(tree, dict):
         raise ConfigError("the configuration must be a YAML map", path=path)
     ov = tuple(overrides)
+    from_cmdline: set[str] = set()
     for opt in ov:
         key, value = parse_override(opt)
         set_path(tree, key, value)
+        from_cmdline.add(re.sub(r"\[\d*\]", "", key))
 
     values: dict[str, Any] = {}
     for key, (typ, default) in SCHEMA.items():
@@ -374,7 +377,8 @@ def build(raw: dict[str, Any], path: str | None = None, overrides: Iterable[str]
         if not present or v is None:
             values[key] = copy.deepcopy(default)
             continue
-        values[key] = _coerce(key, typ, v, path)
+        where = "-o" if any(key == k or key.startswith(k + ".") for k in from_cmdline) else path
+        values[key] = _coerce(key, typ, v, where)
 
     warnings = [f"Unknown configuration key '{k}' ignored" for k in _walk_unknown(tree)]
     for key, (harmless, why) in UNSUPPORTED.items():

@@ -1,0 +1,744 @@
+"""The pyfalco application: a list of small steps over one ``State`` (Falco's ``app/actions``).
+
+Each step reads and fills ``State`` and returns a ``RunResult``: ``ok`` (go on), ``exit`` (stop,
+success: ``--version``, ``-L``, ``-V`` ...) or ``fatal`` (stop with an error message, exit status 1).
+``main.py`` only turns the command line into ``Options``; everything that does work is here, so
+each step can be tested alone.
+
+Reload (SIGHUP) differs from Falco on purpose: Falco tears everything down and restarts, which for
+a live capture loses the events in between and for a replay starts the file over. pyfalco builds a
+new engine from the re-read config and rules *while the capture keeps going*; if that fails the old
+engine keeps running and the error is logged. Outputs are rebuilt only when their configuration
+changed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from falco_cli import __version__, log
+from falco_cli import config as config_mod
+from falco_cli.config import Config, ConfigError
+from falco_cli.drops import DropCounters, DropManager
+from falco_cli.outputs import OutputHub
+from falco_cli.outputs.formatting import PRIORITY_NAMES, priority_num
+from falco_cli.signals import SignalFlags
+
+PPME_DROP_E = 148
+ENGINE_VERSION = "0.31.0"
+DRIVER_API_VERSION = "8.0.0"
+DRIVER_SCHEMA_VERSION = "2.0.0"
+
+
+# ---------------------------------------------------------------------------------------------
+# Results, options, state
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    success: bool = True
+    proceed: bool = True
+    errstr: str = ""
+
+    @staticmethod
+    def ok() -> RunResult:
+        return RunResult()
+
+    @staticmethod
+    def exit() -> RunResult:
+        return RunResult(True, False)
+
+    @staticmethod
+    def fatal(msg: str) -> RunResult:
+        return RunResult(False, False, msg)
+
+
+@dataclass(slots=True)
+class Options:
+    """The command line, already checked for conflicts (see ``main.py``)."""
+    conf_filename: str | None = None
+    rules_filenames: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    trace_filename: str | None = None
+    all_events: bool = False
+    disabled_rule_substrings: list[str] = field(default_factory=list)
+    disabled_rule_tags: list[str] = field(default_factory=list)
+    enabled_rule_tags: list[str] = field(default_factory=list)
+    describe_all_rules: bool = False
+    describe_rule: str | None = None
+    list_fields: bool = False
+    list_source: str = ""
+    names_only: bool = False
+    markdown: bool = False
+    print_additional: str = ""
+    duration_s: float = 0
+    unbuffered: bool = False
+    validate_filenames: list[str] = field(default_factory=list)
+    verbose: bool = False
+    print_version: bool = False
+    print_support: bool = False
+    dry_run: bool = False
+    pidfile: str | None = None
+    disable_sources: list[str] = field(default_factory=list)
+    enable_sources: list[str] = field(default_factory=list)
+    modern_bpf: bool = False
+    nodriver: bool = False
+    cmdline: str = ""
+
+
+@dataclass(slots=True)
+class State:
+    options: Options
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    config: Config | None = None
+    engine: Any = None
+    rules_files: list[str] = field(default_factory=list)
+    hub: OutputHub | None = None
+    webserver: Any = None
+    signals: SignalFlags = field(default_factory=SignalFlags)
+    drops: DropManager | None = None
+    source_kind: str = ""        # "replay" | "live"
+    capture_file: str | None = None
+    n_evts: int = 0
+    n_drops: int = 0
+    by_priority: Counter[int] = field(default_factory=Counter)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    rule_order: dict[str, int] = field(default_factory=dict)
+    start_ns: int = field(default_factory=time.time_ns)
+    reloads: int = 0
+    reload_failures: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def cfg(self) -> Config:
+        assert self.config is not None
+        return self.config
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths of bundled files
+# ---------------------------------------------------------------------------------------------
+_PKG = os.path.dirname(os.path.abspath(__file__))
+
+
+def default_rules_path() -> str | None:
+    """pyfalco's default rules: ``rules/falco_rules.yaml`` of the source tree (editable install)
+    or the copy shipped in the package."""
+    for p in (os.path.join(os.path.dirname(_PKG), "rules", "falco_rules.yaml"),
+              os.path.join(_PKG, "rules", "falco_rules.yaml")):
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def bundled_capture_path() -> str | None:
+    p = os.path.join(_PKG, "data", "demo.scap")
+    return p if os.path.exists(p) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+def load_config(s: State) -> RunResult:
+    path = s.options.conf_filename
+    if path is None:
+        path = config_mod.default_config_path()
+    try:
+        s.config = config_mod.load(path, s.options.overrides)
+    except ConfigError as e:
+        return RunResult.fatal(str(e))
+    cfg = s.cfg
+    log.configure(cfg["log_level"], cfg["log_stderr"], cfg["log_syslog"])
+    if s.options.verbose and not log.enabled("debug"):
+        log.configure("debug", cfg["log_stderr"], cfg["log_syslog"])
+    if path:
+        log.info(f"Falco initialized with configuration file: {path}")
+    else:
+        log.info("Falco initialized with the embedded default configuration")
+    for w in cfg.warnings:
+        log.warning(w)
+    return RunResult.ok()
+
+
+def versions_info() -> dict[str, str]:
+    return {"falco_version": __version__, "libs_version": __version__,
+            "plugin_api_version": "0.0.0", "driver_api_version": DRIVER_API_VERSION,
+            "driver_schema_version": DRIVER_SCHEMA_VERSION,
+            "default_driver_version": __version__, "engine_version": ENGINE_VERSION,
+            "engine_version_semver": ENGINE_VERSION}
+
+
+def print_version(s: State) -> RunResult:
+    if not s.options.print_version:
+        return RunResult.ok()
+    info = versions_info()
+    out = s.stdout
+    if s.cfg["json_output"]:
+        out.write(json.dumps(info, separators=(",", ":"), sort_keys=True) + "\n")
+    else:
+        out.write(f"Falco version: {info['falco_version']}\n")
+        out.write(f"Libs version:  {info['libs_version']}\n")
+        out.write(f"Plugin API:    {info['plugin_api_version']}\n")
+        out.write(f"Engine:        {info['engine_version']}\n")
+        out.write("Driver:\n")
+        out.write(f"  API version:    {info['driver_api_version']}\n")
+        out.write(f"  Schema version: {info['driver_schema_version']}\n")
+        out.write(f"  Default driver: {info['default_driver_version']}\n")
+    return RunResult.exit()
+
+
+def list_fields(s: State) -> RunResult:
+    if not s.options.list_fields:
+        return RunResult.ok()
+    try:
+        from falco_cli import fieldlist
+    except ImportError as e:  # sinsp not importable: a broken install
+        return RunResult.fatal(f"cannot list fields: {e}")
+    src = s.options.list_source
+    try:
+        text = fieldlist.render(src or None, names_only=s.options.names_only,
+                                markdown=s.options.markdown, verbose=s.options.verbose)
+    except KeyError:
+        return RunResult.fatal(f"Value for --list must be a valid source type: {src}")
+    s.stdout.write(text)
+    return RunResult.exit()
+
+
+def _make_engine(s: State) -> Any:
+    from engine import RuleEngine
+    eng = RuleEngine()
+    cfg = s.cfg
+    min_prio = cfg["priority"]
+    for name in ("set_min_priority",):
+        fn = getattr(eng, name, None)
+        if fn is not None:
+            fn(min_prio)
+    if hasattr(eng, "rule_matching"):
+        try:
+            eng.rule_matching = cfg["rule_matching"]
+        except AttributeError:
+            pass
+    if hasattr(eng, "set_time_format_iso_8601"):
+        eng.set_time_format_iso_8601(cfg["time_format_iso_8601"])
+    return eng
+
+
+def _expand_rules_paths(paths: list[str]) -> list[str]:
+    """Directories load their ``*.yaml``/``*.yml`` files in name order, as Falco does."""
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            for name in sorted(os.listdir(p)):
+                full = os.path.join(p, name)
+                if os.path.isfile(full) and name.endswith((".yaml", ".yml")):
+                    out.append(full)
+        else:
+            out.append(p)
+    return out
+
+
+def validate_rules_files(s: State) -> RunResult:
+    files = s.options.validate_filenames
+    if not files:
+        return RunResult.ok()
+    for f in files:
+        if not os.path.isfile(f):
+            return RunResult.fatal(f"Could not open file {f} for reading")
+    log.info("Validating rules file(s):")
+    for f in files:
+        log.info(f"   {f}")
+    eng = _make_engine(s)
+    result = eng.load_files(list(files))
+    per_file = getattr(result, "files", None) or []
+    summary_parts = []
+    for fr in per_file:
+        if not fr.successful or not fr.warnings:
+            summary_parts.append(fr.verbose(result.contents))
+        else:
+            summary_parts.append(f"{fr.name}: Ok, with warnings")
+            log.warning(fr.verbose(result.contents))
+    summary = "\n".join(p.rstrip("\n") for p in summary_parts)
+    if s.cfg["json_output"]:
+        s.stdout.write(json.dumps(result.as_json(), separators=(",", ":")) + "\n")
+    else:
+        s.stdout.write(summary + "\n")
+    s.stdout.flush()
+    if not result.successful:
+        return RunResult.fatal(summary)
+    return RunResult.exit()
+
+
+def _rules_paths(s: State) -> list[str]:
+    if s.options.rules_filenames:
+        return list(s.options.rules_filenames)
+    paths = s.cfg.rules_files
+    if paths:
+        return paths
+    d = default_rules_path()
+    return [d] if d else []
+
+
+def _load_rules(s: State, eng: Any) -> tuple[bool, str, list[str]]:
+    paths = _rules_paths(s)
+    if not paths:
+        return False, "You must specify at least one rules file/directory via -r or a rules_file entry in falco.yaml", []
+    files = []
+    for p in paths:
+        if not os.path.exists(p):
+            return False, f"Could not open file {p} for reading", []
+        files.extend(_expand_rules_paths([p]))
+    for f in files:
+        log.info(f"Loading rules from file {f}")
+    result = eng.load_files(files)
+    if not result.successful:
+        return False, result.as_string(True), files
+    if result.has_warnings():
+        log.warning(result.as_string(True))
+    _apply_rule_selection(s, eng)
+    return True, "", files
+
+
+def _apply_rule_selection(s: State, eng: Any) -> None:
+    o = s.options
+    for sel in s.cfg.rules_selection:
+        verb = "Enabling" if sel.enable else "Disabling"
+        if sel.rule is not None:
+            log.info(f"{verb} rules with name: {sel.rule}")
+            eng.enable(pattern=sel.rule, enabled=sel.enable)
+        if sel.tag is not None:
+            log.info(f"{verb} rules with tag: {sel.tag}")
+            eng.enable(tags=[sel.tag], enabled=sel.enable)
+    for sub in o.disabled_rule_substrings:
+        log.info(f"Disabling rules with substring: {sub}")
+        eng.enable(pattern=f"*{sub}*", enabled=False)
+    if o.disabled_rule_tags:
+        log.info(f"Disabling rules with tags: {', '.join(o.disabled_rule_tags)}")
+        eng.enable(tags=list(o.disabled_rule_tags), enabled=False)
+    if o.enabled_rule_tags:
+        log.info(f"Enabling rules with tags: {', '.join(o.enabled_rule_tags)}")
+        eng.enable(enabled=False)
+        eng.enable(tags=list(o.enabled_rule_tags), enabled=True)
+
+
+def load_rules_files(s: State) -> RunResult:
+    try:
+        eng = _make_engine(s)
+    except ImportError as e:
+        return RunResult.fatal(f"rule engine unavailable: {e}")
+    ok, err, files = _load_rules(s, eng)
+    if not ok:
+        return RunResult.fatal(err)
+    s.engine = eng
+    s.rules_files = files
+    return RunResult.ok()
+
+
+def describe_rules(s: State) -> RunResult:
+    o = s.options
+    if not (o.describe_all_rules or o.describe_rule):
+        return RunResult.ok()
+    from falco_cli import describe
+    try:
+        text = describe.describe(s.engine, o.describe_rule, json_output=s.cfg["json_output"])
+    except KeyError as e:
+        return RunResult.fatal(str(e.args[0]))
+    s.stdout.write(text)
+    return RunResult.exit()
+
+
+def print_support(s: State) -> RunResult:
+    if not s.options.print_support:
+        return RunResult.ok()
+    u = platform.uname()
+
+    def read(p: str | None) -> str:
+        if not p:
+            return ""
+        try:
+            with open(p, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    support = {
+        "version": __version__,
+        "engine_info": versions_info(),
+        "system_info": {"sysname": u.system, "nodename": u.node, "release": u.release,
+                        "version": u.version, "machine": u.machine},
+        "cmdline": s.options.cmdline,
+        "config": read(s.cfg.path),
+        "rules_files": [{"name": f, "variants": [{"content": read(f)}]} for f in s.rules_files],
+    }
+    s.stdout.write(json.dumps(support, separators=(",", ":")) + "\n")
+    return RunResult.exit()
+
+
+def create_pidfile(s: State) -> RunResult:
+    p = s.options.pidfile
+    if not p:
+        return RunResult.ok()
+    try:
+        with open(p, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    except OSError as e:
+        log.error(f"Could not write pid to pidfile {p}: {e.strerror}. Exiting.")
+        return RunResult.fatal(f"Could not write pid to pidfile {p}")
+    return RunResult.ok()
+
+
+def init_outputs(s: State) -> RunResult:
+    if s.options.dry_run:
+        return RunResult.ok()
+    s.hub = OutputHub.from_config(s.cfg, unbuffered=s.options.unbuffered)
+    s.hub.start()
+    return RunResult.ok()
+
+
+def start_webserver(s: State) -> RunResult:
+    cfg = s.cfg
+    if s.options.dry_run or not cfg["webserver.enabled"]:
+        return RunResult.ok()
+    from falco_cli import metrics
+    from falco_cli.webserver import WebServer
+    prom = cfg["metrics.enabled"] and cfg["webserver.prometheus_metrics_enabled"]
+    ssl_cert = cfg["webserver.ssl_certificate"] if cfg["webserver.ssl_enabled"] else None
+    try:
+        ws = WebServer(cfg["webserver.listen_address"], cfg["webserver.listen_port"],
+                       healthz=cfg["webserver.k8s_healthz_endpoint"], versions=versions_info,
+                       metrics=(lambda: metrics.prometheus(s)) if prom else None,
+                       ssl_certificate=ssl_cert)
+    except OSError as e:
+        return RunResult.fatal(f"Could not start webserver on {cfg['webserver.listen_address']}:"
+                               f"{cfg['webserver.listen_port']}: {e.strerror}")
+    log.info(f"Starting health webserver with threadiness 1, listening on "
+             f"{cfg['webserver.listen_address']}:{ws.port}")
+    ws.start()
+    s.webserver = ws
+    return RunResult.ok()
+
+
+def create_signal_handlers(s: State) -> RunResult:
+    if threading.current_thread() is threading.main_thread():
+        s.signals.install()
+    return RunResult.ok()
+
+
+# ---------------------------------------------------------------------------------------------
+# Event processing
+# ---------------------------------------------------------------------------------------------
+def _open_source(s: State) -> tuple[Any, str] | RunResult:
+    """Pick the event source: ``-e``/``engine.kind=replay``, live eBPF, or the bundled capture."""
+    cfg = s.cfg
+    path = s.options.trace_filename
+    if not path and cfg["engine.kind"] == "replay":
+        path = cfg["engine.replay.capture_file"] or None
+        if not path:
+            return RunResult.fatal("engine.kind is 'replay' but engine.replay.capture_file is empty")
+    from sinsp import Inspector
+    if path:
+        try:
+            insp = Inspector.from_capture(path)
+        except FileNotFoundError:
+            return RunResult.fatal(f"Could not open trace file {path}: No such file or directory")
+        except Exception as e:
+            return RunResult.fatal(f"Could not open trace file {path}: {e}")
+        s.source_kind = "replay"
+        s.capture_file = path
+        log.info(f"Reading system call events from file: {path}")
+        return insp, "syscall"
+    if cfg["engine.kind"] == "nodriver" or s.options.nodriver:
+        return RunResult.fatal("nodriver: no event source available (pyfalco has no plugins)")
+    live_err = _live_unavailable_reason()
+    if live_err is None:
+        try:
+            from scap.engines.bpf import BpfSource
+            src = BpfSource()
+            insp = Inspector(src)
+            s.source_kind = "live"
+            log.info("Opening 'syscall' source with modern BPF probe.")
+            return insp, "syscall"
+        except Exception as e:
+            live_err = str(e)
+    demo = bundled_capture_path()
+    if demo is None:
+        return RunResult.fatal(f"live capture unavailable ({live_err}) and no bundled capture")
+    log.info(f"Live capture unavailable ({live_err}); falling back to replaying the bundled "
+             f"capture {demo}")
+    s.source_kind = "replay"
+    s.capture_file = demo
+    return Inspector.from_capture(demo), "syscall"
+
+
+def _live_unavailable_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "not running as root"
+    try:
+        import scap.engines.bpf  # noqa: F401
+    except ImportError as e:
+        return f"eBPF source not available: {e}"
+    return None
+
+
+def _paced(events: Any, s: State) -> Iterator[Any]:
+    """``engine.replay.realtime``: deliver a replay at the pace it was recorded."""
+    first_ts = None
+    t0 = time.monotonic()
+    for evt in events:
+        ts = evt.record.ts
+        if first_ts is None:
+            first_ts = ts
+        else:
+            delay = (ts - first_ts) / 1e9 - (time.monotonic() - t0)
+            while delay > 0 and not s.signals.any():
+                s.signals.terminate.wait(min(delay, 0.05))
+                delay = (ts - first_ts) / 1e9 - (time.monotonic() - t0)
+        yield evt
+
+
+def _handle_signals(s: State) -> bool:
+    """Act on pending signals; False means stop."""
+    sig = s.signals
+    if sig.reopen.is_set():
+        sig.reopen.clear()
+        log.info("SIGUSR1 received, reopening outputs...")
+        if s.hub is not None:
+            s.hub.reopen()
+    if sig.terminate.is_set():
+        name = "SIGINT" if sig.last_terminate_signal in (None, 2) else "SIGTERM"
+        log.info(f"{name} received, exiting...")
+        return False
+    if sig.reload.is_set():
+        sig.reload.clear()
+        log.info("SIGHUP received, reloading config and rules...")
+        reload(s)
+    return True
+
+
+def reload(s: State) -> bool:
+    """Re-read config and rules; swap them in only if everything loads."""
+    old_cfg, old_engine = s.config, s.engine
+    try:
+        path = old_cfg.path if old_cfg is not None else None
+        new_cfg = config_mod.load(path, s.options.overrides)
+    except ConfigError as e:
+        s.reload_failures += 1
+        log.error(f"Reload failed, keeping the running configuration and rules: {e}")
+        return False
+    s.config = new_cfg
+    try:
+        eng = _make_engine(s)
+        ok, err, files = _load_rules(s, eng)
+    except Exception as e:  # the reload must never take the running engine down
+        ok, err, files = False, str(e), []
+    if not ok:
+        s.config = old_cfg
+        s.engine = old_engine
+        s.reload_failures += 1
+        log.error(f"Reload failed, keeping the running configuration and rules: {err}")
+        return False
+    log.configure(new_cfg["log_level"], new_cfg["log_stderr"], new_cfg["log_syslog"])
+    for w in new_cfg.warnings:
+        log.warning(w)
+    s.engine = eng
+    s.rules_files = files
+    if s.hub is not None and _outputs_changed(old_cfg, new_cfg):
+        old_hub = s.hub
+        s.hub = OutputHub.from_config(new_cfg, unbuffered=s.options.unbuffered)
+        s.hub.start()
+        old_hub.stop()
+    s.reloads += 1
+    log.info(f"Reload complete: {len(files)} rules file(s) loaded")
+    return True
+
+
+_OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property",
+                "buffered_outputs", "outputs.rate", "outputs.max_burst", "outputs_queue.capacity",
+                "output_timeout")
+
+
+def _outputs_changed(a: Config | None, b: Config) -> bool:
+    if a is None:
+        return True
+    for k, v in b.values.items():
+        if (k in _OUTPUT_KEYS or k.split(".")[0].endswith("_output")) and a.values.get(k) != v:
+            return True
+    return False
+
+
+def _priority_threshold(cfg: Config) -> int:
+    return priority_num(cfg["priority"])
+
+
+def process_events(s: State) -> RunResult:
+    if s.options.dry_run:
+        log.debug("Skipping event processing in dry-run")
+        return RunResult.ok()
+    opened = _open_source(s)
+    if isinstance(opened, RunResult):
+        return opened
+    insp, source = opened
+    cfg = s.cfg
+    acts = [str(a) for a in cfg["syscall_event_drops.actions"]]
+    assert s.hub is not None
+    hub_ref = s
+
+    def emit_internal(ts: int, prio: int, msg: str, rule: str, fields: dict[str, Any]) -> None:
+        assert hub_ref.hub is not None
+        hub_ref.hub.emit_internal(ts, prio, msg, rule, fields)
+
+    s.drops = DropManager(emit_internal, acts, cfg["syscall_event_drops.threshold"],
+                          cfg["syscall_event_drops.rate"], cfg["syscall_event_drops.max_burst"],
+                          cfg["syscall_event_drops.simulate_drops"], ebpf=s.source_kind == "live")
+    counters = DropCounters()
+    duration_ns = int(s.options.duration_s * 1e9)
+    start_ts = 0
+    wall_start = time.monotonic()
+    res = RunResult.ok()
+    events: Any = insp
+    if cfg["engine.replay.realtime"] and s.source_kind == "replay":
+        events = _paced(insp, s)
+    stats_fn: Callable[[], Any] | None = getattr(insp, "driver_stats", None)
+    try:
+        for evt in events:
+            if s.signals.any() and not _handle_signals(s):
+                break
+            rec = evt.record
+            ts = rec.ts
+            if start_ts == 0:
+                start_ts = ts
+            elif duration_ns and ts - start_ts >= duration_ns:
+                break
+            s.n_evts += 1
+            if rec.type == PPME_DROP_E:
+                s.n_drops += 1
+            counters.n_evts = s.n_evts
+            counters.n_drops = s.n_drops
+            if stats_fn is not None:
+                st = stats_fn()
+                if st is not None:
+                    counters.n_evts, counters.n_drops = st.n_evts, st.n_drops
+                    counters.detail = dict(getattr(st, "detail", {}) or {})
+                    s.n_drops = st.n_drops
+            if not s.drops.process(ts, counters):
+                res = RunResult.fatal("Drop manager internal error")
+                break
+            _match(s, evt, source)
+            if s.options.duration_s and s.source_kind == "live" and \
+                    time.monotonic() - wall_start >= s.options.duration_s:
+                break
+    except KeyboardInterrupt:
+        log.info("SIGINT received, exiting...")
+    except Exception as e:
+        res = RunResult.fatal(f"{type(e).__name__}: {e}")
+    finally:
+        close = getattr(insp, "close", None)
+        if close is not None:
+            close()
+    if res.success and s.source_kind == "replay" and s.options.duration_s and \
+            not s.signals.terminate.is_set():
+        # Falco honors -M with a trace file by waiting until the duration is reached.
+        left = s.options.duration_s - (time.monotonic() - wall_start)
+        if left > 0:
+            s.signals.terminate.wait(left)
+    if s.options.verbose:
+        el = time.monotonic() - wall_start
+        sys.stderr.write(f"Elapsed time: {el:.3f}, Captured Events: {s.n_evts}, "
+                         f"{(s.n_evts / el) if el > 0 else 0:.2f} eps\n")
+    return res
+
+
+def _match(s: State, evt: Any, source: str) -> None:
+    eng = s.engine
+    threshold = _priority_threshold(s.cfg)
+    matches = eng.process(evt, source=source)
+    if not matches:
+        return
+    for m in matches:
+        prio = priority_num(m.priority)
+        if prio > threshold:
+            continue
+        name = m.rule if isinstance(m.rule, str) else getattr(m.rule, "name", str(m.rule))
+        s.by_priority[prio] += 1
+        if name not in s.rule_order:
+            s.rule_order[name] = len(s.rule_order)
+        s.by_rule[name] += 1
+        alert = eng.format_alert(m, evt)
+        assert s.hub is not None
+        s.hub.emit(alert)
+
+
+def summary_text(s: State) -> str:
+    """Falco's end-of-run stats (``stats_manager::format``)."""
+    out = [f"Events detected: {sum(s.by_rule.values())}\n", "Rule counts by severity:\n"]
+    for p in range(len(PRIORITY_NAMES)):
+        n = s.by_priority.get(p, 0)
+        if n:
+            name = "INFO" if p == 6 else PRIORITY_NAMES[p].upper()
+            out.append(f"   {name}: {n}\n")
+    out.append("Triggered rules by rule name:\n")
+    for name in sorted(s.by_rule, key=lambda r: s.rule_order[r]):
+        out.append(f"   {name}: {s.by_rule[name]}\n")
+    return "".join(out)
+
+
+def cleanup(s: State) -> None:
+    if s.hub is not None:
+        s.hub.stop()
+        s.hub = None
+    if s.webserver is not None:
+        s.webserver.stop()
+        s.webserver = None
+    if s.options.pidfile:
+        try:
+            os.unlink(s.options.pidfile)
+        except OSError:
+            pass
+
+
+STEPS: tuple[Callable[[State], RunResult], ...] = (
+    load_config,
+    print_version,
+    list_fields,
+    validate_rules_files,
+    load_rules_files,
+    describe_rules,
+    print_support,
+    create_pidfile,
+    create_signal_handlers,
+    init_outputs,
+    start_webserver,
+    process_events,
+)
+
+
+def run(s: State) -> RunResult:
+    """Run the steps; on the event-processing path print the summary whatever happened."""
+    res = RunResult.ok()
+    processed = False
+    try:
+        for step in STEPS:
+            if step is process_events:
+                processed = not s.options.dry_run
+            res = step(s)
+            if not res.proceed:
+                break
+    finally:
+        cleanup(s)
+    if processed:
+        if s.drops is not None:
+            s.drops.print_stats()
+        s.stdout.write(summary_text(s))
+        s.stdout.flush()
+    return res
+
+
+def hostname() -> str:
+    return socket.gethostname()
