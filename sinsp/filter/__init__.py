@@ -8,14 +8,18 @@
 
 from . import ast
 from .ast import to_text
+from .compiler import Filter, compile_filter, event_types_of
 from .errors import FilterCompileError, FilterError, FilterSyntaxError
 from .grammar import parse
 
 __all__ = [
+    "Filter",
     "FilterCompileError",
     "FilterError",
     "FilterSyntaxError",
     "ast",
+    "compile_filter",
+    "event_types_of",
     "parse",
     "to_text",
 ]
