@@ -322,15 +322,13 @@ def fd_from_entry(e: Any) -> FdInfo:
         info.dport = int(g(e, "dport", 0) or 0)
         info.name = tuple_name(ftype == FdType.IPV6_SOCK, info.sip, info.sport, info.dip, info.dport)
     elif ftype in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
-        info.sip = str(g(e, "ip", g(e, "sip", "")) or "")
-        info.sport = int(g(e, "port", g(e, "sport", 0)) or 0)
+        info.sip = str(g(e, "sip", "") or "")
+        info.sport = int(g(e, "sport", 0) or 0)
         info.name = server_name(ftype == FdType.IPV6_SERVSOCK, info.sip, info.sport)
     elif ftype == FdType.UNIX_SOCK:
         info.unix_src = int(g(e, "source", 0) or 0)
-        info.unix_dst = int(g(e, "destination", 0) or 0)
+        info.unix_dst = int(g(e, "dest", g(e, "destination", 0)) or 0)
         info.name = str(g(e, "name", "") or "")
     else:
         info.name = str(g(e, "name", "") or "")
-        if ftype == FdType.FILE_V2:
-            pass
     return info

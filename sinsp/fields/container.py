@@ -1,0 +1,227 @@
+"""``container.*`` fields: the thread's container id (from its cgroups) and
+the metadata container events gave for it. Host processes read ``host`` for
+id, name and type, N/A for the rest."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from sinsp.fields.registry import REGISTRIES, ArgKind, FieldClassBuilder, FieldType
+from sinsp.state.containers import HOST_ID, ContainerInfo
+
+T = FieldType
+container = FieldClassBuilder(
+    "container",
+    "Container information. If the event is not happening inside a container, both id and name "
+    "will be set to 'host'.",
+)
+
+
+def _cid(evt: Any) -> str | None:
+    t = evt.thread
+    if t is None:
+        return None
+    return t.container_id or HOST_ID
+
+
+def _info(evt: Any) -> ContainerInfo | None:
+    cid = _cid(evt)
+    insp = evt.inspector
+    if cid is None or cid == HOST_ID or insp is None:
+        return None
+    return insp.containers.get(cid)
+
+
+def _str_or_na(v: str | None) -> str | None:
+    return v if v else None
+
+
+@container.field("container.id", T.CHARBUF, "the container id.")
+def _id(evt: Any, arg: Any) -> str | None:
+    return _cid(evt)
+
+
+@container.field("container.name", T.CHARBUF, "the container name.")
+def _name(evt: Any, arg: Any) -> str | None:
+    cid = _cid(evt)
+    if cid == HOST_ID:
+        return HOST_ID
+    info = _info(evt)
+    return None if info is None else _str_or_na(info.name)
+
+
+def _meta(attr: str):  # type: ignore[no-untyped-def]
+    def extract(evt: Any, arg: Any) -> Any:
+        info = _info(evt)
+        return None if info is None else _str_or_na(getattr(info, attr))
+
+    return extract
+
+
+container.field(
+    "container.image",
+    T.CHARBUF,
+    "the container image name (e.g. falcosecurity/falco:latest for docker).",
+)(_meta("image"))
+container.field(
+    "container.image.id", T.CHARBUF, "the container image id (e.g. 6f7e2741b66b)."
+)(_meta("image_id"))
+
+
+@container.field("container.type", T.CHARBUF, "the container type, eg: docker or rkt")
+def _type(evt: Any, arg: Any) -> str | None:
+    cid = _cid(evt)
+    if cid is None:
+        return None
+    if cid == HOST_ID:
+        return HOST_ID
+    info = _info(evt)
+    return None if info is None else info.type_name
+
+
+@container.field(
+    "container.privileged",
+    T.BOOL,
+    "true for containers running as privileged, false otherwise",
+)
+def _privileged(evt: Any, arg: Any) -> bool | None:
+    info = _info(evt)
+    if info is None or info.privileged is None:
+        return None
+    return info.privileged
+
+
+def _mount_str(m: dict[str, Any]) -> str:
+    return ":".join(
+        str(x)
+        for x in (
+            m.get("Source", ""),
+            m.get("Destination", ""),
+            m.get("Mode", ""),
+            "true" if m.get("RW", False) else "false",
+            m.get("Propagation", ""),
+        )
+    )
+
+
+@container.field(
+    "container.mounts",
+    T.CHARBUF,
+    "A space-separated list of mount information. Each item in the list has the format "
+    "<source>:<dest>:<mode>:<rdrw>:<propagation>",
+)
+def _mounts(evt: Any, arg: Any) -> str | None:
+    info = _info(evt)
+    if info is None:
+        return None
+    return ",".join(_mount_str(m) for m in info.mounts) if info.mounts else None
+
+
+def _find_mount(info: ContainerInfo, arg: Any, by: str) -> dict[str, Any] | None:
+    if arg is None:
+        return None
+    text = str(arg)
+    if text.isdigit():
+        idx = int(text)
+        return info.mounts[idx] if idx < len(info.mounts) else None
+    for m in info.mounts:
+        if fnmatch.fnmatch(str(m.get(by, "")), text):
+            return m
+    return None
+
+
+def _mount_field(key: str | None, by: str):  # type: ignore[no-untyped-def]
+    def extract(evt: Any, arg: Any) -> str | None:
+        info = _info(evt)
+        if info is None:
+            return None
+        m = _find_mount(info, arg, by)
+        if m is None:
+            return "none" if key is None else None
+        if key is None:
+            return _mount_str(m)
+        v = m.get(key)
+        if key == "RW":
+            return "true" if v else "false"
+        return None if v is None else str(v)
+
+    return extract
+
+
+_KEYARG = dict(arg=ArgKind.REQUIRED)
+container.field(
+    "container.mount",
+    T.CHARBUF,
+    "Information about a single mount, specified by number (e.g. container.mount[0]) or mount "
+    "source (container.mount[/usr/local]). The pathname can be a glob "
+    "(container.mount[/usr/local/*]), in which case the first matching mount will be returned. "
+    "The information has the format <source>:<dest>:<mode>:<rdrw>:<propagation>. If there is no "
+    "mount with the specified index or matching the provided source, returns the string "
+    '"none" instead of a NULL value.',
+    **_KEYARG,  # type: ignore[arg-type]
+)(_mount_field(None, "Source"))
+for _name_, _key, _by, _desc in (
+    ("container.mount.source", "Source", "Destination", "the mount source"),
+    ("container.mount.dest", "Destination", "Source", "the mount destination"),
+    ("container.mount.mode", "Mode", "Source", "the mount mode"),
+    ("container.mount.rdwr", "RW", "Source", "the mount rdwr value"),
+    ("container.mount.propagation", "Propagation", "Source", "the mount propagation value"),
+):
+    container.field(
+        _name_,
+        T.CHARBUF,
+        f"{_desc}, specified by number (e.g. {_name_}[0]) or mount path. The pathname can be "
+        "a glob.",
+        **_KEYARG,  # type: ignore[arg-type]
+    )(_mount_field(_key, _by))
+
+container.field(
+    "container.image.repository",
+    T.CHARBUF,
+    "the container image repository (e.g. falcosecurity/falco).",
+)(_meta("image_repo"))
+container.field(
+    "container.image.tag", T.CHARBUF, "the container image tag (e.g. stable, latest)."
+)(_meta("image_tag"))
+container.field(
+    "container.image.digest",
+    T.CHARBUF,
+    "the container image registry digest (e.g. "
+    "sha256:d977378f890d445c15e51795296e4e5062f109ce6da83e0a355fc4ad8699d27).",
+)(_meta("image_digest"))
+
+
+def _probe_field(attr: str):  # type: ignore[no-untyped-def]
+    def extract(evt: Any, arg: Any) -> str | None:
+        info = _info(evt)
+        if info is None:
+            return None
+        v = getattr(info, attr)
+        return v if v else None
+
+    return extract
+
+
+container.field(
+    "container.healthcheck",
+    T.CHARBUF,
+    "The container's health check. Will be the null value (\"N/A\") if no healthcheck "
+    "configured, \"NONE\" if configured but explicitly not created, and the healthcheck "
+    "command line otherwise",
+)(_probe_field("healthcheck"))
+container.field(
+    "container.liveness_probe",
+    T.CHARBUF,
+    "The container's liveness probe. Will be the null value (\"N/A\") if no liveness probe "
+    "configured, the liveness probe command line otherwise",
+)(_probe_field("liveness_probe"))
+container.field(
+    "container.readiness_probe",
+    T.CHARBUF,
+    "The container's readiness probe. Will be the null value (\"N/A\") if no readiness probe "
+    "configured, the readiness probe command line otherwise",
+)(_probe_field("readiness_probe"))
+
+CONTAINER_CLASS = container.build()
+REGISTRIES["syscall"].register(CONTAINER_CLASS)
