@@ -1,0 +1,1444 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * pyfalco CO-RE probe.
+ *
+ * Exit-only: one record per syscall, written at sys_exit, where the return
+ * value is known and the arguments are still in pt_regs (x86_64: di, si, dx,
+ * r10, r8, r9).  User memory is read at exit, after the kernel has copied it,
+ * so what we record is what the syscall used.  Only execve needs more: after
+ * a successful exec the filename pointer belongs to the old mm, so
+ * sched_process_exec saves bprm->filename for the exit record.
+ *
+ * Cost model: for a syscall the interesting table rejects we do one inlined
+ * array lookup and return (plus one per-CPU counter increment).  A recorded
+ * syscall tail-calls its filler, builds the record in a per-CPU scratch
+ * buffer and copies it into the ring with BPF_RB_NO_WAKEUP: the consumer
+ * polls on its own adaptive schedule, we never wake it per event.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "events.h"
+#include "maps.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Probe object stamps, checked by the loader. */
+const volatile __u32 scap_api_version = SCAP_BPF_API_VERSION;
+const volatile __u32 scap_schema_version = SCAP_BPF_SCHEMA_VERSION;
+
+#define MAX_MASK (SCAP_MAX_EVENT - 1)
+#define TMP_MASK (SCAP_TMP_SIZE - 1)
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define FMODE_CREATED 0x100000
+#define PPM_O_F_CREATED (1 << 14)
+
+/* ------------------------------------------------------------------ */
+/* Record building                                                     */
+/* ------------------------------------------------------------------ */
+
+static __always_inline struct scap_aux *aux_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+static __always_inline struct scap_config *cfg_get(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&probe_config, &zero);
+}
+
+static __always_inline struct scap_counters *counters_get(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+static __always_inline void aux_begin(struct scap_aux *a, __u16 type, __u32 nparams)
+{
+	struct scap_config *cfg = cfg_get();
+	__u64 boot = cfg ? cfg->boot_time_ns : 0;
+	__u16 cpu = (__u16)bpf_get_smp_processor_id();
+
+	*(__u16 *)&a->data[0] = cpu;
+	struct scap_evt_hdr *h = (struct scap_evt_hdr *)&a->data[SCAP_SAMPLE_PREFIX];
+	h->ts = boot + bpf_ktime_get_boot_ns();
+	h->tid = (__u32)bpf_get_current_pid_tgid();
+	h->type = type;
+	h->nparams = nparams;
+	a->nparams = nparams & 63;
+	a->idx = 0;
+	a->truncated = 0;
+	a->pos = SCAP_SAMPLE_PREFIX + SCAP_HDR_LEN + 2 * (nparams & 63);
+}
+
+static __always_inline void set_len(struct scap_aux *a, __u16 len)
+{
+	__u32 off = SCAP_SAMPLE_PREFIX + SCAP_HDR_LEN + 2 * (a->idx & 63);
+	*(__u16 *)&a->data[off & 255] = len;
+	a->idx++;
+}
+
+/* Room for `n` more payload bytes?  If not, the param is sent empty. */
+static __always_inline int room(struct scap_aux *a, __u32 n)
+{
+	if (a->pos + n > SCAP_MAX_EVENT) {
+		a->truncated = 1;
+		set_len(a, 0);
+		return 0;
+	}
+	return 1;
+}
+
+#define DEFINE_PUT(name, type)                                                  \
+	static __always_inline void name(struct scap_aux *a, type v)           \
+	{                                                                       \
+		if (!room(a, sizeof(type)))                                     \
+			return;                                                 \
+		*(type *)&a->data[a->pos & MAX_MASK] = v;                       \
+		a->pos += sizeof(type);                                         \
+		set_len(a, sizeof(type));                                       \
+	}
+DEFINE_PUT(put_u8, __u8)
+DEFINE_PUT(put_u16, __u16)
+DEFINE_PUT(put_u32, __u32)
+DEFINE_PUT(put_u64, __u64)
+
+static __always_inline void put_s64(struct scap_aux *a, __s64 v) { put_u64(a, (__u64)v); }
+static __always_inline void put_empty(struct scap_aux *a) { set_len(a, 0); }
+
+/* NUL-terminated user string; a NULL or unreadable pointer gives an empty param. */
+static __always_inline void put_user_str(struct scap_aux *a, const void *p, __u32 max)
+{
+	long n = 0;
+	if (!room(a, SCAP_MAX_PATH))
+		return;
+	if (p)
+		n = bpf_probe_read_user_str(&a->data[a->pos & MAX_MASK], SCAP_MAX_PATH, p);
+	if (n < 0)
+		n = 0;
+	a->pos += n;
+	set_len(a, n);
+}
+
+static __always_inline void put_kernel_str(struct scap_aux *a, const void *p, __u32 max)
+{
+	long n = 0;
+	if (!room(a, 256))
+		return;
+	if (p)
+		n = bpf_probe_read_kernel_str(&a->data[a->pos & MAX_MASK], 256, p);
+	if (n < 0)
+		n = 0;
+	a->pos += n;
+	set_len(a, n);
+}
+
+/* Raw user bytes (args, env, I/O data), at most `max` (a power of two). */
+static __always_inline void put_user_bytes(struct scap_aux *a, const void *p, __u64 len, __u32 max)
+{
+	if (!room(a, max))
+		return;
+	if (len > max)
+		len = max;
+	if (!p || len == 0) {
+		set_len(a, 0);
+		return;
+	}
+	if (bpf_probe_read_user(&a->data[a->pos & MAX_MASK], len & (max - 1 | max), p) < 0) {
+		set_len(a, 0);
+		return;
+	}
+	a->pos += len;
+	set_len(a, len);
+}
+
+/* Submit: copy the finished record (cpu prefix + record) into the ring. */
+static __always_inline void aux_submit(struct scap_aux *a)
+{
+	struct scap_counters *c = counters_get();
+	__u64 total = a->pos;
+	struct scap_evt_hdr *h = (struct scap_evt_hdr *)&a->data[SCAP_SAMPLE_PREFIX];
+
+	if (total > SCAP_MAX_EVENT)
+		total = SCAP_MAX_EVENT;
+	h->len = total - SCAP_SAMPLE_PREFIX;
+	if (c && a->truncated)
+		c->n_drops_size++;
+	if (bpf_ringbuf_output(&events, a->data, total & (2 * SCAP_MAX_EVENT - 1), BPF_RB_NO_WAKEUP)) {
+		if (c)
+			c->n_drops_buffer++;
+		return;
+	}
+	if (c)
+		c->n_evts++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Kernel state helpers                                                */
+/* ------------------------------------------------------------------ */
+
+static __always_inline unsigned long arg(struct pt_regs *regs, int i)
+{
+	switch (i) {
+	case 0: return BPF_CORE_READ(regs, di);
+	case 1: return BPF_CORE_READ(regs, si);
+	case 2: return BPF_CORE_READ(regs, dx);
+	case 3: return BPF_CORE_READ(regs, r10);
+	case 4: return BPF_CORE_READ(regs, r8);
+	default: return BPF_CORE_READ(regs, r9);
+	}
+}
+
+static __always_inline struct file *fd_file(struct task_struct *t, long fd)
+{
+	struct file **fds;
+	struct file *f = NULL;
+	unsigned int max;
+
+	if (fd < 0)
+		return NULL;
+	max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(t, files, fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline __u32 encode_dev(dev_t dev)
+{
+	__u32 major = dev >> 20, minor = dev & ((1U << 20) - 1);
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+}
+
+static __always_inline void put_dev_ino(struct scap_aux *a, struct task_struct *t, long fd)
+{
+	struct file *f = fd_file(t, fd);
+	__u32 dev = 0;
+	__u64 ino = 0;
+
+	if (f) {
+		dev = encode_dev(BPF_CORE_READ(f, f_inode, i_sb, s_dev));
+		ino = BPF_CORE_READ(f, f_inode, i_ino);
+	}
+	put_u32(a, dev);
+	put_u64(a, ino);
+}
+
+/* open(2) flags to PPM_O_* */
+static __always_inline __u32 open_flags(__u32 f)
+{
+	__u32 r = 0;
+	switch (f & 3) {
+	case 0: r |= 1 << 0; break;             /* RDONLY */
+	case 1: r |= 1 << 1; break;             /* WRONLY */
+	case 2: r |= (1 << 0) | (1 << 1); break; /* RDWR */
+	}
+	if (f & 0100) r |= 1 << 2;       /* O_CREAT */
+	if (f & 02000) r |= 1 << 3;      /* O_APPEND */
+	if (f & 010000) r |= 1 << 4;     /* O_DSYNC */
+	if (f & 0200) r |= 1 << 5;       /* O_EXCL */
+	if (f & 04000) r |= 1 << 6;      /* O_NONBLOCK */
+	if (f & 04000000) r |= 1 << 7;   /* __O_SYNC */
+	if (f & 01000) r |= 1 << 8;      /* O_TRUNC */
+	if (f & 040000) r |= 1 << 9;     /* O_DIRECT */
+	if (f & 0200000) r |= 1 << 10;   /* O_DIRECTORY */
+	if (f & 0100000) r |= 1 << 11;   /* O_LARGEFILE */
+	if (f & 02000000) r |= 1 << 12;  /* O_CLOEXEC */
+	if ((f & 020200000) == 020200000) r |= 1 << 13; /* O_TMPFILE */
+	return r;
+}
+
+static __always_inline __u32 open_mode(__u32 flags, __u32 mode)
+{
+	/* PPM_S_* bits equal the Linux permission bits; only meaningful on create. */
+	if ((flags & 0100) || (flags & 020200000) == 020200000)
+		return mode & 07777;
+	return 0;
+}
+
+static __always_inline __u32 created_flag(struct task_struct *t, long fd)
+{
+	struct file *f = fd_file(t, fd);
+	if (f && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED))
+		return PPM_O_F_CREATED;
+	return 0;
+}
+
+/* Linux CLONE_* to PPM_CL_* */
+static __always_inline __u32 clone_flags(__u64 f)
+{
+	__u32 r = 0;
+	if (f & 0x400) r |= 1 << 0;        /* FILES */
+	if (f & 0x200) r |= 1 << 1;        /* FS */
+	if (f & 0x80000000ULL) r |= 1 << 2; /* IO */
+	if (f & 0x8000000) r |= 1 << 3;    /* NEWIPC */
+	if (f & 0x40000000) r |= 1 << 4;   /* NEWNET */
+	if (f & 0x20000) r |= 1 << 5;      /* NEWNS */
+	if (f & 0x20000000) r |= 1 << 6;   /* NEWPID */
+	if (f & 0x4000000) r |= 1 << 7;    /* NEWUTS */
+	if (f & 0x8000) r |= 1 << 8;       /* PARENT */
+	if (f & 0x100000) r |= 1 << 9;     /* PARENT_SETTID */
+	if (f & 0x2000) r |= 1 << 10;      /* PTRACE */
+	if (f & 0x800) r |= 1 << 11;       /* SIGHAND */
+	if (f & 0x40000) r |= 1 << 12;     /* SYSVSEM */
+	if (f & 0x10000) r |= 1 << 13;     /* THREAD */
+	if (f & 0x800000) r |= 1 << 14;    /* UNTRACED */
+	if (f & 0x100) r |= 1 << 15;       /* VM */
+	if (f & 0x10000000) r |= 1 << 20;  /* NEWUSER */
+	if (f & 0x200000) r |= 1 << 23;    /* CHILD_CLEARTID */
+	if (f & 0x1000000) r |= 1 << 24;   /* CHILD_SETTID */
+	if (f & 0x80000) r |= 1 << 25;     /* SETTLS */
+	return r;
+}
+
+/* pid number of `pid` as seen from its own (innermost) namespace */
+static __always_inline __s64 pid_vnr(struct pid *pid)
+{
+	unsigned int level;
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	return BPF_CORE_READ(pid, numbers[level].nr);
+}
+
+static __always_inline __s64 pid_global(struct pid *pid)
+{
+	if (!pid)
+		return 0;
+	return BPF_CORE_READ(pid, numbers[0].nr);
+}
+
+static __always_inline __u32 tty_of(struct task_struct *t)
+{
+	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	if (!tty)
+		return 0;
+	int index = BPF_CORE_READ(tty, index);
+	int major = BPF_CORE_READ(tty, driver, major);
+	int minor_start = BPF_CORE_READ(tty, driver, minor_start);
+	__u32 minor = minor_start + index;
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+}
+
+/* Build the absolute path of a dentry in a->tmp, backwards from the end,
+ * one component per bpf_loop() step (verified once, not unrolled).
+ * Returns the start offset in tmp (the path runs to SCAP_TMP_SIZE). */
+#define PATH_DEPTH 48
+struct path_ctx {
+	struct dentry *d;
+	struct mount *m;
+	__u32 end;
+};
+
+static long path_step(__u32 i, void *vctx)
+{
+	struct path_ctx *c = vctx;
+	struct scap_aux *a = aux_get();
+	struct dentry *d = c->d;
+	struct mount *m = c->m;
+
+	if (!a)
+		return 1;
+	struct dentry *root = BPF_CORE_READ(m, mnt.mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == root || d == parent) {
+		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+		if (m == mp || d != root)
+			return 1;
+		c->d = BPF_CORE_READ(m, mnt_mountpoint);
+		c->m = mp;
+		return 0;
+	}
+	__u32 len = BPF_CORE_READ(d, d_name.len) & 255;
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	__u32 end = c->end;
+	if (len + 1 > end || end > SCAP_TMP_SIZE)
+		return 1;
+	end -= len;
+	bpf_probe_read_kernel(&a->tmp[end & TMP_MASK], len, name);
+	end -= 1;
+	a->tmp[end & TMP_MASK] = '/';
+	c->end = end;
+	c->d = parent;
+	return 0;
+}
+
+static __always_inline __u32 build_path(struct scap_aux *a, struct dentry *d, struct vfsmount *vm)
+{
+	struct path_ctx c = {.d = d, .m = container_of(vm, struct mount, mnt), .end = SCAP_TMP_SIZE};
+	bpf_loop(PATH_DEPTH, path_step, &c, 0);
+	return c.end;
+}
+
+static __always_inline void put_kpath(struct scap_aux *a, struct dentry *d, struct vfsmount *vm)
+{
+	__u32 start, len;
+
+	if (!room(a, SCAP_TMP_SIZE + 2))
+		return;
+	if (!d || !vm) {
+		set_len(a, 0);
+		return;
+	}
+	start = build_path(a, d, vm);
+	len = SCAP_TMP_SIZE - start;
+	if (len == 0) {
+		a->data[a->pos & MAX_MASK] = '/';
+		len = 1;
+	} else {
+		bpf_probe_read_kernel(&a->data[a->pos & MAX_MASK], len & TMP_MASK, &a->tmp[start & TMP_MASK]);
+	}
+	a->data[(a->pos + len) & MAX_MASK] = 0;
+	a->pos += len + 1;
+	set_len(a, len + 1);
+}
+
+/* cgroups param: "subsys=path\0" for each mounted controller.  The kernfs
+ * path is built backwards in tmp, one level per bpf_loop() step. */
+#define MAX_SUBSYS 14
+#define CGROUP_DEPTH 16
+struct kn_ctx {
+	struct kernfs_node *kn;
+	__u32 end;
+};
+
+static long kn_step(__u32 i, void *vctx)
+{
+	struct kn_ctx *c = vctx;
+	struct scap_aux *a = aux_get();
+	struct kernfs_node *kn = c->kn;
+	char buf[64];
+
+	if (!a || !kn)
+		return 1;
+	struct kernfs_node *parent = BPF_CORE_READ(kn, __parent);
+	if (!parent)
+		return 1;
+	long ln = bpf_probe_read_kernel_str(buf, sizeof(buf), BPF_CORE_READ(kn, name));
+	if (ln <= 1)
+		return 1;
+	ln -= 1;
+	__u32 end = c->end;
+	if (ln + 1 > end || end > SCAP_MAX_CGROUP_PATH)
+		return 1;
+	end -= ln;
+	bpf_probe_read_kernel(&a->tmp[end & TMP_MASK], ln & 63, buf);
+	end -= 1;
+	a->tmp[end & TMP_MASK] = '/';
+	c->end = end;
+	c->kn = parent;
+	return 0;
+}
+
+static __always_inline void put_cgroups(struct scap_aux *a, struct task_struct *t)
+{
+	__u64 start = a->pos;
+	struct css_set *cs = BPF_CORE_READ(t, cgroups);
+
+	if (!room(a, MAX_SUBSYS * (SCAP_MAX_CGROUP_PATH + 32)))
+		return;
+	for (int i = 0; i < MAX_SUBSYS; i++) {
+		struct cgroup_subsys_state *css = BPF_CORE_READ(cs, subsys[i]);
+		if (!css)
+			continue;
+		const char *ssname = BPF_CORE_READ(css, ss, name);
+		long n = bpf_probe_read_kernel_str(&a->data[a->pos & MAX_MASK], 32, ssname);
+		if (n <= 1)
+			continue;
+		a->pos += n - 1;
+		a->data[a->pos & MAX_MASK] = '=';
+		a->pos++;
+		struct kn_ctx c = {.kn = BPF_CORE_READ(css, cgroup, kn), .end = SCAP_MAX_CGROUP_PATH};
+		bpf_loop(CGROUP_DEPTH, kn_step, &c, 0);
+		__u32 end = c.end & (SCAP_MAX_CGROUP_PATH * 2 - 1);
+		__u32 len = SCAP_MAX_CGROUP_PATH - end;
+		if (end >= SCAP_MAX_CGROUP_PATH) {
+			a->data[a->pos & MAX_MASK] = '/';
+			len = 1;
+		} else {
+			bpf_probe_read_kernel(&a->data[a->pos & MAX_MASK], len & 511, &a->tmp[end & TMP_MASK]);
+		}
+		a->pos += len;
+		a->data[a->pos & MAX_MASK] = 0;
+		a->pos++;
+	}
+	set_len(a, a->pos - start);
+}
+
+/* Common process parameters of clone/fork/vfork/clone3 and execve:
+ * exe, args, tid, pid, ptid, cwd, fdlimit, pgft_maj, pgft_min, vm_size,
+ * vm_rss, vm_swap, comm, cgroups (14 params). */
+static __always_inline void put_proc_common(struct scap_aux *a, struct task_struct *t, int have_exe_args)
+{
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	unsigned long arg_start = 0, arg_end = 0;
+
+	if (have_exe_args && mm) {
+		arg_start = BPF_CORE_READ(mm, arg_start);
+		arg_end = BPF_CORE_READ(mm, arg_end);
+	}
+	/* exe = argv[0]; args = the rest, NUL separated */
+	long exe_len = 0;
+	if (room(a, SCAP_MAX_PATH)) {
+		if (arg_start)
+			exe_len = bpf_probe_read_user_str(&a->data[a->pos & MAX_MASK], SCAP_MAX_PATH, (void *)arg_start);
+		if (exe_len < 0)
+			exe_len = 0;
+		a->pos += exe_len;
+		set_len(a, exe_len);
+	}
+	if (arg_end > arg_start + exe_len)
+		put_user_bytes(a, (void *)(arg_start + exe_len), arg_end - arg_start - exe_len, SCAP_MAX_ARGS);
+	else
+		put_empty(a);
+
+	put_s64(a, BPF_CORE_READ(t, pid));
+	put_s64(a, BPF_CORE_READ(t, tgid));
+	put_s64(a, BPF_CORE_READ(t, real_parent, pid));
+	put_empty(a); /* cwd: sinsp keeps the inherited one */
+	put_s64(a, BPF_CORE_READ(t, signal, rlim[7].rlim_cur)); /* RLIMIT_NOFILE */
+	put_u64(a, BPF_CORE_READ(t, maj_flt));
+	put_u64(a, BPF_CORE_READ(t, min_flt));
+	__u32 vm_size = 0, vm_rss = 0, vm_swap = 0;
+	if (mm) {
+		vm_size = BPF_CORE_READ(mm, total_vm) << 2; /* pages to KiB */
+		__s64 file = BPF_CORE_READ(mm, rss_stat[0].count);
+		__s64 anon = BPF_CORE_READ(mm, rss_stat[1].count);
+		__s64 swap = BPF_CORE_READ(mm, rss_stat[2].count);
+		__s64 shm = BPF_CORE_READ(mm, rss_stat[3].count);
+		__s64 rss = file + anon + shm;
+		vm_rss = rss > 0 ? rss << 2 : 0;
+		vm_swap = swap > 0 ? swap << 2 : 0;
+	}
+	put_u32(a, vm_size);
+	put_u32(a, vm_rss);
+	put_u32(a, vm_swap);
+	char comm[16];
+	BPF_CORE_READ_STR_INTO(&comm, t, comm);
+	put_kernel_str(a, comm, 16);
+	put_cgroups(a, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Socket helpers                                                      */
+/* ------------------------------------------------------------------ */
+
+static __always_inline struct sock *fd_sock(struct task_struct *t, long fd)
+{
+	struct file *f = fd_file(t, fd);
+	if (!f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *s = BPF_CORE_READ(f, private_data);
+	return s ? BPF_CORE_READ(s, sk) : NULL;
+}
+
+static __always_inline __u16 ntohs16(__u16 v) { return __builtin_bswap16(v); }
+
+/* Copy a unix socket's bound path (abstract: leading NUL dropped) at pos. */
+static __always_inline long unix_path(struct scap_aux *a, struct sock *sk)
+{
+	struct unix_sock *us = (struct unix_sock *)sk;
+	struct unix_address *ua = BPF_CORE_READ(us, addr);
+	long n;
+	if (!ua) {
+		a->data[a->pos & MAX_MASK] = 0;
+		return 1;
+	}
+	char *p = (char *)ua + bpf_core_field_offset(struct unix_address, name) + 2; /* sun_path */
+	char first = 0;
+	bpf_probe_read_kernel(&first, 1, p);
+	if (first == 0)
+		p++;
+	n = bpf_probe_read_kernel_str(&a->data[a->pos & MAX_MASK], 108, p);
+	if (n <= 0) {
+		a->data[a->pos & MAX_MASK] = 0;
+		n = 1;
+	}
+	return n;
+}
+
+/* SOCKTUPLE of fd's socket.  inbound: source is the peer (accept). */
+static __always_inline void put_tuple(struct scap_aux *a, struct task_struct *t, long fd, int inbound)
+{
+	struct sock *sk = fd_sock(t, fd);
+	__u16 fam;
+	__u64 start = a->pos;
+
+	if (!sk || !room(a, 200)) {
+		if (sk == NULL)
+			put_empty(a);
+		return;
+	}
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = ntohs16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u8 *o = &a->data[a->pos & MAX_MASK];
+	if (fam == AF_INET) {
+		__u32 laddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		o[0] = AF_INET;
+		if (inbound) {
+			*(__u32 *)&o[1] = raddr; *(__u16 *)&o[5] = rport;
+			*(__u32 *)&o[7] = laddr; *(__u16 *)&o[11] = lport;
+		} else {
+			*(__u32 *)&o[1] = laddr; *(__u16 *)&o[5] = lport;
+			*(__u32 *)&o[7] = raddr; *(__u16 *)&o[11] = rport;
+		}
+		a->pos += 13;
+	} else if (fam == AF_INET6) {
+		struct in6_addr l = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+		struct in6_addr r = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		o[0] = AF_INET6;
+		if (inbound) {
+			__builtin_memcpy(&o[1], &r, 16); *(__u16 *)&o[17] = rport;
+			__builtin_memcpy(&o[19], &l, 16); *(__u16 *)&o[35] = lport;
+		} else {
+			__builtin_memcpy(&o[1], &l, 16); *(__u16 *)&o[17] = lport;
+			__builtin_memcpy(&o[19], &r, 16); *(__u16 *)&o[35] = rport;
+		}
+		a->pos += 37;
+	} else if (fam == AF_UNIX) {
+		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		o[0] = AF_UNIX;
+		*(__u64 *)&o[1] = (__u64)sk;
+		*(__u64 *)&o[9] = (__u64)peer;
+		a->pos += 17;
+		/* the path: ours if bound, else the peer's */
+		struct sock *named = BPF_CORE_READ((struct unix_sock *)sk, addr) ? sk : peer;
+		if (named)
+			a->pos += unix_path(a, named);
+		else {
+			a->data[a->pos & MAX_MASK] = 0;
+			a->pos += 1;
+		}
+	} else {
+		set_len(a, 0);
+		return;
+	}
+	set_len(a, a->pos - start);
+}
+
+/* SOCKADDR from a user sockaddr pointer */
+static __always_inline void put_user_sockaddr(struct scap_aux *a, const void *uaddr, __u32 ulen)
+{
+	__u64 start = a->pos;
+	__u16 fam = 0;
+
+	if (!uaddr || ulen < 2 || !room(a, 128)) {
+		if (!uaddr || ulen < 2)
+			put_empty(a);
+		return;
+	}
+	bpf_probe_read_user(&fam, 2, uaddr);
+	__u8 *o = &a->data[a->pos & MAX_MASK];
+	if (fam == AF_INET) {
+		struct sockaddr_in sin = {};
+		bpf_probe_read_user(&sin, sizeof(sin), uaddr);
+		o[0] = AF_INET;
+		*(__u32 *)&o[1] = sin.sin_addr.s_addr;
+		*(__u16 *)&o[5] = ntohs16(sin.sin_port);
+		a->pos += 7;
+	} else if (fam == AF_INET6) {
+		struct sockaddr_in6 sin6 = {};
+		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
+		o[0] = AF_INET6;
+		__builtin_memcpy(&o[1], &sin6.sin6_addr, 16);
+		*(__u16 *)&o[17] = ntohs16(sin6.sin6_port);
+		a->pos += 19;
+	} else if (fam == AF_UNIX) {
+		const char *p = (const char *)uaddr + 2;
+		char first = 0;
+		o[0] = AF_UNIX;
+		a->pos += 1;
+		bpf_probe_read_user(&first, 1, p);
+		if (first == 0)
+			p++;
+		long n = bpf_probe_read_user_str(&a->data[a->pos & MAX_MASK], 108, p);
+		if (n <= 0) {
+			a->data[a->pos & MAX_MASK] = 0;
+			n = 1;
+		}
+		a->pos += n;
+	} else {
+		set_len(a, 0);
+		return;
+	}
+	set_len(a, a->pos - start);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fillers: one tail-called program per syscall with a dedicated event */
+/* ------------------------------------------------------------------ */
+
+#define FILLER(name) \
+	SEC("tp_btf/sys_exit") int BPF_PROG(fill_##name, struct pt_regs *regs, long ret)
+
+#define BEGIN(type, n)                                 \
+	struct scap_aux *a = aux_get();                \
+	if (!a)                                        \
+		return 0;                              \
+	aux_begin(a, type, n);                         \
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf(); \
+	(void)t;
+
+#define END()          \
+	aux_submit(a); \
+	return 0;
+
+FILLER(open)
+{
+	BEGIN(PPME_SYSCALL_OPEN_X, 6);
+	__u32 flags = arg(regs, 1);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_u32(a, open_flags(flags) | (ret >= 0 ? created_flag(t, ret) : 0));
+	put_u32(a, open_mode(flags, arg(regs, 2)));
+	put_dev_ino(a, t, ret);
+	END();
+}
+
+FILLER(creat)
+{
+	BEGIN(PPME_SYSCALL_CREAT_X, 6);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 1) & 07777);
+	put_dev_ino(a, t, ret);
+	put_u16(a, ret >= 0 && created_flag(t, ret) ? 1 : 0);
+	END();
+}
+
+FILLER(openat)
+{
+	BEGIN(PPME_SYSCALL_OPENAT_2_X, 7);
+	__u32 flags = arg(regs, 2);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_u32(a, open_flags(flags) | (ret >= 0 ? created_flag(t, ret) : 0));
+	put_u32(a, open_mode(flags, arg(regs, 3)));
+	put_dev_ino(a, t, ret);
+	END();
+}
+
+FILLER(openat2)
+{
+	BEGIN(PPME_SYSCALL_OPENAT2_X, 8);
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)arg(regs, 2));
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_u32(a, open_flags(how.flags) | (ret >= 0 ? created_flag(t, ret) : 0));
+	put_u32(a, open_mode(how.flags, how.mode));
+	put_u32(a, how.resolve);
+	put_dev_ino(a, t, ret);
+	END();
+}
+
+FILLER(close)
+{
+	BEGIN(PPME_SYSCALL_CLOSE_X, 2);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	END();
+}
+
+static __always_inline int fill_clone_common(struct scap_aux *a, struct task_struct *t, long ret, __u64 flags)
+{
+	put_s64(a, ret);
+	put_proc_common(a, t, 1);
+	put_u32(a, clone_flags(flags));
+	put_u32(a, BPF_CORE_READ(t, cred, euid.val));
+	put_u32(a, BPF_CORE_READ(t, cred, egid.val));
+	put_s64(a, pid_vnr(BPF_CORE_READ(t, thread_pid)));
+	put_s64(a, pid_vnr(BPF_CORE_READ(t, signal, pids[PIDTYPE_TGID])));
+	put_u64(a, 0); /* pidns_init_start_ts */
+	aux_submit(a);
+	return 0;
+}
+
+FILLER(clone)
+{
+	BEGIN(PPME_SYSCALL_CLONE_20_X, 21);
+	return fill_clone_common(a, t, ret, arg(regs, 0));
+}
+
+FILLER(fork)
+{
+	BEGIN(PPME_SYSCALL_FORK_20_X, 21);
+	return fill_clone_common(a, t, ret, 0);
+}
+
+FILLER(vfork)
+{
+	BEGIN(PPME_SYSCALL_VFORK_20_X, 21);
+	return fill_clone_common(a, t, ret, 0x100 | 0x4000);
+}
+
+FILLER(clone3)
+{
+	BEGIN(PPME_SYSCALL_CLONE3_X, 21);
+	__u64 flags = 0;
+	bpf_probe_read_user(&flags, sizeof(flags), (void *)arg(regs, 0));
+	return fill_clone_common(a, t, ret, flags);
+}
+
+/* execve/execveat exit: res, then the common 14, then env, tty, vpgid,
+ * loginuid, flags, caps x3, exe_ino, ctime, mtime, uid, trusted_exepath,
+ * pgid, gid [, filename for execve]. */
+static __always_inline int fill_exec_common(struct scap_aux *a, struct task_struct *t, long ret,
+					    struct pt_regs *regs, int is_execveat)
+{
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct scap_exec_info *ei = bpf_map_lookup_elem(&exec_info, &tid);
+
+	put_s64(a, ret);
+	if (ret == 0) {
+		put_proc_common(a, t, 1);
+		unsigned long env_start = BPF_CORE_READ(mm, env_start);
+		unsigned long env_end = BPF_CORE_READ(mm, env_end);
+		put_user_bytes(a, (void *)env_start, env_end - env_start, SCAP_MAX_ENV);
+	} else {
+		/* Failed exec: the old image is still there; the args did not
+		 * become the process's.  Send argv[0] of the attempt as exe. */
+		const char *const *argv = (const char *const *)arg(regs, is_execveat ? 2 : 1);
+		const char *argv0 = NULL;
+		bpf_probe_read_user(&argv0, sizeof(argv0), argv);
+		put_user_str(a, argv0, SCAP_MAX_PATH);
+		put_empty(a);
+		put_s64(a, BPF_CORE_READ(t, pid));
+		put_s64(a, BPF_CORE_READ(t, tgid));
+		put_s64(a, BPF_CORE_READ(t, real_parent, pid));
+		put_empty(a);
+		put_s64(a, BPF_CORE_READ(t, signal, rlim[7].rlim_cur));
+		put_u64(a, BPF_CORE_READ(t, maj_flt));
+		put_u64(a, BPF_CORE_READ(t, min_flt));
+		put_u32(a, 0);
+		put_u32(a, 0);
+		put_u32(a, 0);
+		char comm[16];
+		BPF_CORE_READ_STR_INTO(&comm, t, comm);
+		put_kernel_str(a, comm, 16);
+		put_cgroups(a, t);
+		put_empty(a); /* env */
+	}
+	put_u32(a, tty_of(t));
+	put_s64(a, pid_vnr(BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID])));
+	put_u32(a, BPF_CORE_READ(t, loginuid.val));
+	put_u32(a, 0); /* PPM_EXE_* flags */
+	put_u64(a, BPF_CORE_READ(t, cred, cap_inheritable.val));
+	put_u64(a, BPF_CORE_READ(t, cred, cap_permitted.val));
+	put_u64(a, BPF_CORE_READ(t, cred, cap_effective.val));
+	struct file *exe = mm ? BPF_CORE_READ(mm, exe_file) : NULL;
+	struct inode *ino = exe ? BPF_CORE_READ(exe, f_inode) : NULL;
+	if (ino) {
+		put_u64(a, BPF_CORE_READ(ino, i_ino));
+		put_u64(a, BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(ino, i_ctime_nsec));
+		put_u64(a, BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(ino, i_mtime_nsec));
+	} else {
+		put_u64(a, 0);
+		put_u64(a, 0);
+		put_u64(a, 0);
+	}
+	put_u32(a, BPF_CORE_READ(t, cred, euid.val));
+	if (exe && ret == 0)
+		put_kpath(a, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt));
+	else
+		put_empty(a);
+	put_s64(a, pid_global(BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID])));
+	put_u32(a, BPF_CORE_READ(t, cred, egid.val));
+	if (!is_execveat) {
+		if (ret == 0 && ei) {
+			if (room(a, SCAP_MAX_PATH)) {
+				__u32 n = ei->len & (SCAP_MAX_PATH - 1);
+				bpf_probe_read_kernel(&a->data[a->pos & MAX_MASK], n, ei->filename);
+				a->pos += n;
+				set_len(a, n);
+			}
+		} else {
+			put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+		}
+	}
+	if (ei)
+		bpf_map_delete_elem(&exec_info, &tid);
+	aux_submit(a);
+	return 0;
+}
+
+FILLER(execve)
+{
+	BEGIN(PPME_SYSCALL_EXECVE_19_X, 31);
+	return fill_exec_common(a, t, ret, regs, 0);
+}
+
+FILLER(execveat)
+{
+	BEGIN(PPME_SYSCALL_EXECVEAT_X, 30);
+	return fill_exec_common(a, t, ret, regs, 1);
+}
+
+FILLER(socket)
+{
+	BEGIN(PPME_SOCKET_SOCKET_X, 5);
+	__u32 type = arg(regs, 1);
+	put_s64(a, ret);
+	put_u32(a, arg(regs, 0));
+	put_u32(a, type & 0xf);
+	put_u32(a, arg(regs, 2));
+	put_u32(a, type & ~0xfU); /* SOCK_NONBLOCK / SOCK_CLOEXEC */
+	END();
+}
+
+FILLER(bind)
+{
+	BEGIN(PPME_SOCKET_BIND_X, 3);
+	put_s64(a, ret);
+	put_user_sockaddr(a, (void *)arg(regs, 1), arg(regs, 2));
+	put_s64(a, (int)arg(regs, 0));
+	END();
+}
+
+FILLER(connect)
+{
+	BEGIN(PPME_SOCKET_CONNECT_X, 4);
+	long fd = (int)arg(regs, 0);
+	put_s64(a, ret);
+	/* A tuple only once connected (or in progress); else empty like libs. */
+	if (ret == 0 || ret == -115 /* EINPROGRESS */)
+		put_tuple(a, t, fd, 0);
+	else
+		put_empty(a);
+	put_s64(a, fd);
+	put_user_sockaddr(a, (void *)arg(regs, 1), arg(regs, 2));
+	END();
+}
+
+FILLER(listen)
+{
+	BEGIN(PPME_SOCKET_LISTEN_X, 3);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 1));
+	END();
+}
+
+static __always_inline void put_accept_common(struct scap_aux *a, struct task_struct *t, long ret, long lfd)
+{
+	put_s64(a, ret);
+	if (ret >= 0)
+		put_tuple(a, t, ret, 1);
+	else
+		put_empty(a);
+	__u32 qlen = 0, qmax = 0;
+	struct sock *lsk = fd_sock(t, lfd);
+	if (lsk) {
+		qlen = BPF_CORE_READ(lsk, sk_ack_backlog);
+		qmax = BPF_CORE_READ(lsk, sk_max_ack_backlog);
+	}
+	put_u8(a, qmax ? (qlen * 100) / qmax : 0);
+	put_u32(a, qlen);
+	put_u32(a, qmax);
+}
+
+FILLER(accept)
+{
+	BEGIN(PPME_SOCKET_ACCEPT_5_X, 5);
+	put_accept_common(a, t, ret, (int)arg(regs, 0));
+	END();
+}
+
+FILLER(accept4)
+{
+	BEGIN(PPME_SOCKET_ACCEPT4_6_X, 6);
+	put_accept_common(a, t, ret, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 3));
+	END();
+}
+
+FILLER(sendto)
+{
+	BEGIN(PPME_SOCKET_SENDTO_X, 5);
+	long fd = (int)arg(regs, 0);
+	__u64 size = arg(regs, 2);
+	put_s64(a, ret);
+	put_user_bytes(a, (void *)arg(regs, 1), ret > 0 ? ret : 0, SCAP_SNAPLEN < 128 ? 128 : SCAP_SNAPLEN);
+	put_s64(a, fd);
+	put_u32(a, size);
+	put_tuple(a, t, fd, 0);
+	END();
+}
+
+FILLER(recvfrom)
+{
+	BEGIN(PPME_SOCKET_RECVFROM_X, 5);
+	long fd = (int)arg(regs, 0);
+	put_s64(a, ret);
+	put_user_bytes(a, (void *)arg(regs, 1), ret > 0 ? ret : 0, SCAP_SNAPLEN < 128 ? 128 : SCAP_SNAPLEN);
+	put_tuple(a, t, fd, 1);
+	put_s64(a, fd);
+	put_u32(a, arg(regs, 2));
+	END();
+}
+
+FILLER(dup)
+{
+	BEGIN(PPME_SYSCALL_DUP_1_X, 2);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	END();
+}
+
+FILLER(dup2)
+{
+	BEGIN(PPME_SYSCALL_DUP2_X, 3);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_s64(a, (int)arg(regs, 1));
+	END();
+}
+
+FILLER(dup3)
+{
+	BEGIN(PPME_SYSCALL_DUP3_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_s64(a, (int)arg(regs, 1));
+	put_u32(a, arg(regs, 2) & 02000000 ? (1 << 12) : 0); /* O_CLOEXEC -> PPM_O_CLOEXEC */
+	END();
+}
+
+static __always_inline void put_pipe_common(struct scap_aux *a, struct task_struct *t, long ret, void *ufds)
+{
+	int fds[2] = {-1, -1};
+	bpf_probe_read_user(fds, sizeof(fds), ufds);
+	put_s64(a, ret);
+	put_s64(a, fds[0]);
+	put_s64(a, fds[1]);
+	struct file *f = ret == 0 ? fd_file(t, fds[0]) : NULL;
+	put_u64(a, f ? BPF_CORE_READ(f, f_inode, i_ino) : 0);
+}
+
+FILLER(pipe)
+{
+	BEGIN(PPME_SYSCALL_PIPE_X, 4);
+	put_pipe_common(a, t, ret, (void *)arg(regs, 0));
+	END();
+}
+
+FILLER(pipe2)
+{
+	BEGIN(PPME_SYSCALL_PIPE2_X, 5);
+	put_pipe_common(a, t, ret, (void *)arg(regs, 0));
+	put_u32(a, open_flags(arg(regs, 1)) & ~3U);
+	END();
+}
+
+FILLER(rename)
+{
+	BEGIN(PPME_SYSCALL_RENAME_X, 3);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(renameat)
+{
+	BEGIN(PPME_SYSCALL_RENAMEAT_X, 5);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_s64(a, (int)arg(regs, 2));
+	put_user_str(a, (void *)arg(regs, 3), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(renameat2)
+{
+	BEGIN(PPME_SYSCALL_RENAMEAT2_X, 6);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_s64(a, (int)arg(regs, 2));
+	put_user_str(a, (void *)arg(regs, 3), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 4));
+	END();
+}
+
+FILLER(unlink)
+{
+	BEGIN(PPME_SYSCALL_UNLINK_2_X, 2);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(unlinkat)
+{
+	BEGIN(PPME_SYSCALL_UNLINKAT_2_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 2) & 0x200 ? 1 : 0); /* AT_REMOVEDIR -> PPM_AT_REMOVEDIR */
+	END();
+}
+
+FILLER(mkdir)
+{
+	BEGIN(PPME_SYSCALL_MKDIR_2_X, 3);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 1));
+	END();
+}
+
+FILLER(mkdirat)
+{
+	BEGIN(PPME_SYSCALL_MKDIRAT_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 2));
+	END();
+}
+
+FILLER(rmdir)
+{
+	BEGIN(PPME_SYSCALL_RMDIR_2_X, 2);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(link)
+{
+	BEGIN(PPME_SYSCALL_LINK_2_X, 3);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(linkat)
+{
+	BEGIN(PPME_SYSCALL_LINKAT_2_X, 6);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_s64(a, (int)arg(regs, 2));
+	put_user_str(a, (void *)arg(regs, 3), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 4));
+	END();
+}
+
+FILLER(symlinkat)
+{
+	BEGIN(PPME_SYSCALL_SYMLINKAT_X, 4);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_s64(a, (int)arg(regs, 1));
+	put_user_str(a, (void *)arg(regs, 2), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(chmod)
+{
+	BEGIN(PPME_SYSCALL_CHMOD_X, 3);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 1) & 07777);
+	END();
+}
+
+FILLER(fchmod)
+{
+	BEGIN(PPME_SYSCALL_FCHMOD_X, 3);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 1) & 07777);
+	END();
+}
+
+FILLER(fchmodat)
+{
+	BEGIN(PPME_SYSCALL_FCHMODAT_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 2) & 07777);
+	END();
+}
+
+#define FILL_ID1(name, type)                   \
+	FILLER(name)                           \
+	{                                      \
+		BEGIN(type, 2);                \
+		put_s64(a, ret);               \
+		put_u32(a, arg(regs, 0));      \
+		END();                         \
+	}
+FILL_ID1(setuid, PPME_SYSCALL_SETUID_X)
+FILL_ID1(setgid, PPME_SYSCALL_SETGID_X)
+
+#define FILL_ID2(name, type)                   \
+	FILLER(name)                           \
+	{                                      \
+		BEGIN(type, 3);                \
+		put_s64(a, ret);               \
+		put_u32(a, arg(regs, 0));      \
+		put_u32(a, arg(regs, 1));      \
+		END();                         \
+	}
+FILL_ID2(setreuid, PPME_SYSCALL_SETREUID_X)
+FILL_ID2(setregid, PPME_SYSCALL_SETREGID_X)
+
+#define FILL_ID3(name, type)                   \
+	FILLER(name)                           \
+	{                                      \
+		BEGIN(type, 4);                \
+		put_s64(a, ret);               \
+		put_u32(a, arg(regs, 0));      \
+		put_u32(a, arg(regs, 1));      \
+		put_u32(a, arg(regs, 2));      \
+		END();                         \
+	}
+FILL_ID3(setresuid, PPME_SYSCALL_SETRESUID_X)
+FILL_ID3(setresgid, PPME_SYSCALL_SETRESGID_X)
+
+FILLER(memfd_create)
+{
+	BEGIN(PPME_SYSCALL_MEMFD_CREATE_X, 3);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 1));
+	END();
+}
+
+FILLER(chdir)
+{
+	BEGIN(PPME_SYSCALL_CHDIR_X, 2);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(fchdir)
+{
+	BEGIN(PPME_SYSCALL_FCHDIR_X, 2);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	END();
+}
+
+FILLER(chroot)
+{
+	BEGIN(PPME_SYSCALL_CHROOT_X, 2);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(mount)
+{
+	BEGIN(PPME_SYSCALL_MOUNT_X, 5);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_user_str(a, (void *)arg(regs, 2), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 3));
+	END();
+}
+
+FILLER(umount2)
+{
+	BEGIN(PPME_SYSCALL_UMOUNT2_X, 3);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 1));
+	END();
+}
+
+FILLER(kill)
+{
+	BEGIN(PPME_SYSCALL_KILL_X, 3);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u8(a, arg(regs, 1));
+	END();
+}
+
+FILLER(unshare)
+{
+	BEGIN(PPME_SYSCALL_UNSHARE_X, 2);
+	put_s64(a, ret);
+	put_u32(a, clone_flags(arg(regs, 0)));
+	END();
+}
+
+FILLER(setns)
+{
+	BEGIN(PPME_SYSCALL_SETNS_X, 3);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, clone_flags(arg(regs, 1)));
+	END();
+}
+
+/* Tail-call table: native syscall number -> filler. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SCAP_MAX_SYSCALLS);
+	__type(key, __u32);
+	__array(values, int(void *));
+} fillers SEC(".maps") = {
+	.values = {
+		[SCAP_NR_open] = (void *)&fill_open,
+		[SCAP_NR_creat] = (void *)&fill_creat,
+		[SCAP_NR_openat] = (void *)&fill_openat,
+		[SCAP_NR_openat2] = (void *)&fill_openat2,
+		[SCAP_NR_close] = (void *)&fill_close,
+		[SCAP_NR_clone] = (void *)&fill_clone,
+		[SCAP_NR_fork] = (void *)&fill_fork,
+		[SCAP_NR_vfork] = (void *)&fill_vfork,
+		[SCAP_NR_clone3] = (void *)&fill_clone3,
+		[SCAP_NR_execve] = (void *)&fill_execve,
+		[SCAP_NR_execveat] = (void *)&fill_execveat,
+		[SCAP_NR_socket] = (void *)&fill_socket,
+		[SCAP_NR_bind] = (void *)&fill_bind,
+		[SCAP_NR_connect] = (void *)&fill_connect,
+		[SCAP_NR_listen] = (void *)&fill_listen,
+		[SCAP_NR_accept] = (void *)&fill_accept,
+		[SCAP_NR_accept4] = (void *)&fill_accept4,
+		[SCAP_NR_sendto] = (void *)&fill_sendto,
+		[SCAP_NR_recvfrom] = (void *)&fill_recvfrom,
+		[SCAP_NR_dup] = (void *)&fill_dup,
+		[SCAP_NR_dup2] = (void *)&fill_dup2,
+		[SCAP_NR_dup3] = (void *)&fill_dup3,
+		[SCAP_NR_pipe] = (void *)&fill_pipe,
+		[SCAP_NR_pipe2] = (void *)&fill_pipe2,
+		[SCAP_NR_rename] = (void *)&fill_rename,
+		[SCAP_NR_renameat] = (void *)&fill_renameat,
+		[SCAP_NR_renameat2] = (void *)&fill_renameat2,
+		[SCAP_NR_unlink] = (void *)&fill_unlink,
+		[SCAP_NR_unlinkat] = (void *)&fill_unlinkat,
+		[SCAP_NR_mkdir] = (void *)&fill_mkdir,
+		[SCAP_NR_mkdirat] = (void *)&fill_mkdirat,
+		[SCAP_NR_rmdir] = (void *)&fill_rmdir,
+		[SCAP_NR_link] = (void *)&fill_link,
+		[SCAP_NR_linkat] = (void *)&fill_linkat,
+		[SCAP_NR_symlinkat] = (void *)&fill_symlinkat,
+		[SCAP_NR_chmod] = (void *)&fill_chmod,
+		[SCAP_NR_fchmod] = (void *)&fill_fchmod,
+		[SCAP_NR_fchmodat] = (void *)&fill_fchmodat,
+		[SCAP_NR_setuid] = (void *)&fill_setuid,
+		[SCAP_NR_setgid] = (void *)&fill_setgid,
+		[SCAP_NR_setreuid] = (void *)&fill_setreuid,
+		[SCAP_NR_setregid] = (void *)&fill_setregid,
+		[SCAP_NR_setresuid] = (void *)&fill_setresuid,
+		[SCAP_NR_setresgid] = (void *)&fill_setresgid,
+		[SCAP_NR_memfd_create] = (void *)&fill_memfd_create,
+		[SCAP_NR_chdir] = (void *)&fill_chdir,
+		[SCAP_NR_fchdir] = (void *)&fill_fchdir,
+		[SCAP_NR_chroot] = (void *)&fill_chroot,
+		[SCAP_NR_mount] = (void *)&fill_mount,
+		[SCAP_NR_umount2] = (void *)&fill_umount2,
+		[SCAP_NR_kill] = (void *)&fill_kill,
+		[SCAP_NR_unshare] = (void *)&fill_unshare,
+		[SCAP_NR_setns] = (void *)&fill_setns,
+	},
+};
+
+/* ------------------------------------------------------------------ */
+/* Entry points                                                        */
+/* ------------------------------------------------------------------ */
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	struct scap_syscall_entry *e;
+	struct scap_config *cfg;
+
+	if (nr >= SCAP_MAX_SYSCALLS)
+		return 0;
+	e = bpf_map_lookup_elem(&syscall_table, &nr);
+	if (!e || !e->interesting) {
+		return 0;
+	}
+	cfg = cfg_get();
+	if (!cfg || !cfg->capture_on)
+		return 0;
+	if (cfg->drop_tgid && (bpf_get_current_pid_tgid() >> 32) == cfg->drop_tgid)
+		return 0;
+
+	bpf_tail_call(ctx, &fillers, nr);
+
+	/* No filler: the generic event (ID: PPM_SC code, nativeID). */
+	struct scap_aux *a = aux_get();
+	if (!a)
+		return 0;
+	aux_begin(a, PPME_GENERIC_X, 2);
+	put_u16(a, e->ppm_sc);
+	put_u16(a, nr);
+	aux_submit(a);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct scap_aux *a = aux_get();
+	__u32 tid = p->pid;
+	long n;
+
+	if (!a)
+		return 0;
+	struct scap_exec_info *ei = (struct scap_exec_info *)a->tmp;
+	ei->old_tid = old_pid;
+	n = bpf_probe_read_kernel_str(ei->filename, sizeof(ei->filename), BPF_CORE_READ(bprm, filename));
+	ei->len = n > 0 ? n : 0;
+	bpf_map_update_elem(&exec_info, &tid, ei, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_exit, struct task_struct *p)
+{
+	struct scap_config *cfg = cfg_get();
+	struct scap_syscall_entry *e;
+	__u32 key = SCAP_PROCEXIT_SLOT;
+
+	if (!cfg || !cfg->capture_on)
+		return 0;
+	e = bpf_map_lookup_elem(&syscall_table, &key);
+	if (!e || !e->interesting)
+		return 0;
+	if (cfg->drop_tgid && p->tgid == cfg->drop_tgid)
+		return 0;
+
+	struct scap_aux *a = aux_get();
+	if (!a)
+		return 0;
+	aux_begin(a, PPME_PROCEXIT_1_E, 5);
+	int code = BPF_CORE_READ(p, exit_code);
+	put_s64(a, code);
+	put_s64(a, (code >> 8) & 0xff);
+	put_u8(a, code & 0x7f);
+	put_u8(a, (code & 0x80) ? 1 : 0);
+	put_s64(a, 0); /* reaper_tid: resolved by sinsp */
+	aux_submit(a);
+	return 0;
+}

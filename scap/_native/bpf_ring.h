@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * scap_bpf: the narrow C API in front of libbpf for the pyfalco probe.
+ * Shaped for a batch consumer: one drain call moves many records into a
+ * caller-owned buffer, so Python crosses into C once per batch, never per event.
+ * Every function returns 0 (or a count) on success and -errno on failure, with
+ * a message in the caller's 256-byte `err` buffer.
+ */
+#ifndef SCAP_BPF_RING_H
+#define SCAP_BPF_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCAP_BPF_ERR_LEN 256
+
+struct scap_bpf;
+
+struct scap_bpf_stats {
+	uint64_t n_evts;
+	uint64_t n_drops_buffer;
+	uint64_t n_drops_size;
+	uint64_t n_filtered;
+	uint32_t ncpus;
+	uint32_t api_version;
+	uint32_t schema_version;
+};
+
+/* Open and load the probe object; `log`/`log_size` receive libbpf's and the
+ * verifier's messages when loading fails. */
+int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **out,
+		  char *err, char *log, size_t log_size);
+int scap_bpf_set_syscalls(struct scap_bpf *h, const uint8_t *interesting,
+			  const uint16_t *ppm_sc, uint32_t n, char *err);
+int scap_bpf_set_config(struct scap_bpf *h, uint64_t boot_time_ns, uint32_t drop_tgid,
+			uint32_t capture_on, char *err);
+int scap_bpf_attach(struct scap_bpf *h, char *err);
+/* Move up to max_events records into out[0..cap): record i starts at
+ * offsets[i], came from cpus[i]; *used is the bytes written.  Waits at most
+ * timeout_ms with an adaptive sleep when the ring is empty (no wakeups). */
+int scap_bpf_drain(struct scap_bpf *h, uint8_t *out, size_t cap, uint32_t *offsets,
+		   uint16_t *cpus, uint32_t max_events, int timeout_ms, size_t *used, char *err);
+int scap_bpf_get_stats(struct scap_bpf *h, struct scap_bpf_stats *st, char *err);
+void scap_bpf_close(struct scap_bpf *h);
+
+#endif
