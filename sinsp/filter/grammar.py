@@ -33,11 +33,11 @@ __all__ = ["MAX_DEPTH", "parse", "unescape"]
 pp.ParserElement.enable_packrat()
 
 BLANKS = " \t\b\r\n"
-# libsinsp stops at a recursion depth of 100 counted over its parse_or/and/not/check frames,
-# which allows 24 levels of nested parentheses; pyparsing needs many more Python frames per
-# level, so nesting is bounded up front with the same limit and message.
+# libsinsp stops at a recursion depth of 100 counted over its parse_or/and/not/check frames;
+# each parenthesis level costs 5 frames, so about 19 levels of nesting parse. pyparsing needs
+# many more Python frames per level, so nesting is bounded up front with the same message.
 MAX_DEPTH = 100
-_MAX_PARENS = 24
+_MAX_PARENS = 19
 
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
                    " ": "\\", "\\": "\\", "/": "/"}  # fmt: skip
@@ -141,7 +141,7 @@ def _grammar() -> pp.ParserElement:
 
     xform.add_parse_action(xform_action)
 
-    val = Suppress(Literal("val(")) - field.copy().set_name("a field within 'val' transformer") - rpar_xform
+    val = Suppress(Literal("val(")) - pp.MatchFirst([field]).set_name("a field within 'val' transformer") - rpar_xform
     val.add_parse_action(lambda s, loc, t: t[0])
     xform_or_val = (val | xform).set_name("field with a valid transformer")
 
@@ -218,6 +218,7 @@ def _grammar() -> pp.ParserElement:
 
 
 _GRAMMAR = _build()
+_GRAMMAR.parse_with_tabs()  # positions are offsets in the original text: no tab expansion
 
 
 def _paren_depth(text: str) -> int:
