@@ -99,22 +99,24 @@ class Output:
                     break
         self._thread.join(max(0.0, deadline - time.monotonic()))
         if self._thread.is_alive():
-            left = self._queue.qsize()
+            self._stopping.set()
+            left = self._drain_discard()
             log.log("notice", f"{self.name} output channel still blocked, discarding all remaining "
                               f"notifications ({left})")
-            self._stopping.set()
             self.failed += left
-            self._drain_discard()
             self._thread.join(0.5)
             return False
         return True
 
-    def _drain_discard(self) -> None:
+    def _drain_discard(self) -> int:
+        n = 0
         while True:
             try:
-                self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
-                return
+                return n
+            if isinstance(item, Message):
+                n += 1
 
     # --- worker side ---------------------------------------------------------------------------
     def _run(self) -> None:
