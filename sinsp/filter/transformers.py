@@ -58,7 +58,7 @@ def _upper(v: Any) -> Any:
 def _b64(v: Any) -> Any:
     data = v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v
     try:
-        out = base64.b64decode(data, validate=False)
+        out = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return None
     return out.decode("utf-8", "surrogateescape") if isinstance(v, str) else out
