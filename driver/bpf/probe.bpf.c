@@ -1144,6 +1144,15 @@ FILLER(linkat)
 	END();
 }
 
+FILLER(symlink)
+{
+	BEGIN(PPME_SYSCALL_SYMLINK_X, 3);
+	put_s64(a, ret);
+	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	END();
+}
+
 FILLER(symlinkat)
 {
 	BEGIN(PPME_SYSCALL_SYMLINKAT_X, 4);
@@ -1339,6 +1348,7 @@ struct {
 		[SCAP_NR_rmdir] = (void *)&fill_rmdir,
 		[SCAP_NR_link] = (void *)&fill_link,
 		[SCAP_NR_linkat] = (void *)&fill_linkat,
+		[SCAP_NR_symlink] = (void *)&fill_symlink,
 		[SCAP_NR_symlinkat] = (void *)&fill_symlinkat,
 		[SCAP_NR_chmod] = (void *)&fill_chmod,
 		[SCAP_NR_fchmod] = (void *)&fill_fchmod,
