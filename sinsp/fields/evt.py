@@ -1,0 +1,801 @@
+"""``evt.*`` fields: what the event itself says (time, type, direction, arguments, result).
+
+Semantics follow libsinsp 0.29.3's ``sinsp_filter_check_event`` (sysdig's reference), with
+its quirks kept where they show in output: ``evt.res`` falls back to the ``fd`` param of
+fd-creating exits, ``syscall.type`` is unset for events flagged ``EF_SKIPPARSERESET``,
+``evt.deltatime`` is measured between the events a formatter actually prints, and
+``evt.io_dir`` says ``read``/``write``. Event flags, categories and parameter names come
+from sysdig 0.29.3's event table (``scap.schema.EVENT_INFO_0_29_3``) where it has the type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scap import schema
+from scap.schema import EC, EF, PT
+from sinsp import format as fmt
+from sinsp.fields.registry import REGISTRIES, ArgKind, FieldClassBuilder, FieldFlag, FieldType
+
+__all__ = ["EVT_CLASS", "category_name", "evt_flags", "latency_of"]
+
+_ONE_S = 1_000_000_000
+EC_IO_BASE = 32
+EC_INTERNAL = 256
+PPME_SCHEDSWITCH_6_E = 152
+
+evt = FieldClassBuilder("evt", "These fields can be used for all event types")
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _info(evt: Any) -> Any:
+    return fmt.display_info(evt.record.type)
+
+
+def evt_flags(evt: Any) -> int:
+    info = _info(evt)
+    return int(info.flags) if info is not None else 0
+
+
+def _category(evt: Any) -> int:
+    info = _info(evt)
+    return int(info.category) & 0x1FF if info is not None else 0
+
+
+def latency_of(evt: Any) -> int:
+    """ns between this exit event and its enter event (0 when unpaired or an enter)."""
+    rec = evt.record
+    if not rec.type & 1:
+        return 0
+    enter = getattr(evt, "enter", None)
+    if enter is None or enter.type != rec.type - 1:
+        return 0
+    return int(rec.ts - enter.ts)
+
+
+def _padded(v: int) -> str:
+    return "%09d" % v  # noqa: UP031
+
+
+def _json_int(v: Any) -> Any:
+    return v
+
+
+_padded.json = _json_int  # type: ignore[attr-defined]
+
+
+def _first_ts(evt: Any) -> int | None:
+    insp = getattr(evt, "inspector", None)
+    for attr in ("first_ts", "first_event_ts", "firstevent_ts"):
+        v = getattr(insp, attr, None)
+        if isinstance(v, int):
+            return v
+    return _FIRST_TS.get(id(insp))
+
+
+_FIRST_TS: dict[int, int] = {}
+
+
+def note_first_ts(inspector: Any, ts: int) -> None:
+    """Record the capture's first event time for ``evt.reltime`` (sinsp m_firstevent_ts),
+    for inspectors that do not expose one."""
+    _FIRST_TS.setdefault(id(inspector), ts)
+
+
+def _find_param(evt: Any, name: str) -> int | None:
+    info = _info(evt)
+    if info is None:
+        return None
+    return fmt.param_index(info, evt.record.nparams, name)
+
+
+def _raw_int(evt: Any, idx: int) -> int:
+    return int.from_bytes(evt.record.rawparam(idx)[:8], "little", signed=True)
+
+
+def _res_index(evt: Any) -> int | None:
+    """The ``res`` param, else the ``fd`` param of an fd-creating exit event."""
+    i = _find_param(evt, "res")
+    if i is not None:
+        return i
+    if evt.record.type & 1 and evt_flags(evt) & EF.CREATES_FD:
+        return _find_param(evt, "fd")
+    return None
+
+
+def category_name(evt: Any) -> str:
+    """``evt.category`` (sinsp_evt::get_category + the filtercheck's names)."""
+    rec = evt.record
+    if rec.type <= 1:
+        cat = 0
+        if rec.nparams >= 1:
+            code = int.from_bytes(rec.rawparam(0)[:2], "little")
+            cat = _syscall_category(code)
+    else:
+        cat = _category(evt)
+    if cat in (EC.IO_READ, EC.IO_WRITE, EC.IO_OTHER):
+        fdi = evt.fd
+        if fdi is None:
+            return "unknown"
+        t = fdi.type
+        if t in (1, 16, 2):
+            return "file"
+        if t in (3, 4, 5, 6):
+            return "net"
+        if t in (7, 8, 9, 11, 13, 18):
+            return "ipc"
+        return "unknown"
+    return _CATEGORY_NAMES.get(cat, "unknown")
+
+
+_CATEGORY_NAMES = {
+    0: "unknown", 1: "other", 2: "file", 3: "net", 4: "IPC", 5: "memory", 6: "process",
+    7: "sleep", 8: "system", 9: "signal", 10: "user", 11: "time", 12: "processing",
+    64: "wait", 128: "scheduler",
+}  # fmt: skip
+
+
+def _syscall_category(code: int) -> int:
+    table = getattr(schema, "SYSCALL_CATEGORIES_0_29_3", None)
+    if table is not None and 0 <= code < len(table):
+        return int(table[code])
+    return 0
+
+
+# -- time -------------------------------------------------------------------------------
+
+
+def _ts_json(evt: Any, arg: Any) -> Any:
+    return evt.record.ts
+
+
+@evt.field("evt.num", FieldType.UINT64, "event number.")
+def _num(evt: Any, arg: Any) -> Any:
+    return evt.num
+
+
+def _time_field(name: str, desc: str, fn: Any) -> None:
+    def ex(evt: Any, arg: Any) -> Any:
+        return fn(evt.record.ts)
+
+    ex.json = _ts_json  # type: ignore[attr-defined]
+    evt.field(name, FieldType.CHARBUF, desc)(ex)
+
+
+_time_field("evt.time", "event timestamp as a time string that includes the nanosecond part.",
+            fmt.ts_time)  # fmt: skip
+_time_field("evt.time.s", "event timestamp as a time string with no nanoseconds.",
+            lambda ts: fmt.ts_time(ts, False))  # fmt: skip
+_time_field("evt.time.iso8601", "event timestamp in ISO 8601 format, including nanoseconds and "
+            "time zone offset (in UTC).", fmt.ts_iso8601)  # fmt: skip
+_time_field("evt.datetime", "event timestamp as a time string that includes the date.",
+            fmt.ts_datetime)  # fmt: skip
+_time_field("evt.datetime.s", "event timestamp as a datetime string with no nanoseconds.",
+            lambda ts: fmt.ts_datetime(ts, False))  # fmt: skip
+
+
+@evt.field("evt.rawtime", FieldType.ABSTIME, "absolute event timestamp, i.e. nanoseconds from epoch.")
+def _rawtime(evt: Any, arg: Any) -> Any:
+    return evt.record.ts
+
+
+@evt.field("evt.rawtime.s", FieldType.ABSTIME, "integer part of the event timestamp (e.g. seconds since epoch).")
+def _rawtime_s(evt: Any, arg: Any) -> Any:
+    return evt.record.ts // _ONE_S
+
+
+@evt.field("evt.rawtime.ns", FieldType.ABSTIME, "fractional part of the absolute event timestamp.",
+           renderer=_padded)  # fmt: skip
+def _rawtime_ns(evt: Any, arg: Any) -> Any:
+    return evt.record.ts % _ONE_S
+
+
+def _rel(evt: Any) -> int:
+    first = _first_ts(evt)
+    return evt.record.ts - (first if first is not None else evt.record.ts)
+
+
+@evt.field("evt.reltime", FieldType.RELTIME, "number of nanoseconds from the beginning of the capture.",
+           renderer=_padded)  # fmt: skip
+def _reltime(evt: Any, arg: Any) -> Any:
+    return _rel(evt)
+
+
+@evt.field("evt.reltime.s", FieldType.RELTIME, "number of seconds from the beginning of the capture.")
+def _reltime_s(evt: Any, arg: Any) -> Any:
+    return _rel(evt) // _ONE_S
+
+
+@evt.field("evt.reltime.ns", FieldType.RELTIME, "fractional part (in ns) of the time from the beginning "
+           "of the capture.", renderer=_padded)  # fmt: skip
+def _reltime_ns(evt: Any, arg: Any) -> Any:
+    return _rel(evt) % _ONE_S
+
+
+# -- latency / delta ----------------------------------------------------------------------
+
+
+def _latency_or_none(evt: Any) -> int | None:
+    if evt.thread is None:
+        return 0
+    if _category(evt) & EC_INTERNAL:
+        return None
+    return latency_of(evt)
+
+
+@evt.field("evt.latency", FieldType.RELTIME, "delta between an exit event and the correspondent enter "
+           "event, in nanoseconds.")  # fmt: skip
+def _latency(evt: Any, arg: Any) -> Any:
+    return _latency_or_none(evt)
+
+
+@evt.field("evt.latency.s", FieldType.RELTIME, "integer part of the event latency delta.")
+def _latency_s(evt: Any, arg: Any) -> Any:
+    v = _latency_or_none(evt)
+    return None if v is None else v // _ONE_S
+
+
+@evt.field("evt.latency.ns", FieldType.RELTIME, "fractional part of the event latency delta.",
+           renderer=_padded)  # fmt: skip
+def _latency_ns(evt: Any, arg: Any) -> Any:
+    v = _latency_or_none(evt)
+    return None if v is None else v % _ONE_S
+
+
+def human_time(val: int) -> str:
+    """A duration the way sysdig's ``tostring_nice`` prints it (``5.40us``, ``124us``)."""
+    if val >= _ONE_S:
+        return "%.2fs" % (val / _ONE_S)  # noqa: UP031
+    if val >= _ONE_S // 100:
+        return f"{val // 1_000_000}ms"
+    if val >= _ONE_S // 1000:
+        return "%.2fms" % (val / 1_000_000)  # noqa: UP031
+    if val >= _ONE_S // 100000:
+        return f"{val // 1000}us"
+    if val >= _ONE_S // 1000000:
+        return "%.2fus" % (val / 1000)  # noqa: UP031
+    return f"{val}ns"
+
+
+@evt.field("evt.latency.human", FieldType.CHARBUF, "delta between an exit event and the correspondent "
+           "enter event, as a human readable string (e.g. 10.3ms).")  # fmt: skip
+def _latency_human(evt: Any, arg: Any) -> Any:
+    if evt.thread is None:
+        return ""
+    v = _latency_or_none(evt)
+    return None if v is None else human_time(v)
+
+
+class _Delta:
+    """Per-formatter state: sinsp keeps the previous timestamp in the filtercheck, so the
+    delta is between consecutive events *this* format (or filter) saw."""
+
+    __slots__ = ("mode", "prev")
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.prev = 0
+
+    def __call__(self, evt: Any, arg: Any) -> Any:
+        ts = evt.record.ts
+        if self.prev == 0:
+            self.prev = ts
+            return 0
+        d = ts - self.prev
+        self.prev = ts
+        if self.mode == "s":
+            return d // _ONE_S
+        if self.mode == "ns":
+            return d % _ONE_S
+        return d
+
+    def json(self, evt: Any, arg: Any) -> Any:
+        self(evt, arg)
+        return 0  # sysdig -j extracts twice: the JSON value is always the second, 0
+
+
+def _delta_field(name: str, mode: str, desc: str, renderer: Any = None) -> None:
+    def ex(evt: Any, arg: Any) -> Any:
+        return _Delta(mode)(evt, arg)
+
+    ex.make_state = lambda: _Delta(mode)  # type: ignore[attr-defined]
+    evt.field(name, FieldType.RELTIME, desc, renderer=renderer)(ex)
+
+
+_delta_field("evt.deltatime", "", "delta between this event and the previous event, in nanoseconds.")
+_delta_field("evt.deltatime.s", "s", "integer part of the delta between this event and the previous event.")
+_delta_field("evt.deltatime.ns", "ns", "fractional part of the delta between this event and the "
+             "previous event.", _padded)  # fmt: skip
+
+
+def _outputtime(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
+    ts = evt.record.ts
+    flag = getattr(opts, "time_flag", "h")
+    if opts.json:
+        return ts
+    if flag == "a":
+        return f"{ts // _ONE_S}.{ts % _ONE_S}"
+    if flag == "r":
+        rel = _rel(evt)
+        return f"{rel // _ONE_S}.{rel % _ONE_S:09d}"
+    if flag == "d":
+        lat = latency_of(evt) if evt.thread is not None else 0
+        return f"{lat // _ONE_S}.{lat % _ONE_S:09d}"
+    return fmt.ts_time(ts)
+
+
+_outputtime.wants_options = True  # type: ignore[attr-defined]
+evt.field("evt.outputtime", FieldType.CHARBUF, "this depends on -t param, default is %evt.time ('h').",
+          flags=FieldFlag.PRINT_ONLY | FieldFlag.HIDDEN)(_outputtime)  # fmt: skip
+
+
+# -- type and direction -----------------------------------------------------------------------
+
+
+@evt.field("evt.dir", FieldType.CHARBUF, "event direction can be either '>' for enter events or '<' "
+           "for exit events.")  # fmt: skip
+def _dir(evt: Any, arg: Any) -> Any:
+    return "<" if evt.record.type & 1 else ">"
+
+
+def type_name(evt: Any) -> str:
+    rec = evt.record
+    if rec.type <= 1 and rec.nparams >= 1:
+        code = int.from_bytes(rec.rawparam(0)[:2], "little")
+        name = schema.syscall_name(code, sysdig_0_29_3=True)
+        if name:
+            return name
+    info = _info(evt)
+    return info.name if info is not None else "unknown"
+
+
+@evt.field("evt.type", FieldType.CHARBUF, "The name of the event (e.g. 'open').")
+def _type(evt: Any, arg: Any) -> Any:
+    return type_name(evt)
+
+
+@evt.field("evt.type.is", FieldType.UINT32, "allows one to specify an event type, and returns 1 for "
+           "events that are of that type. For example, evt.type.is.open returns 1 for open events, "
+           "0 for any other event.", arg=ArgKind.KEY,
+           flags=FieldFlag.REQUIRES_ARG | FieldFlag.DOT_ARG)  # fmt: skip
+def _type_is(evt: Any, arg: Any) -> Any:
+    etype = evt.record.type
+    if arg is None:
+        return None
+    text = str(arg)
+    if text.isdigit():
+        return 1 if etype == int(text) else 0
+    for j, info in enumerate(schema.EVENT_INFO_0_29_3):
+        if info.name == text:
+            return 1 if etype in (j, j + 1) else 0
+    return 0
+
+
+@evt.field("syscall.type", FieldType.CHARBUF, "For system call events, the name of the system call "
+           "(e.g. 'open'). Unset for other events (e.g. switch or internal events).")  # fmt: skip
+def _syscall_type(evt: Any, arg: Any) -> Any:
+    etype = evt.record.type
+    flags = evt_flags(evt)
+    if etype == PPME_SCHEDSWITCH_6_E or flags & EF.SKIPPARSERESET:
+        return None
+    return type_name(evt)
+
+
+@evt.field("evt.category", FieldType.CHARBUF, "The event category. Example values are 'file' (for file "
+           "operations like open and close), 'net' (for network operations like socket and bind), "
+           "memory (for things like brk or mmap), and so on.")  # fmt: skip
+def _category_field(evt: Any, arg: Any) -> Any:
+    return category_name(evt)
+
+
+@evt.field("evt.cpu", FieldType.INT16, "number of the CPU where this event happened.")
+def _cpu(evt: Any, arg: Any) -> Any:
+    return evt.record.cpu
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+
+def _args(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
+    return fmt.event_args(evt, opts)
+
+
+_args.wants_options = True  # type: ignore[attr-defined]
+evt.field("evt.args", FieldType.CHARBUF, "all the event arguments, aggregated into a single string.")(_args)
+evt.field("evt.info", FieldType.CHARBUF, "for most events, this field returns the same value as "
+          "evt.args. However, for some events (like writes to /dev/log) it provides higher level "
+          "information coming from decoding the arguments.")(_args)  # fmt: skip
+
+
+def _arg_index(evt: Any, arg: Any) -> int | None:
+    info = _info(evt)
+    if info is None or arg is None:
+        return None
+    n = min(evt.record.nparams, len(info.params))
+    text = str(arg)
+    if isinstance(arg, int) or text.lstrip("-").isdigit():
+        i = int(text)
+        return i if 0 <= i < n else None
+    return fmt.param_index(info, evt.record.nparams, text)
+
+
+def _arg(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
+    i = _arg_index(evt, arg)
+    if i is None:
+        return None
+    value, resolved = fmt.param_str(evt, i, opts)
+    return resolved or value
+
+
+_arg.wants_options = True  # type: ignore[attr-defined]
+evt.field("evt.arg", FieldType.CHARBUF, "one of the event arguments specified by name or by number. "
+          "Some events (e.g. return codes or FDs) will be converted into a text representation when "
+          "possible. E.g. 'evt.arg.fd' or 'evt.arg[0]'.", arg=ArgKind.KEY,
+          flags=FieldFlag.REQUIRES_ARG | FieldFlag.DOT_ARG, display="evt.arg")(_arg)  # fmt: skip
+
+
+def _rawarg_render(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.translate(fmt._DOTS).decode("ascii")
+    return fmt.render_value(v, _PLAIN)
+
+
+class _Plain:
+    renderer = None
+
+
+_PLAIN = _Plain()
+
+
+@evt.field("evt.rawarg", FieldType.CHARBUF, "one of the event arguments specified by name. E.g. "
+           "'evt.rawarg.fd'.", arg=ArgKind.KEY, flags=FieldFlag.REQUIRES_ARG | FieldFlag.DOT_ARG,
+           renderer=_rawarg_render)  # fmt: skip
+def _rawarg(evt: Any, arg: Any) -> Any:
+    i = _arg_index(evt, arg)
+    if i is None:
+        return None
+    pinfo = _info(evt).params[i]
+    data = evt.record.rawparam(i)
+    if not data:
+        return None
+    t = pinfo.type
+    if t in (PT.CHARBUF, PT.FSPATH, PT.FSRELPATH):
+        return fmt._cstr(data)
+    if t == PT.BYTEBUF:
+        return bytes(data)
+    if t in _SIGNED:
+        return int.from_bytes(data, "little", signed=True)
+    if t in _UNSIGNED:
+        return int.from_bytes(data, "little", signed=False)
+    from scap import params as _p
+
+    return _p.decode_param(t, bytes(data))
+
+
+_SIGNED = frozenset({PT.INT8, PT.INT16, PT.INT32, PT.INT64, PT.ERRNO, PT.FD, PT.PID})
+_UNSIGNED = frozenset({PT.UINT8, PT.UINT16, PT.UINT32, PT.UINT64, PT.RELTIME, PT.ABSTIME,
+                       PT.PORT, PT.L4PROTO, PT.SOCKFAMILY, PT.BOOL, PT.FLAGS8, PT.FLAGS16,
+                       PT.FLAGS32, PT.UID, PT.GID, PT.MODE, PT.SIGTYPE, PT.SYSCALLID})  # fmt: skip
+
+
+def _buffer(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
+    i = _find_param(evt, "data")
+    if i is None:
+        return None
+    value, _ = fmt.param_str(evt, i, opts)
+    return value
+
+
+_buffer.wants_options = True  # type: ignore[attr-defined]
+evt.field("evt.buffer", FieldType.BYTEBUF, "the binary data buffer for events that have one, like "
+          "read(), recvfrom(), etc. Use this field in filters with 'contains' to search into I/O "
+          "data buffers.")(_buffer)  # fmt: skip
+
+
+def _buflen_value(evt: Any) -> int | None:
+    if not evt.record.type & 1 or evt.record.nparams < 1:
+        return None
+    info = _info(evt)
+    if info is None or not info.params:
+        return None
+    res = _raw_int(evt, 0)
+    return res if res >= 0 else None
+
+
+@evt.field("evt.buflen", FieldType.UINT64, "the length of the binary data buffer for events that have "
+           "one, like read(), recvfrom(), etc.")  # fmt: skip
+def _buflen(evt: Any, arg: Any) -> Any:
+    if evt.fd is None or not _category(evt) & EC_IO_BASE:
+        return None
+    return _buflen_value(evt)
+
+
+# -- result ------------------------------------------------------------------------------------
+
+
+@evt.field("evt.res", FieldType.CHARBUF, "event return value, as a string. If the event failed, the "
+           "result is an error code string (e.g. 'ENOENT'), otherwise the result is the string "
+           "'SUCCESS'.")  # fmt: skip
+def _res(evt: Any, arg: Any) -> Any:
+    i = _res_index(evt)
+    if i is None:
+        return None
+    if not evt.record.rawparam(i):
+        return None
+    v = _raw_int(evt, i)
+    if v >= 0:
+        return "SUCCESS"
+    value, resolved = fmt.param_str(evt, i)
+    return resolved or value
+
+
+@evt.field("evt.rawres", FieldType.INT64, "event return value, as a number (e.g. -2). Useful for range "
+           "comparisons.")  # fmt: skip
+def _rawres(evt: Any, arg: Any) -> Any:
+    i = _res_index(evt)
+    if i is None or not evt.record.rawparam(i):
+        return None
+    return _raw_int(evt, i)
+
+
+@evt.field("evt.failed", FieldType.BOOL, "'true' for events that returned an error status.")
+def _failed(evt: Any, arg: Any) -> Any:
+    i = _res_index(evt)
+    if i is None or not evt.record.rawparam(i):
+        return False
+    return _raw_int(evt, i) < 0
+
+
+def _flag_bool(name: str, mask: int, desc: str) -> None:
+    def ex(evt: Any, arg: Any) -> Any:
+        return bool(evt_flags(evt) & mask)
+
+    evt.field(name, FieldType.BOOL, desc)(ex)
+
+
+_flag_bool("evt.is_io", EF.READS_FROM_FD | EF.WRITES_TO_FD,
+           "'true' for events that read or write to FDs, like read(), send, recvfrom(), etc.")
+_flag_bool("evt.is_io_read", EF.READS_FROM_FD,
+           "'true' for events that read from FDs, like read(), recv(), recvfrom(), etc.")
+_flag_bool("evt.is_io_write", EF.WRITES_TO_FD,
+           "'true' for events that write to FDs, like write(), send(), etc.")
+_flag_bool("evt.is_wait", EF.WAITS,
+           "'true' for events that make the thread wait, e.g. sleep(), select(), poll().")
+
+
+@evt.field("evt.io_dir", FieldType.CHARBUF, "'r' for events that read from FDs, like read(); 'w' for "
+           "events that write to FDs, like write().")  # fmt: skip
+def _io_dir(evt: Any, arg: Any) -> Any:
+    f = evt_flags(evt)
+    if f & EF.WRITES_TO_FD:
+        return "write"
+    if f & EF.READS_FROM_FD:
+        return "read"
+    return None
+
+
+@evt.field("evt.wait_latency", FieldType.RELTIME, "for events that make the thread wait (e.g. sleep(), "
+           "select(), poll()), this is the time spent waiting for the event to return, in "
+           "nanoseconds.")  # fmt: skip
+def _wait_latency(evt: Any, arg: Any) -> Any:
+    if evt_flags(evt) & EF.WAITS and evt.record.type & 1:
+        return latency_of(evt) if evt.thread is not None else 0
+    return None
+
+
+@evt.field("evt.is_syslog", FieldType.BOOL, "'true' for events that are writes to /dev/log.")
+def _is_syslog(evt: Any, arg: Any) -> Any:
+    if evt_flags(evt) & EF.WRITES_TO_FD and evt.fd is not None:
+        return "/dev/log" in evt.fd.name
+    return False
+
+
+# -- counters ----------------------------------------------------------------------------------
+
+
+@evt.field("evt.count", FieldType.UINT32, "This filter field always returns 1 and can be used to count "
+           "events from inside chisels.")  # fmt: skip
+def _count(evt: Any, arg: Any) -> Any:
+    return 1
+
+
+def _error_count(evt: Any) -> int | None:
+    i = _find_param(evt, "res")
+    if i is not None:
+        return 1 if evt.record.rawparam(i) and _raw_int(evt, i) < 0 else None
+    if evt.record.type & 1 and evt_flags(evt) & EF.CREATES_FD:
+        i = _find_param(evt, "fd")
+        if i is not None and evt.record.rawparam(i) and _raw_int(evt, i) < 0:
+            return 1
+    return None
+
+
+_OPEN_X = frozenset({3, 59, 103, 307})  # open, creat, openat, openat_2 exits
+_NET_X = frozenset({27, 57, 247, 249, 23})  # accept(4)(_5) exits, connect exit
+_FILE_FD = frozenset({1, 16, 2})
+_NET_FD = frozenset({3, 4, 5, 6, 8})
+
+
+@evt.field("evt.count.error", FieldType.UINT32, "This filter field returns 1 for events that returned "
+           "with an error, and can be used to count event failures from inside chisels.")  # fmt: skip
+def _count_error(evt: Any, arg: Any) -> Any:
+    return _error_count(evt)
+
+
+@evt.field("evt.count.error.file", FieldType.UINT32, "This filter field returns 1 for events that "
+           "returned with an error and are related to file I/O, and can be used to count event "
+           "failures from inside chisels.")  # fmt: skip
+def _count_error_file(evt: Any, arg: Any) -> Any:
+    fdi = evt.fd
+    if fdi is not None:
+        return _error_count(evt) if fdi.type in _FILE_FD else None
+    return _error_count(evt) if evt.record.type in _OPEN_X else None
+
+
+@evt.field("evt.count.error.net", FieldType.UINT32, "This filter field returns 1 for events that "
+           "returned with an error and are related to network I/O, and can be used to count event "
+           "failures from inside chisels.")  # fmt: skip
+def _count_error_net(evt: Any, arg: Any) -> Any:
+    fdi = evt.fd
+    if fdi is not None:
+        return _error_count(evt) if fdi.type in _NET_FD else None
+    return _error_count(evt) if evt.record.type in _NET_X else None
+
+
+@evt.field("evt.count.error.memory", FieldType.UINT32, "This filter field returns 1 for events that "
+           "returned with an error and are related to memory allocation, and can be used to count "
+           "event failures from inside chisels.")  # fmt: skip
+def _count_error_memory(evt: Any, arg: Any) -> Any:
+    return _error_count(evt) if _category(evt) == EC.MEMORY else None
+
+
+@evt.field("evt.count.error.other", FieldType.UINT32, "This filter field returns 1 for events that "
+           "returned with an error and are related to none of the previous categories, and can be "
+           "used to count event failures from inside chisels.")  # fmt: skip
+def _count_error_other(evt: Any, arg: Any) -> Any:
+    fdi = evt.fd
+    if fdi is not None:
+        return None if fdi.type in _FILE_FD | _NET_FD else _error_count(evt)
+    if evt.record.type in _OPEN_X | _NET_X or _category(evt) == EC.MEMORY:
+        return None
+    return _error_count(evt)
+
+
+@evt.field("evt.count.exit", FieldType.UINT32, "This filter field returns 1 for exit events, and can be "
+           "used to count single events from inside chisels.")  # fmt: skip
+def _count_exit(evt: Any, arg: Any) -> Any:
+    return 1 if evt.record.type & 1 else None
+
+
+@evt.field("evt.around", FieldType.UINT64, "Accepts the event if it's around the specified time "
+           "interval. The syntax is evt.around[T]=D, where T is the value returned by %evt.rawtime "
+           "for the event and D is a delta in milliseconds.", arg=ArgKind.INDEX,
+           flags=FieldFlag.FILTER_ONLY | FieldFlag.REQUIRES_ARG)  # fmt: skip
+def _around(evt: Any, arg: Any) -> Any:
+    """The distance in ms between the event and T; ``evt.around[T]=D`` holds when it is
+    within D (the filter compiler compares with ``<=`` semantics via this value)."""
+    if arg is None:
+        return None
+    return abs(evt.record.ts - int(arg)) // 1_000_000
+
+
+# -- paths and opens ------------------------------------------------------------------------
+
+_ABSPATH_ARGS = {
+    # etype: {argid: (dirfd param, path param)}
+    "renameat": {0: ("olddirfd", "oldpath"), 1: ("olddirfd", "oldpath"), 2: ("newdirfd", "newpath")},
+    "symlinkat": {0: ("linkdirfd", "linkpath"), 1: ("linkdirfd", "linkpath"), 2: ("linkdirfd", "linkpath")},
+    "linkat": {0: ("olddir", "oldpath"), 1: ("olddir", "oldpath"), 2: ("newdir", "newpath")},
+    "unlinkat": {0: ("dirfd", "name"), 1: ("dirfd", "name"), 2: ("dirfd", "name")},
+    "openat": {0: ("dirfd", "name"), 1: ("dirfd", "name"), 2: ("dirfd", "name")},
+    "mkdirat": {0: ("dirfd", "path"), 1: ("dirfd", "path"), 2: ("dirfd", "path")},
+    "fchmodat": {0: ("dirfd", "filename"), 1: ("dirfd", "filename"), 2: ("dirfd", "filename")},
+}  # fmt: skip
+
+
+def abspath(evt: Any, which: int) -> str | None:
+    """``evt.abspath``: the dirfd-relative path param made absolute."""
+    thread = evt.thread
+    if thread is None:
+        return None
+    name = type_name(evt)
+    spec = _ABSPATH_ARGS.get("renameat" if name == "renameat2" else name)
+    if spec is None:
+        return None
+    rec = evt.record
+    etype = rec.type
+    # 0.29.3 accepts openat/linkat/unlinkat enter (old layout) or their _2 exit events
+    if name in ("openat", "linkat", "unlinkat"):
+        if etype not in (102, 307, 200, 313, 198, 311):
+            return None
+    elif not etype & 1:
+        return None
+    dirname, pathname = spec[which]
+    di = _find_param(evt, dirname)
+    pi = _find_param(evt, pathname)
+    if di is None or pi is None:
+        return None
+    dirfd = _raw_int(evt, di)
+    path = fmt._cstr(rec.rawparam(pi))
+    if path.startswith("/"):
+        sdir = "."
+    elif dirfd == fmt.PPM_AT_FDCWD:
+        sdir = fmt.cwd_of(thread)
+    else:
+        fdi = fmt.thread_fd(thread, dirfd)
+        sdir = "<UNKNOWN>/" if fdi is None else fdi.name + "/"
+    joined, relative = fmt.concatenate_paths(sdir, path)
+    return joined
+
+
+def _abspath_field(name: str, which: int, desc: str) -> None:
+    def ex(evt: Any, arg: Any) -> Any:
+        return abspath(evt, which)
+
+    evt.field(name, FieldType.CHARBUF, desc)(ex)
+
+
+_abspath_field("evt.abspath", 0, "Absolute path calculated from dirfd and name during syscalls like "
+               "renameat and symlinkat. Use 'evt.abspath.src' or 'evt.abspath.dst' for syscalls that "
+               "support multiple paths.")  # fmt: skip
+_abspath_field("evt.abspath.src", 1, "Source of evt.abspath for syscalls with two paths.")
+_abspath_field("evt.abspath.dst", 2, "Destination of evt.abspath for syscalls with two paths.")
+
+PPM_O_RDONLY = 1
+PPM_O_WRONLY = 2
+PPM_O_CREAT = 4
+PPM_O_TMPFILE = 8192
+_EXEC_MASK = 0o111  # PPM_S_IXUSR | PPM_S_IXGRP | PPM_S_IXOTH
+
+
+def _open_check(evt: Any, what: str) -> bool:
+    rec = evt.record
+    etype = rec.type
+    if etype in (3, 102, 307):  # open exit, openat enter, openat_2 exit
+        fi = 3 if etype == 307 else 2
+        if fi >= rec.nparams:
+            return False
+        flags = int.from_bytes(rec.rawparam(fi)[:4], "little")
+        if what == "r":
+            return bool(flags & PPM_O_RDONLY)
+        if what == "w":
+            return bool(flags & PPM_O_WRONLY)
+        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and fi + 1 < rec.nparams:
+            mode = int.from_bytes(rec.rawparam(fi + 1)[:4], "little")
+            return bool(mode & _EXEC_MASK)
+        return False
+    if what == "x" and etype == 59 and rec.nparams > 2:  # creat exit: mode
+        return bool(int.from_bytes(rec.rawparam(2)[:4], "little") & _EXEC_MASK)
+    return False
+
+
+def _open_field(name: str, what: str, desc: str) -> None:
+    def ex(evt: Any, arg: Any) -> Any:
+        return _open_check(evt, what)
+
+    evt.field(name, FieldType.BOOL, desc)(ex)
+
+
+_open_field("evt.is_open_read", "r", "'true' for open/openat/openat2 events where the path was opened "
+            "for reading")  # fmt: skip
+_open_field("evt.is_open_write", "w", "'true' for open/openat/openat2 events where the path was opened "
+            "for writing")  # fmt: skip
+_open_field("evt.is_open_exec", "x", "'true' for open/openat/openat2 or creat events where a file is "
+            "created with execute permissions")  # fmt: skip
+
+
+@evt.field("evt.pluginname", FieldType.CHARBUF, "if the event comes from a plugin, the name of the "
+           "plugin that generated it. The plugin must be currently loaded.")  # fmt: skip
+def _pluginname(evt: Any, arg: Any) -> Any:
+    return None
+
+
+@evt.field("evt.plugininfo", FieldType.CHARBUF, "if the event comes from a plugin, a summary of the "
+           "event as formatted by the plugin. The plugin must be currently loaded.")  # fmt: skip
+def _plugininfo(evt: Any, arg: Any) -> Any:
+    return None
+
+
+EVT_CLASS = REGISTRIES["syscall"].register(evt.build())
