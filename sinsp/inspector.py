@@ -178,10 +178,12 @@ class Inspector:
         """Link the event to its thread, enter record and fd (sinsp reset())."""
         rec = evt.record
         flags = event_flags(rec.type)
-        if flags & EF_SKIPPARSERESET:
-            return
         tid = rec.tid
         ti = self.threads.get(tid)
+        if flags & EF_SKIPPARSERESET:
+            # procinfo & co.: look the thread up, never create it, no pairing
+            evt.thread = ti
+            return
         if ti is None:
             if name in _NO_CREATE_NAMES or rec.type in (228, 272, 324):
                 return
@@ -215,7 +217,12 @@ class Inspector:
 
     def create_thread(self, tid: int) -> ThreadInfo:
         """A bare thread for a tid the state never saw (sinsp: comm "<NA>")."""
-        ti = ThreadInfo(tid)
+        ti = ThreadInfo(tid, tid, -1)
+        ti.comm = ti.exe = "<NA>"
+        ti.cwd = ""
+        ti.fdlimit = -1
+        # measured: sysdig 0.29.3 reports proc.is_exe_writable=true for such threads
+        ti.exe_writable = True
         ti.fdtable = FdTable(self.max_fds)
         ti.container_id = ""
         self.stats.threads_created_on_demand += 1
@@ -279,7 +286,8 @@ def thread_from_procinfo(p: Any, max_fds: int = DEFAULT_MAX_FDS) -> ThreadInfo:
     ti.args = _strlist(g(p, "args", None))
     ti.env = _strlist(g(p, "env", None))
     cwd = str(g(p, "cwd", "") or "")
-    ti.cwd = cwd
+    # sinsp keeps directories with a trailing slash (its set_cwd appends one)
+    ti.cwd = cwd if cwd.endswith("/") else cwd + "/"
     ti.root = str(g(p, "root", "") or "")
     ti.fdlimit = int(g(p, "fdlimit", 0) or 0)
     ti.flags = int(g(p, "flags", 0) or 0)

@@ -96,11 +96,13 @@ def _fdlimit(t: ThreadInfo) -> int:
     return (mt or t).fdlimit
 
 
-def _walk_same(t: ThreadInfo, attr: str) -> ThreadInfo:
-    """The eldest ancestor sharing ``attr`` (sid/vpgid) with ``t``, or ``t``."""
-    leader = t
-    want = getattr(t, attr)
-    for a in _ancestors(t):
+def _walk_same(t: ThreadInfo, attr: str) -> ThreadInfo | None:
+    """The eldest ancestor sharing ``attr`` (sid/vpgid) with ``t``'s main thread."""
+    leader = _main(t)
+    if leader is None:
+        return None
+    want = getattr(leader, attr)
+    for a in _ancestors(leader):
         if getattr(a, attr) != want:
             break
         leader = a
@@ -108,16 +110,21 @@ def _walk_same(t: ThreadInfo, attr: str) -> ThreadInfo:
 
 
 def _leader(evt: Any, attr: str) -> ThreadInfo | None:
+    """Session/group leader as sysdig 0.29.3 finds it: the thread whose tid is
+    the id, else the eldest ancestor of the main thread with the same id."""
     t = evt.thread
     if t is None:
         return None
-    ident = getattr(t, attr)
-    if t.vpid == t.pid or t.vpid == -1:  # not in a pid namespace: id is a host pid
-        table = t._table
-        found = table.get(ident) if table is not None else None
-        if found is not None:
-            return found
+    table = t._table
+    found = table.get(getattr(t, attr)) if table is not None else None
+    if found is not None:
+        return found
     return _walk_same(t, attr)
+
+
+def render_double(v: Any) -> str:
+    """sysdig 0.29.3 prints DOUBLE field values with one decimal ("%.1lf")."""
+    return "<NA>" if v is None else f"{v:.1f}"
 
 
 def _with_thread(fn):  # type: ignore[no-untyped-def]
@@ -129,6 +136,8 @@ def _with_thread(fn):  # type: ignore[no-untyped-def]
 
 
 def _f(name: str, ftype: FieldType, desc: str, fn, **kw: Any) -> None:  # type: ignore[no-untyped-def]
+    if ftype is T.DOUBLE:
+        kw.setdefault("renderer", render_double)
     proc.field(name, ftype, desc, **kw)(_with_thread(fn))
 
 
@@ -151,11 +160,20 @@ _f(
     "the arguments passed on the command line when starting the process generating the event.",
     lambda t: " ".join(t.args),
 )
+def _env_of(t: ThreadInfo) -> list[str]:
+    """The process environment (the main thread's), without the empty entries
+    a NUL-padded environment block leaves at its end (as sysdig shows it)."""
+    env = list((_main(t) or t).env)
+    while env and not env[-1]:
+        env.pop()
+    return env
+
+
 _f(
     "proc.env",
     T.CHARBUF,
     "the environment variables of the process generating the event.",
-    lambda t: " ".join((_main(t) or t).env if not t.env else t.env),
+    lambda t: " ".join(_env_of(t)),
 )
 _f(
     "proc.cmdline",
@@ -180,8 +198,9 @@ def _nthreads(t: ThreadInfo) -> int:
 
 
 def _nchilds(t: ThreadInfo) -> int:
+    # libsinsp counts a process's other threads on its main thread only
     table = t._table
-    if table is None:
+    if table is None or not t.is_main_thread():
         return 0
     return sum(1 for x in table.threads_of(t.pid) if not x.is_main_thread())
 
@@ -416,8 +435,6 @@ def _switch_delta(evt: Any) -> int:
     "only.",
 )
 def _exectime(evt: Any, arg: Any) -> int | None:
-    if evt.thread is None:
-        return None
     return _switch_delta(evt) if evt.name == "switch" else 0
 
 
@@ -513,14 +530,25 @@ def _thread_cpu(user: bool, system: bool):  # type: ignore[no-untyped-def]
     return extract
 
 
-proc.field("thread.cpu", T.DOUBLE, "the CPU consumed by the thread in the last second.")(
+proc.field(
+    "thread.cpu",
+    T.DOUBLE,
+    "the CPU consumed by the thread in the last second.",
+    renderer=render_double,
+)(
     _thread_cpu(True, True)
 )
 proc.field(
-    "thread.cpu.user", T.DOUBLE, "the user CPU consumed by the thread in the last second."
+    "thread.cpu.user",
+    T.DOUBLE,
+    "the user CPU consumed by the thread in the last second.",
+    renderer=render_double,
 )(_thread_cpu(True, False))
 proc.field(
-    "thread.cpu.system", T.DOUBLE, "the system CPU consumed by the thread in the last second."
+    "thread.cpu.system",
+    T.DOUBLE,
+    "the system CPU consumed by the thread in the last second.",
+    renderer=render_double,
 )(_thread_cpu(False, True))
 _f(
     "thread.vmsize",

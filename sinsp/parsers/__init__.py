@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sinsp.parsers import fd_misc, fd_open, net, proc, sysevents
+from sinsp.parsers import fd_misc, fd_open, mem, net, proc, sysevents
 
 if TYPE_CHECKING:
     from sinsp.event import Event
@@ -23,7 +23,7 @@ Parser = Callable[["Event", "Inspector", "Verdict"], None]
 
 #: (event name, direction) → parser; direction "E" enter, "X" exit.
 BY_NAME: dict[tuple[str, str], Parser] = {}
-for _mod in (proc, fd_open, fd_misc, net, sysevents):
+for _mod in (proc, fd_open, fd_misc, net, mem, sysevents):
     BY_NAME.update(_mod.HANDLERS)
 
 

@@ -168,9 +168,7 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     ptid = evt.param("ptid")
     if isinstance(ptid, int):
         ti.ptid = ptid
-    cwd = evt.param("cwd")
-    if cwd:
-        ti.cwd = as_str(cwd) if as_str(cwd).endswith("/") else as_str(cwd) + "/"
+    # sinsp 0.29.3 ignores execve's cwd parameter: the cwd stays as tracked
     for attr, pname in (
         ("fdlimit", "fdlimit"),
         ("pfmajor", "pgft_maj"),
