@@ -251,6 +251,8 @@ class StreamMetadata:
     #: fd lists of threads that have no process-list entry
     unattached_fds: dict[int, list[FdEntry]] = field(default_factory=dict)
     skipped_blocks: int = 0
+    #: how many blocks of each non-event type were read (block code -> count)
+    block_counts: dict[int, int] = field(default_factory=dict)
 
 
 class StreamDecoder:
@@ -339,6 +341,7 @@ class StreamDecoder:
     def _metadata_block(self, btype: int, body: memoryview, off: int) -> None:
         m = self.meta
         base = off + 8
+        m.block_counts[btype] = m.block_counts.get(btype, 0) + 1
         if btype == B.SHB:
             m.sections.append(B.decode_shb(body, base, off))
             self._state = _META
