@@ -115,7 +115,7 @@ def _mounts(evt: Any, arg: Any) -> str | None:
     info = _info(evt)
     if info is None:
         return None
-    return ",".join(_mount_str(m) for m in info.mounts) if info.mounts else None
+    return ",".join(_mount_str(m) for m in info.mounts)
 
 
 def _find_mount(info: ContainerInfo, arg: Any, by: str) -> dict[str, Any] | None:
@@ -138,7 +138,7 @@ def _mount_field(key: str | None, by: str):  # type: ignore[no-untyped-def]
             return None
         m = _find_mount(info, arg, by)
         if m is None:
-            return "none" if key is None else None
+            return None  # measured: 0.29.3 gives N/A, not the documented "none"
         if key is None:
             return _mount_str(m)
         v = m.get(key)
@@ -198,7 +198,7 @@ def _probe_field(attr: str):  # type: ignore[no-untyped-def]
         if info is None:
             return None
         v = getattr(info, attr)
-        return v if v else None
+        return v if v else "NONE"  # a described container without that probe
 
     return extract
 

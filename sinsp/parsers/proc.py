@@ -207,8 +207,7 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         ti.exepath = as_str(trusted)
     elif filename:
         ti.exepath = resolve_path(evt, as_str(filename))
-    else:
-        ti.exepath = ti.exe
+    # else: without the enter event 0.29.3 leaves exepath as it was
     flags = evt.param("flags")
     if isinstance(flags, int):
         ti.exe_writable = bool(flags & 1)  # PPM_EXE_WRITABLE
