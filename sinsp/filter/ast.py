@@ -174,7 +174,8 @@ def walk(node: Node):  # type: ignore[no-untyped-def]
             stack.extend(reversed(n.items))
 
 
-_SPECIAL = frozenset(" \t\b\r\n\f\\\"'(),=[]")
+# characters a bare string may not contain (libsinsp RGX_BARESTR)
+_SPECIAL = frozenset(" \t\b\r\n\f\v\"'(),=")
 _ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
             "\\": "\\\\", '"': '\\"'}  # fmt: skip
 
@@ -183,13 +184,18 @@ def quote(s: str, force: bool = False) -> str:
     """A literal as the parser reads it back: bare when safe, else double-quoted and escaped."""
     if s and not force and not (_SPECIAL & set(s)):
         return s
-    return '"' + "".join(_ESCAPES.get(c, c) for c in s) + '"'
+    body = "".join(_ESCAPES.get(c, c) for c in s)
+    if body.endswith("\\"):
+        # libsinsp ends a string at the first quote not preceded by a backslash, so a trailing
+        # backslash is written as the escape "\<space>", which it also reads as a backslash
+        body = body[:-2] + "\\ "
+    return '"' + body + '"'
 
 
 def _field_text(f: FieldRef, rhs: bool) -> str:
     text = f.name
     if f.arg is not None:
-        safe = f.arg and not (set(f.arg) & set(" \t\b\r\n[]\"'"))
+        safe = f.arg and not (set(f.arg) & set(" \t\b\r\n\f\v[]\"'"))
         text += "[" + (f.arg if safe else quote(f.arg)) + "]"
     if rhs and not f.transformers:
         return f"val({text})"
