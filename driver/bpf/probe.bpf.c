@@ -404,7 +404,7 @@ static __always_inline void put_kpath(struct scap_aux *a, struct dentry *d, stru
 
 /* cgroups param: "subsys=path\0" for each mounted controller.  The kernfs
  * path is built backwards in tmp, one level per bpf_loop() step. */
-#define MAX_SUBSYS 14
+#define MAX_SUBSYS 16
 #define CGROUP_DEPTH 16
 struct kn_ctx {
 	struct kernfs_node *kn;
@@ -446,11 +446,15 @@ static __always_inline void put_cgroups(struct scap_aux *a, struct task_struct *
 
 	if (!room(a, MAX_SUBSYS * (SCAP_MAX_CGROUP_PATH + 32)))
 		return;
+	/* the running kernel's controller count, not the one we were built with */
+	int count = bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT);
 	for (int i = 0; i < MAX_SUBSYS; i++) {
+		if (i >= count)
+			break;
 		struct cgroup_subsys_state *css = BPF_CORE_READ(cs, subsys[i]);
 		if (!css)
 			continue;
-		const char *ssname = BPF_CORE_READ(css, ss, name);
+		const char *ssname = BPF_CORE_READ(css, ss, legacy_name); /* as /proc/PID/cgroup names v1 controllers */
 		long n = bpf_probe_read_kernel_str(&a->data[a->pos & MAX_MASK], 32, ssname);
 		if (n <= 1)
 			continue;

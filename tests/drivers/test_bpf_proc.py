@@ -1,0 +1,122 @@
+"""Process lifecycle through the live probe: clone/fork, execve (success and failure),
+procexit, credentials."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.drivers.conftest import requires_bpf
+from tests.drivers.helpers import i64, me, raw, text, u8, u32
+
+pytestmark = [pytest.mark.bpf, pytest.mark.root, requires_bpf]
+
+PPM_CL_CLONE_THREAD = 1 << 13
+
+
+def _own_cgroup_lines() -> set[str]:
+    out = set()
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _h, ctls, path = line.rstrip("\n").split(":", 2)
+            for c in ctls.split(","):
+                if c and not c.startswith("name="):
+                    out.add(f"{c}={path}")
+    return out
+
+
+def test_fork_parent_and_child_records_then_procexit(cap):
+    pids = []
+
+    def do_fork():
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        pids.append(pid)
+        os.waitpid(pid, 0)
+
+    recs = cap.run(do_fork, lambda r: r.type in (223, 225, 186) and
+                   (r.tid == me() or (pids and r.tid == pids[0])), count=3)
+    child = pids[0]
+    parent_rec = next(r for r in recs if r.type in (223, 225) and r.tid == me())
+    child_rec = next(r for r in recs if r.type in (223, 225) and r.tid == child)
+    exit_rec = next(r for r in recs if r.type == 186)
+    assert parent_rec.nparams == child_rec.nparams == 21
+    assert i64(parent_rec, 0) == child                   # res: PID (child's tid, in the parent)
+    assert i64(child_rec, 0) == 0                        # res: 0 in the child
+    assert i64(child_rec, 3) == child and i64(child_rec, 4) == child   # tid, pid
+    assert i64(child_rec, 5) == os.getpid()              # ptid
+    assert text(child_rec, 1) == sys.executable or text(child_rec, 1).endswith("python")  # exe
+    assert text(child_rec, 13) == text(parent_rec, 13)   # comm inherited
+    assert not u32(child_rec, 15) & PPM_CL_CLONE_THREAD  # flags: a process, not a thread
+    assert _own_cgroup_lines() <= set(raw(child_rec, 14).rstrip(b"\0").decode().split("\0"))
+    assert u32(child_rec, 16) == os.geteuid() and u32(child_rec, 17) == os.getegid()
+    # procexit: status (wait status), ret, sig, core
+    assert (i64(exit_rec, 0), i64(exit_rec, 1), u8(exit_rec, 2), u8(exit_rec, 3)) == (7 << 8, 7, 0, 0)
+
+
+def test_thread_clone_has_clone_thread_flag(cap):
+    import threading
+
+    t = threading.Thread(target=lambda: None)
+    rec = cap.one(lambda: (t.start(), t.join()),
+                  lambda r: r.type in (223, 335) and r.tid == me() and i64(r, 0) > 0)
+    assert u32(rec, 15) & PPM_CL_CLONE_THREAD             # flags: FLAGS32 (PPM_CL_*)
+    assert i64(rec, 4) == os.getpid()                    # pid: the thread group
+
+
+def test_execve_success_params(cap, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYFALCO_MARK": "probe-test"}
+    procs = []
+    rec = cap.one(
+        lambda: procs.append(subprocess.run(["/bin/echo", "hello", "world"], env=env,
+                                            stdout=subprocess.DEVNULL, cwd=tmp_path)),
+        lambda r: r.type == 293 and i64(r, 0) == 0 and b"hello" in raw(r, 2))
+    assert rec.nparams == 31
+    assert text(rec, 1) == "/bin/echo"                                  # exe: argv[0]
+    assert raw(rec, 2) == b"hello\0world\0"                             # args: BYTEBUF
+    assert i64(rec, 3) == rec.tid and i64(rec, 4) == rec.tid            # tid, pid
+    assert i64(rec, 5) == os.getpid()                                   # ptid: us
+    assert text(rec, 13) == "echo"                                      # comm
+    assert "PYFALCO_MARK=probe-test" in raw(rec, 15).decode().split("\0")  # env
+    assert i64(rec, 7) > 0                                              # fdlimit
+    assert u32(rec, 10) > 0                                             # vm_size (KiB)
+    assert u32(rec, 18) == 0xFFFFFFFF or u32(rec, 18) >= 0              # loginuid: UID
+    assert u32(rec, 26) == os.geteuid() and u32(rec, 29) == os.getegid()  # uid, gid
+    assert text(rec, 27) == os.path.realpath("/bin/echo")               # trusted_exepath
+    assert text(rec, 30) == "/bin/echo"                                 # filename
+    st = os.stat(os.path.realpath("/bin/echo"))
+    assert int.from_bytes(raw(rec, 23), "little") == st.st_ino          # exe_ino
+    assert int.from_bytes(raw(rec, 25), "little") == st.st_mtime_ns     # exe_ino_mtime
+
+
+def test_execve_failure_params(cap, tmp_path):
+    missing = str(tmp_path / "nope")
+    rec = cap.one(lambda: pytest.raises(FileNotFoundError, subprocess.run, [missing, "x"]),
+                  lambda r: r.type == 293 and i64(r, 0) == -2 and missing.encode() in r.raw)
+    assert text(rec, 1) == missing          # exe: argv[0] of the attempt
+    assert text(rec, 30) == missing         # filename: the user pointer is still valid
+
+
+def test_setuid_family_in_child(cap):
+    pids = []
+
+    def child_setuid():
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+            finally:
+                os._exit(0)
+        pids.append(pid)
+        os.waitpid(pid, 0)
+
+    recs = cap.run(child_setuid, lambda r: r.type in (193, 195) and pids and r.tid == pids[0],
+                   count=2)
+    by_type = {r.type: r for r in recs}
+    # res, ruid/euid/suid: UID
+    assert [i64(by_type[193], 0)] + [u32(by_type[193], i) for i in (1, 2, 3)] == [0, 0, 0, 0]
+    assert [i64(by_type[195], 0)] + [u32(by_type[195], i) for i in (1, 2, 3)] == [0, 0, 0, 0]
