@@ -75,11 +75,12 @@ class BufferFormat:
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
     """Output knobs: buffer format, the BYTEBUF cut (0 = whole; sysdig cuts at 80 unless
-    ``-v``), and whether values go to JSON (``-j``)."""
+    ``-v``), whether values go to JSON (``-j``) and the ``-t`` time flag."""
 
     buffer_format: str = BufferFormat.DOTS
     max_buf_len: int = 80
     json: bool = False
+    time_flag: str = "h"  # sysdig -t: %evt.outputtime as h(uman), a(bsolute), r(elative), d, D
 
 
 DEFAULT_OPTIONS = RenderOptions()
@@ -692,13 +693,15 @@ class Formatter:
         body = fmt if self.require_all else fmt[1:]
         self.tokens: list[tuple[str, Any, Any, int]] = []  # (text or field, info, arg, width)
         self._compile(body, registry, len(fmt) - len(body))
-        self._pieces = [self._piece(t) for t in self.tokens]
-        self._fields = [(t[0], t[1], t[2]) for t in self.tokens if t[1] is not None]
+        self._bound = [self._bind(t) for t in self.tokens]
+        self._pieces = [self._piece(t, b) for t, b in zip(self.tokens, self._bound)]
+        self._fields = [(t[0], t[1], t[2], b) for t, b in zip(self.tokens, self._bound)
+                        if t[1] is not None]  # fmt: skip
 
     # -- compilation -------------------------------------------------------------------
 
     def _compile(self, body: str, registry: Any, base: int) -> None:
-        names = _sorted_names(registry)
+        names, by_name = _field_table(registry)
         i = 0
         lit_start = 0
         n = len(body)
@@ -722,7 +725,7 @@ class Formatter:
             if name is None:
                 raise FormatError(f"invalid formatting token {body[j:]}", self.fmt, base + j)
             k = j + len(name)
-            info = registry.get(name)
+            info = by_name[name]
             arg_text: str | None = None
             if info.arg.value != "none":
                 if k < n and body[k] == "[":
@@ -750,11 +753,29 @@ class Formatter:
         if lit_start < n:
             self.tokens.append((body[lit_start:], None, None, 0))
 
-    def _piece(self, token: tuple[str, Any, Any, int]) -> _Piece:
+    def _bind(self, token: tuple[str, Any, Any, int]) -> Any:
+        """The extractor a token calls: a fresh state object for stateful fields
+        (``evt.deltatime``), the render options passed in for fields that need them."""
+        info = token[1]
+        if info is None:
+            return None
+        extractor = info.extractor
+        stateful = getattr(extractor, "make_state", None)
+        if stateful is not None:
+            return stateful()
+        if getattr(extractor, "wants_options", False):
+            opts = self.opts
+
+            def with_opts(evt: Any, a: Any, _b: Any = extractor) -> Any:
+                return _b(evt, a, opts)
+
+            return with_opts
+        return extractor
+
+    def _piece(self, token: tuple[str, Any, Any, int], extractor: Any) -> _Piece:
         text, info, arg, width = token
         if info is None:
             return lambda evt, _t=text: _t
-        extractor = info.extractor
         renderer = info.renderer
         if renderer is None:
 
@@ -763,17 +784,6 @@ class Formatter:
 
         else:
             render = renderer
-        opts = self.opts
-        needs_opts = getattr(extractor, "wants_options", False)
-        stateful = getattr(extractor, "make_state", None)
-        if stateful is not None:
-            extractor = stateful()
-        if needs_opts:
-            base_ex = extractor
-
-            def extractor(evt: Any, a: Any, _b: Any = base_ex) -> Any:
-                return _b(evt, a, opts)
-
         if width:
 
             def piece(evt: Any) -> str | None:
@@ -806,15 +816,9 @@ class Formatter:
 
     def render_json(self, evt: Any) -> str | None:
         obj: dict[str, Any] = {}
-        for text, info, arg in self._fields:
-            extractor = info.extractor
+        for text, info, arg, extractor in self._fields:
             js = getattr(extractor, "json", None)
-            if getattr(extractor, "wants_options", False):
-                v = extractor(evt, arg, self.opts)
-            elif js is not None:
-                v = js(evt, arg)
-            else:
-                v = extractor(evt, arg)
+            v = js(evt, arg) if js is not None else extractor(evt, arg)
             if v is None and self.require_all:
                 return None
             obj[text] = json_value(v, info)
@@ -828,18 +832,20 @@ def _longest_prefix(body: str, start: int, names: Sequence[str]) -> str | None:
     return None
 
 
-_NAMES_CACHE: dict[int, tuple[int, list[str]]] = {}
+_TABLE_CACHE: dict[int, tuple[int, list[str], dict[str, Any]]] = {}
 
 
-def _sorted_names(registry: Any) -> list[str]:
-    names = list(registry.names())
+def _field_table(registry: Any) -> tuple[list[str], dict[str, Any]]:
+    """Field names longest first (sinsp takes the longest matching name) and name -> info."""
     key = id(registry)
-    cached = _NAMES_CACHE.get(key)
-    if cached is not None and cached[0] == len(names):
-        return cached[1]
-    ordered = sorted(names, key=len, reverse=True)
-    _NAMES_CACHE[key] = (len(names), ordered)
-    return ordered
+    count = len(list(registry.names()))
+    cached = _TABLE_CACHE.get(key)
+    if cached is not None and cached[0] == count:
+        return cached[1], cached[2]
+    by_name = {f.name: f for _, f in registry.list_fields(include_hidden=True)}
+    ordered = sorted(by_name, key=len, reverse=True)
+    _TABLE_CACHE[key] = (count, ordered, by_name)
+    return ordered, by_name
 
 
 _FIELD_MODULES = ("proc", "user", "group", "container", "evt", "fd", "fspath", "k8s", "syslog")

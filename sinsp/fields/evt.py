@@ -116,6 +116,8 @@ def category_name(evt: Any) -> str:
     else:
         cat = _category(evt)
     if cat in (EC.IO_READ, EC.IO_WRITE, EC.IO_OTHER):
+        if rec.type <= 1:
+            return "unknown"
         fdi = evt.fd
         if fdi is None:
             return "unknown"
@@ -138,10 +140,27 @@ _CATEGORY_NAMES = {
 
 
 def _syscall_category(code: int) -> int:
-    table = getattr(schema, "SYSCALL_CATEGORIES_0_29_3", None)
-    if table is not None and 0 <= code < len(table):
-        return int(table[code])
-    return 0
+    table = _SYSCALL_CATEGORIES_0_29_3
+    return table[code] if 0 <= code < len(table) else 0
+
+#: Category of each PPM_SC syscall code in sysdig 0.29.3 (its ``g_syscall_info_table``, read
+#: with ctypes from Debian's libscap.so 0.1.1dev+git20220316.e5c53d64, 329 entries); used for
+#: ``evt.category`` of the generic syscall events.
+_SYSCALL_CATEGORIES_0_29_3 = (
+    1, 8, 6, 32, 33, 2, 2, 2, 2, 2, 2, 11, 2, 2, 2, 2, 6, 2, 1, 11, 2, 64, 11, 2, 34, 4, 2, 2,
+    2, 34, 4, 11, 5, 6, 34, 64, 6, 6, 4, 2, 34, 6, 6, 6, 8, 6, 6, 11, 11, 2, 2, 2, 6, 6, 8, 2,
+    2, 2, 2, 2, 6, 6, 2, 2, 8, 11, 11, 8, 1, 64, 8, 8, 34, 8, 8, 5, 8, 8, 8, 6, 2, 8, 6, 2, 64,
+    2, 34, 32, 33, 6, 34, 5, 5, 5, 5, 6, 6, 6, 6, 7, 6, 6, 6, 7, 2, 64, 6, 9, 9, 9, 9, 9, 9, 2,
+    6, 6, 2, 6, 2, 10, 10, 10, 10, 10, 10, 10, 10, 2, 10, 10, 10, 10, 2, 10, 10, 10, 10, 6, 5,
+    5, 6, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 9, 4, 6, 6, 6, 6, 34, 34, 34, 34, 34, 34, 64, 64,
+    64, 2, 6, 11, 11, 11, 11, 11, 11, 11, 11, 7, 9, 2, 4, 4, 4, 4, 4, 4, 8, 64, 8, 8, 8, 6, 6,
+    4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 64, 64, 6, 6, 6, 4, 4, 4, 6, 64, 2, 9, 11, 4,
+    11, 11, 9, 4, 64, 34, 4, 4, 32, 33, 1, 1, 4, 6, 1, 2, 6, 4, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 6, 1, 9, 4, 3, 2, 2, 2, 2, 2,
+    64, 9, 9, 9, 8, 2, 9, 6, 11, 2, 64, 2, 2, 6, 4, 9, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34,
+    34, 34, 34, 34, 34, 8, 1, 1, 34, 34, 34, 2, 2, 2, 2, 8, 8, 2, 6, 6,
+)  # fmt: skip
+
 
 
 # -- time -------------------------------------------------------------------------------
@@ -245,27 +264,50 @@ def _latency_ns(evt: Any, arg: Any) -> Any:
 
 
 def human_time(val: int) -> str:
-    """A duration the way sysdig's ``tostring_nice`` prints it (``5.40us``, ``124us``)."""
+    """A duration the way sysdig's ``tostring_nice`` prints it (``5.40us``, ``124us``):
+    two decimals, truncated rather than rounded."""
     if val >= _ONE_S:
-        return "%.2fs" % (val / _ONE_S)  # noqa: UP031
+        return _trunc2(val, _ONE_S, "s")
     if val >= _ONE_S // 100:
         return f"{val // 1_000_000}ms"
     if val >= _ONE_S // 1000:
-        return "%.2fms" % (val / 1_000_000)  # noqa: UP031
+        return _trunc2(val, 1_000_000, "ms")
     if val >= _ONE_S // 100000:
         return f"{val // 1000}us"
     if val >= _ONE_S // 1000000:
-        return "%.2fus" % (val / 1000)  # noqa: UP031
+        return _trunc2(val, 1000, "us")
     return f"{val}ns"
 
 
-@evt.field("evt.latency.human", FieldType.CHARBUF, "delta between an exit event and the correspondent "
-           "enter event, as a human readable string (e.g. 10.3ms).")  # fmt: skip
+def _trunc2(val: int, unit: int, suffix: str) -> str:
+    return f"{val // unit}.{(val % unit) * 100 // unit:02d}{suffix}"
+
+
+class _LatencyHuman:
+    """``evt.latency.human`` keeps its last text: sinsp returns the previous string for an
+    event without a thread (its storage is not reset), N/A for internal events."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, evt: Any, arg: Any) -> Any:
+        if evt.thread is None:
+            return self.last
+        if _category(evt) & EC_INTERNAL:
+            return None
+        self.last = human_time(latency_of(evt))
+        return self.last
+
+
 def _latency_human(evt: Any, arg: Any) -> Any:
-    if evt.thread is None:
-        return ""
-    v = _latency_or_none(evt)
-    return None if v is None else human_time(v)
+    return _LatencyHuman()(evt, arg)
+
+
+_latency_human.make_state = _LatencyHuman  # type: ignore[attr-defined]
+evt.field("evt.latency.human", FieldType.CHARBUF, "delta between an exit event and the "
+          "correspondent enter event, as a human readable string (e.g. 10.3ms).")(_latency_human)
 
 
 class _Delta:

@@ -1,0 +1,204 @@
+"""``pysysdig``: read a capture, filter it, print it like sysdig 0.29.3 or write it back.
+
+    pysysdig -r trace.scap                          # sysdig's default line per event
+    pysysdig -r trace.scap -p '*%evt.num %fd.name' evt.type=open
+    pysysdig -r trace.scap -j proc.name=cat         # JSON lines
+    pysysdig -r trace.scap -w out.scap -z fd.typechar=4
+
+Output is meant to be comparable line by line with ``sysdig -r`` on the same arguments:
+internal events (``procinfo``, ``container`` ...) are hidden unless ``-D``; ``-n`` counts
+the events that pass the filter, shown or not; ``-w`` keeps internal events whatever the
+filter says (sysdig does, so state survives in the new file).
+
+Click lives only here; the work is done by :func:`run`, which tests call directly.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import click
+
+from sinsp import format as fmt
+
+__all__ = ["SysdigOptions", "main", "run"]
+
+EC_INTERNAL = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SysdigOptions:
+    """What the command line asked for."""
+
+    read: str
+    write: str | None = None
+    format: str | None = None
+    max_events: int = 0
+    json: bool = False
+    compress: bool = False
+    debug: bool = False
+    verbose: bool = False
+    buffer_format: str = fmt.BufferFormat.DOTS
+    time_flag: str = "h"
+    filter: str = ""
+
+
+def _internal_types() -> frozenset[int]:
+    """Event types whose 0.29.3 category is EC_INTERNAL (hidden without ``-D``)."""
+    from scap import schema
+
+    return frozenset(
+        etype
+        for etype in range(len(schema.EVENT_INFO))
+        if (info := fmt.display_info(etype)) is not None and int(info.category) & EC_INTERNAL
+    )
+
+
+def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
+    """Process one capture; returns the exit status. Output goes to ``out`` (stdout)."""
+    from sinsp import Inspector
+    from sinsp.fields import evt as evt_fields
+
+    out = out if out is not None else sys.stdout
+    registry = fmt.default_registry()
+    flt = None
+    if opts.filter.strip():
+        from sinsp.filter import compile_filter
+
+        flt = compile_filter(opts.filter, registry)
+    internal = _internal_types()
+    ropts = fmt.RenderOptions(
+        buffer_format=opts.buffer_format,
+        max_buf_len=0 if opts.verbose else 80,
+        json=opts.json,
+        time_flag=opts.time_flag,
+    )
+    writer = None
+    formatter = None
+    insp = Inspector.from_capture(opts.read)
+    try:
+        if opts.write is not None:
+            writer = _open_writer(opts, insp)
+        else:
+            text = opts.format if opts.format is not None else fmt.DEFAULT_FORMAT
+            formatter = fmt.Formatter(text, registry, ropts)
+        count = 0
+        limit = opts.max_events
+        matches = flt.matches if flt is not None else None
+        render = None
+        if formatter is not None:
+            render = formatter.render_json if opts.json else formatter.render
+        write = out.write
+        first = True
+        debug = opts.debug
+        buf: list[str] = []
+        for evt in insp:
+            if first:
+                evt_fields.note_first_ts(insp, evt.record.ts)
+                first = False
+            is_internal = evt.record.type in internal
+            # sinsp returns filtered-out internal events anyway when they are enabled (-D)
+            if matches is not None and not (debug and is_internal) and not matches(evt):
+                if writer is not None and is_internal:
+                    writer.write_event(evt.record)
+                continue
+            count += 1
+            if writer is not None:
+                writer.write_event(evt.record)
+            elif debug or not is_internal:
+                line = render(evt)  # type: ignore[misc]
+                if line is not None:
+                    buf.append(line)
+                    if len(buf) >= 512:
+                        write("\n".join(buf) + "\n")
+                        buf.clear()
+            if limit and count >= limit:
+                break
+        if buf:
+            write("\n".join(buf) + "\n")
+    finally:
+        if writer is not None:
+            writer.close()
+        insp.close()
+    return 0
+
+
+def _open_writer(opts: SysdigOptions, insp: Any) -> Any:
+    """A ``scap.Writer`` carrying the source capture's metadata blocks."""
+    import scap
+
+    src = insp.source
+    w = scap.Writer(opts.write, compress=opts.compress)
+    w.write_header(
+        machine=getattr(src, "machine", None),
+        interfaces=getattr(src, "interfaces", None) or [],
+        users=getattr(src, "users", None) or [],
+        groups=getattr(src, "groups", None) or [],
+        processes=getattr(src, "processes", None) or [],
+    )
+    return w
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-r", "--read", "read", metavar="FILE", required=True,
+              help="Read events from a capture file (.scap, gzipped or not).")
+@click.option("-w", "--write", "write", metavar="FILE",
+              help="Write the matching events to a new capture instead of printing them.")
+@click.option("-z", "--compress", is_flag=True, help="Compress the -w output with gzip.")
+@click.option("-p", "--print", "format_", metavar="FORMAT",
+              help="Output format, e.g. '*%evt.num %proc.name %fd.name' (* = print N/A fields).")
+@click.option("-n", "--numevents", "max_events", type=int, default=0,
+              help="Stop after this many events (that pass the filter).")
+@click.option("-j", "--json", "json_", is_flag=True, help="Print events as JSON objects.")
+@click.option("-D", "--debug", is_flag=True, help="Also print internal events (procinfo, container).")
+@click.option("-v", "--verbose", is_flag=True, help="Print data buffers whole (no 80-char cut).")
+@click.option("-b", "--print-base64", "base64_", is_flag=True, help="Print data buffers in base64.")
+@click.option("-x", "--print-hex", "hex_", is_flag=True, help="Print data buffers in hex.")
+@click.option("-X", "--print-hex-ascii", "hexascii", is_flag=True, help="Print data buffers in hex and ASCII.")
+@click.option("-A", "--print-ascii", "ascii_", is_flag=True, help="Print only the printable text of buffers.")
+@click.option("-t", "--timetype", "time_flag", type=click.Choice(["h", "a", "r", "d", "D"]),
+              default="h", help="Time format of %evt.outputtime (h, a, r, d, D as sysdig).")
+@click.argument("filter_", nargs=-1, metavar="[FILTER]")
+def main(read: str, write: str | None, compress: bool, format_: str | None, max_events: int,
+         json_: bool, debug: bool, verbose: bool, base64_: bool, hex_: bool, hexascii: bool,
+         ascii_: bool, time_flag: str, filter_: Sequence[str]) -> None:  # fmt: skip
+    """sysdig-compatible capture reader: pysysdig -r FILE [options] [FILTER]."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")  # raw bytes of params pass through
+    bufmode = fmt.BufferFormat.DOTS
+    if base64_:
+        bufmode = fmt.BufferFormat.BASE64
+    elif hexascii:
+        bufmode = fmt.BufferFormat.HEXASCII
+    elif hex_:
+        bufmode = fmt.BufferFormat.HEX
+    elif ascii_:
+        bufmode = fmt.BufferFormat.ASCII
+    opts = SysdigOptions(
+        read=read, write=write, format=format_, max_events=max_events, json=json_,
+        compress=compress, debug=debug, verbose=verbose, buffer_format=bufmode,
+        time_flag=time_flag, filter=" ".join(filter_),
+    )  # fmt: skip
+    try:
+        code = run(opts)
+    except BrokenPipeError:
+        code = 0
+    except (fmt.FormatError, ValueError, OSError) as exc:
+        click.echo(f"pysysdig: {exc}", err=True)
+        code = 1
+    except Exception as exc:  # typed errors of the lower layers carry their location
+        name = type(exc).__name__
+        if name.endswith("Error"):
+            click.echo(f"pysysdig: {name}: {exc}", err=True)
+            code = 1
+        else:
+            raise
+    sys.stdout.flush()
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
