@@ -109,6 +109,12 @@ _TYPECHAR_GUESS = {
 }  # fmt: skip
 
 
+def _cid(thread: Any) -> str:
+    """The thread's raw container id as sinsp keeps it: empty on the host."""
+    cid = thread.container_id or ""
+    return "" if cid == "host" else cid
+
+
 def _null_fd_field(evt: Any, thread: Any, what: str) -> Any:
     """extract_from_null_fd: fields that still say something without an fd."""
     rec = evt.record
@@ -123,14 +129,14 @@ def _null_fd_field(evt: Any, thread: Any, what: str) -> Any:
     if what == "name":
         return name
     if what == "containername":
-        return f"{thread.container_id}:{name}"
+        return f"{_cid(thread)}:{name}"
     if what in ("directory", "containerdirectory"):
         pos = name.rfind("/")
         if pos > 0:
             d = name[:pos] if pos < len(name) - 1 else name
         else:
             d = "/"
-        return d if what == "directory" else f"{thread.container_id}:{d}"
+        return d if what == "directory" else f"{_cid(thread)}:{d}"
     if what == "filename":
         pos = name.rfind("/")
         return name[pos + 1 :] if 0 <= pos < len(name) - 1 else name
@@ -205,7 +211,7 @@ def _dir_of(evt: Any, thread: Any, fdi: Any, what: str) -> Any:
                 name = name[:pos]
         else:
             name = "/"
-    return name if what == "directory" else f"{thread.container_id}:{name}"
+    return name if what == "directory" else f"{_cid(thread)}:{name}"
 
 
 @_fd_field("fd.filename", FieldType.CHARBUF, "If the fd is a file, the filename without the path.")
@@ -422,7 +428,7 @@ def _uid(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 def _containername(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None or _connect_failed(evt):
         return _null_fd_field(evt, thread, "containername")
-    return f"{thread.container_id}:{fmt.sanitize(fdi.name)}"
+    return f"{_cid(thread)}:{fmt.sanitize(fdi.name)}"
 
 
 @_fd_field("fd.containerdirectory", FieldType.CHARBUF, "chaining of the container ID and the "
