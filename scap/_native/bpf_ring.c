@@ -22,6 +22,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/btf.h>
 
 #include "events.h"
 
@@ -68,6 +69,45 @@ static int fail(char *err, int rc, const char *fmt, ...)
 	vsnprintf(err, SCAP_BPF_ERR_LEN, fmt, ap);
 	va_end(ap);
 	return rc < 0 ? rc : -rc;
+}
+
+/* Read a `const volatile __u32` stamp from the object's .rodata via its BTF. */
+static int read_rodata_u32(struct bpf_object *obj, const char *name, uint32_t *val)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *m;
+	const struct btf_type *sec;
+	const struct btf_var_secinfo *vs;
+	size_t size;
+	const char *data;
+	int id;
+
+	if (!btf)
+		return -ENOENT;
+	m = NULL;
+	bpf_object__for_each_map(m, obj) {
+		const char *n = bpf_map__name(m);
+		size_t l = strlen(n);
+		if (l >= 7 && strcmp(n + l - 7, ".rodata") == 0)
+			break;
+	}
+	if (!m)
+		return -ENOENT;
+	data = bpf_map__initial_value(m, &size);
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (!data || id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs->type);
+		if (strcmp(btf__name_by_offset(btf, v->name_off), name) == 0 &&
+		    vs->size == 4 && vs->offset + 4 <= size) {
+			memcpy(val, data + vs->offset, 4);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 static int on_sample(void *ctx, void *data, size_t len)
@@ -127,6 +167,22 @@ int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **o
 		rc = -errno;
 		free(h);
 		return fail(err, rc, "cannot open probe object %s: %s", obj_path, strerror(-rc));
+	}
+	{
+		uint32_t api = 0, schema = 0;
+		if (read_rodata_u32(h->obj, "scap_api_version", &api) ||
+		    read_rodata_u32(h->obj, "scap_schema_version", &schema)) {
+			rc = -EINVAL;
+			snprintf(err, SCAP_BPF_ERR_LEN, "%s is not a pyfalco probe (no API/schema stamps)", obj_path);
+			goto cleanup;
+		}
+		if (api != SCAP_BPF_API_VERSION || schema != SCAP_BPF_SCHEMA_VERSION) {
+			rc = -EPROTO;
+			snprintf(err, SCAP_BPF_ERR_LEN,
+				 "probe %s has API %u / schema %u, this build expects %u / %u: rebuild with `make probe`",
+				 obj_path, api, schema, SCAP_BPF_API_VERSION, SCAP_BPF_SCHEMA_VERSION);
+			goto cleanup;
+		}
 	}
 	h->ncpus = libbpf_num_possible_cpus();
 	if (h->ncpus <= 0) {
