@@ -68,11 +68,15 @@ class Event:
     # -- parameters -----------------------------------------------------------
 
     def param(self, name: str, default: Any = None) -> Any:
-        """Decoded parameter ``name`` of this record, else of its enter record."""
+        """Decoded parameter ``name`` of this record, else of its enter record.
+
+        An empty parameter (decoded ``None``) counts as absent: newer exit
+        events repeat enter parameters that older drivers leave empty.
+        """
         value = _param_by_name(self.record, name)
-        if value is _MISSING and self.enter is not None:
+        if (value is _MISSING or value is None) and self.enter is not None:
             value = _param_by_name(self.enter, name)
-        return default if value is _MISSING else value
+        return default if value is _MISSING or value is None else value
 
     def has_param(self, name: str) -> bool:
         return _param_by_name(self.record, name) is not _MISSING

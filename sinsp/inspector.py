@@ -221,8 +221,7 @@ class Inspector:
         ti.comm = ti.exe = "<NA>"
         ti.cwd = ""
         ti.fdlimit = -1
-        # measured: sysdig 0.29.3 reports proc.is_exe_writable=true for such threads
-        ti.exe_writable = True
+        # (0.29.3 leaves exe_writable uninitialised here; we say False)
         ti.fdtable = FdTable(self.max_fds)
         ti.container_id = ""
         self.stats.threads_created_on_demand += 1

@@ -103,6 +103,15 @@ def _family(t: Any) -> int:
     return as_int(getattr(t, "family", None), -1)
 
 
+def _as_ptr(v: Any) -> int:
+    if isinstance(v, int):
+        return v
+    try:
+        return int(str(v), 0)
+    except ValueError:
+        return 0
+
+
 def apply_tuple(info: FdInfo, tup: Any) -> bool:
     """Fill ``info`` from a decoded socket tuple; False if it has no address."""
     fam = _family(tup)
@@ -116,12 +125,22 @@ def apply_tuple(info: FdInfo, tup: Any) -> bool:
         info.name = tuple_name(fam == AF_INET6, info.sip, info.sport, info.dip, info.dport)
         return True
     if fam == AF_UNIX:
+        # scap.SockTuple carries the two kernel socket pointers in sip/dip
         info.type = FdType.UNIX_SOCK
-        info.unix_src = as_int(getattr(tup, "sport", 0))
-        info.unix_dst = as_int(getattr(tup, "dport", 0))
-        info.name = str(getattr(tup, "path", "") or "")
+        info.unix_src = _as_ptr(getattr(tup, "sip", 0))
+        info.unix_dst = _as_ptr(getattr(tup, "dip", 0))
+        path = str(getattr(tup, "path", "") or "")
+        info.name = f"{info.unix_src:x}->{info.unix_dst:x} {path}"
         return True
     return False
+
+
+def parse_connect_enter(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """A unix socket is named after the path it connects to already at enter."""
+    info = evt.fd
+    addr = evt.param("addr")
+    if info is not None and info.type == FdType.UNIX_SOCK and _family(addr) == AF_UNIX:
+        info.name = str(addr.addr)
 
 
 def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -185,6 +204,7 @@ HANDLERS = {
     ("socket", "X"): parse_socket_exit,
     ("socketpair", "X"): parse_socketpair_exit,
     ("bind", "X"): parse_bind_exit,
+    ("connect", "E"): parse_connect_enter,
     ("connect", "X"): parse_connect_exit,
     ("accept", "X"): parse_accept_exit,
     ("accept4", "X"): parse_accept_exit,

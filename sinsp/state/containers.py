@@ -38,7 +38,8 @@ _HEX64 = r"([0-9a-f]{64})"
 _CGROUP_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (6, re.compile(r"cri-containerd-" + _HEX64 + r"\.scope")),
     (8, re.compile(r"crio-(?:conmon-)?" + _HEX64 + r"(?:\.scope)?")),
-    (11, re.compile(r"libpod-(?:conmon-)?" + _HEX64 + r"(?:\.scope)?")),
+    # 0.29.3 recognises podman's libpod scopes with its docker engine
+    (0, re.compile(r"libpod-(?:conmon-)?" + _HEX64 + r"(?:\.scope)?")),
     (0, re.compile(r"docker-" + _HEX64 + r"\.scope")),
     (0, re.compile(r"/docker/" + _HEX64 + r"(?:/|$)")),
     (0, re.compile(r"/kubepods(?:\.slice)?/.*?/" + _HEX64 + r"(?:/|$)")),
@@ -103,11 +104,19 @@ class ContainerTable:
         self._containers[info.id] = info
         return info
 
-    def ensure(self, cid: str, ctype: int | None) -> ContainerInfo:
-        """The entry for ``cid``, created bare (no metadata) when first seen."""
+    def ensure(self, cid: str, ctype: int | None) -> ContainerInfo | None:
+        """The entry for ``cid``, created bare (no metadata) when first seen.
+
+        Offline, sysdig 0.29.3's docker engine still records a container it
+        finds in a cgroup (type docker, not privileged, no probes); its CRI
+        engines record nothing without a runtime to ask, so those ids get no
+        entry and every field but ``container.id`` is N/A.
+        """
         info = self._containers.get(cid)
         if info is None:
-            info = ContainerInfo(id=cid, type=ctype or 0)
+            if ctype != 0:
+                return None
+            info = ContainerInfo(id=cid, type=0, privileged=False)
             self._containers[cid] = info
         return info
 

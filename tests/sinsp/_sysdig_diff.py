@@ -46,6 +46,13 @@ def sysdig_rows(path: Path, fields: list[str]) -> dict[int, list[str]]:
 
 
 def our_rows(path: Path, fields: list[str]) -> dict[int, list[str]]:
+    import importlib
+
+    for mod in ("fd", "evt"):  # other engineers' classes, when present
+        try:
+            importlib.import_module(f"sinsp.fields.{mod}")
+        except ImportError:
+            pass
     import sinsp.fields.container  # noqa: F401  (registers the field classes)
     import sinsp.fields.proc  # noqa: F401
     import sinsp.fields.user  # noqa: F401
@@ -83,6 +90,7 @@ def diff(
     fields: list[str],
     limit: int = 20,
     normalize: dict[str, Callable[[str], str]] | None = None,
+    skip: Callable[[str, dict[str, str]], bool] | None = None,
 ) -> list[str]:
     """Human-readable mismatches (empty when every value matches).
 
@@ -100,7 +108,10 @@ def diff(
     if extra:
         problems.append(f"events we show and sysdig does not: {extra[:10]}")
     for num in sorted(set(theirs) & set(ours)):
+        row = dict(zip(fields, theirs[num], strict=True))
         for f, a, b in zip(fields, theirs[num], ours[num], strict=True):
+            if skip is not None and skip(f, row):
+                continue
             if f in normalize:
                 a = normalize[f](a)
             if a != b:

@@ -30,6 +30,15 @@ _WITH_ARGS = {
 _NORMALIZE = {"group.gid": lambda s: s if not s.isdigit() else str(int(s) & 0xFFFFFFFF)}
 
 
+def skip_uninitialised(field: str, row: dict[str, str]) -> bool:
+    """0.29.3 never initialises is_exe_writable of a thread it had to invent
+    (no process-list entry, no clone seen: no sid, no vpid, even after a later
+    execve); it prints whatever the memory held, true in some captures, false
+    in others."""
+    invented = row.get("proc.sid") == "-1" and row.get("proc.vpid") == "<NA>"
+    return field == "proc.is_exe_writable" and invented
+
+
 def _fields() -> list[str]:
     names = sysdig_field_names({"process", "user", "group", "container"})
     out: list[str] = []
@@ -52,5 +61,5 @@ def test_every_0_29_3_field_of_these_classes_is_registered() -> None:
 
 @pytest.mark.parametrize("path", captures(), ids=lambda p: p.name)
 def test_fields_match_sysdig(path) -> None:  # type: ignore[no-untyped-def]
-    problems = diff(path, _fields(), limit=30, normalize=_NORMALIZE)
+    problems = diff(path, _fields(), limit=30, normalize=_NORMALIZE, skip=skip_uninitialised)
     assert problems == []

@@ -1,0 +1,269 @@
+"""A synthetic capture exercising every parser family, written with
+``scap.testing`` so that sysdig 0.29.3 and our Inspector read the same bytes.
+
+The story: bash (100, in a docker container) forks 200 (parent's clone exit
+first); 200 spawns thread 201 (CLONE_THREAD|FILES|FS, child's exit first);
+200 execs ``./tool`` relative to its cwd, changes directory, opens files
+relative to the cwd and to a dirfd, duplicates fds, makes pipes and sockets,
+changes its ids and session, and exits. A second process runs in a
+kubepods cgroup, a third in a cri-containerd scope.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scap.metadata import FdEntry, GroupInfo, ProcInfo, UserInfo
+from scap.testing import EventBuilder, write_capture
+
+DOCKER_ID = "3c1d2b7e9a8f" + "0" * 52
+KUBE_ID = "9f8e7d6c5b4a" + "1" * 52
+CRI_ID = "a1b2c3d4e5f6" + "2" * 52
+CRIO_ID = "0a0b0c0d0e0f" + "3" * 52
+PODMAN_ID = "f0e0d0c0b0a0" + "4" * 52
+
+CL_FILES, CL_FS, CL_SIGHAND, CL_THREAD, CL_VM = 1, 2, 1 << 11, 1 << 13, 1 << 15
+AT_FDCWD = -100
+O_RDONLY, O_WRONLY, O_CREAT, O_DIRECTORY = 1, 2, 4, 1 << 10
+
+
+def _cg(path: str) -> list[str]:
+    return [f"{s}={path}" for s in ("cpuset", "cpu", "memory")]
+
+
+def _proc(tid: int, pid: int, ptid: int, comm: str, exe: str, **kw: Any) -> ProcInfo:
+    base: dict[str, Any] = dict(
+        args=[], cwd="/", fdlimit=1024, flags=0, uid=0, gid=0, sid=tid, vpgid=tid,
+        exepath=exe, vtid=tid, vpid=pid, cgroups=_cg("/"), env=["PATH=/bin"], loginuid=1000,
+        tty=34816,
+    )
+    base.update(kw)
+    return ProcInfo(tid=tid, pid=pid, ptid=ptid, comm=comm, exe=exe, **base)
+
+
+def processes() -> list[ProcInfo]:
+    return [
+        _proc(1, 1, 0, "systemd", "/sbin/init"),
+        _proc(90, 90, 1, "sshd", "/usr/sbin/sshd", sid=90, args=["-D"]),
+        _proc(
+            100, 100, 90, "bash", "/bin/bash", sid=100, cwd="/home/alice", uid=1000, gid=1000,
+            args=["-i"], cgroups=_cg(f"/docker/{DOCKER_ID}"),
+            fds=[
+                FdEntry(fd=0, ino=1, type=1, name="/dev/pts/0"),
+                FdEntry(fd=3, ino=2, type=2, name="/etc"),
+                FdEntry(fd=4, ino=3, type=3, sip="10.0.0.1", sport=40000, dip="10.0.0.2",
+                        dport=80, l4proto=2),
+                FdEntry(fd=5, ino=4, type=5, sip="0.0.0.0", sport=8080, l4proto=2),
+                FdEntry(fd=6, ino=5, type=8, source=0xFFFF1, dest=0xFFFF2, name="/run/x.sock"),
+            ],
+        ),
+        _proc(300, 300, 1, "kubelet-pod", "/pause",
+              cgroups=_cg(f"/kubepods/besteffort/podabc-123/{KUBE_ID}")),
+        _proc(310, 310, 1, "ctr-app", "/app",
+              cgroups=_cg(f"/system.slice/cri-containerd-{CRI_ID}.scope")),
+        _proc(320, 320, 1, "crio-app", "/app", cgroups=_cg(f"/crio-{CRIO_ID}.scope")),
+        _proc(330, 330, 1, "podman-app", "/app",
+              cgroups=_cg(f"/machine.slice/libpod-{PODMAN_ID}.scope")),
+        _proc(340, 340, 1, "docker-scope", "/app",
+              cgroups=_cg(f"/system.slice/docker-{DOCKER_ID[:-1]}9.scope")),
+    ]
+
+
+def users() -> tuple[list[UserInfo], list[GroupInfo]]:
+    return (
+        [UserInfo(0, 0, "root", "/root", "/bin/bash"),
+         UserInfo(1000, 1000, "alice", "/home/alice", "/bin/zsh"),
+         UserInfo(33, 33, "www-data", "/var/www", "/usr/sbin/nologin")],
+        [GroupInfo(0, "root"), GroupInfo(1000, "alice"), GroupInfo(33, "www-data")],
+    )
+
+
+def _clone_x(res: int, tid: int, pid: int, ptid: int, comm: str, exe: str, flags: int,
+             cgroups: list[str], cwd: str = "/home/alice", uid: int = 1000) -> dict[str, Any]:
+    return dict(res=res, exe=exe, args=["-i"], tid=tid, pid=pid, ptid=ptid, cwd=cwd,
+                fdlimit=1024, pgft_maj=0, pgft_min=10, vm_size=1000, vm_rss=500, vm_swap=0,
+                comm=comm, cgroups=cgroups, flags=flags, uid=uid, gid=1000, vtid=tid,
+                vpid=pid)
+
+
+def events() -> list[Any]:
+    b = EventBuilder(ts=1_700_000_000_000_000_000, tid=100)
+    dcg = _cg(f"/docker/{DOCKER_ID}")
+    ev: list[Any] = []
+    add = ev.append
+    # bash forks 200: parent's exit first, then the child's
+    add(b.build("SYSCALL_CLONE_20_E", [], tid=100))
+    add(b.build("SYSCALL_CLONE_20_X", _clone_x(200, 100, 100, 90, "bash", "/bin/bash", 0, dcg),
+                tid=100))
+    add(b.build("SYSCALL_CLONE_20_X", _clone_x(0, 200, 200, 100, "bash", "/bin/bash", 0, dcg),
+                tid=200))
+    # 200 creates thread 201 sharing files and fs: the child's exit comes first
+    tflags = CL_THREAD | CL_FILES | CL_FS | CL_VM | CL_SIGHAND
+    add(b.build("SYSCALL_CLONE_20_E", [], tid=200))
+    add(b.build("SYSCALL_CLONE_20_X", _clone_x(0, 201, 200, 100, "bash", "/bin/bash", tflags,
+                                               dcg), tid=201))
+    add(b.build("SYSCALL_CLONE_20_X", _clone_x(201, 200, 200, 100, "bash", "/bin/bash", tflags,
+                                               dcg), tid=200))
+    # 200 execs ./tool (relative to its cwd /home/alice)
+    add(b.build("SYSCALL_EXECVE_19_E", {"filename": "./bin/../tool"}, tid=200))
+    add(b.build("SYSCALL_EXECVE_19_X", dict(
+        res=0, exe="./tool", args=["--fast", "x y"], tid=200, pid=200, ptid=100,
+        cwd="/home/alice", fdlimit=4096, pgft_maj=1, pgft_min=2, vm_size=2000, vm_rss=700,
+        vm_swap=3, comm="tool", cgroups=dcg, env=["A=1", "B=2"], tty=34817, pgid=200,
+        loginuid=1000, flags=0), tid=200))
+    # opens: relative to cwd, then chdir, then relative to a dirfd and an absolute one
+    add(b.build("SYSCALL_OPEN_E", {"name": "notes/../a.txt", "flags": O_RDONLY, "mode": 0},
+                tid=200))
+    add(b.build("SYSCALL_OPEN_X", {"fd": 7, "name": "notes/../a.txt", "flags": O_RDONLY,
+                                   "mode": 0, "dev": 0}, tid=200))
+    add(b.build("SYSCALL_CHDIR_E", [], tid=201))
+    add(b.build("SYSCALL_CHDIR_X", {"res": 0, "path": "../bob/./work"}, tid=201))
+    add(b.build("SYSCALL_OPEN_E", {"name": "b.txt", "flags": O_WRONLY | O_CREAT, "mode": 0o644},
+                tid=200))
+    add(b.build("SYSCALL_OPEN_X", {"fd": 8, "name": "b.txt", "flags": O_WRONLY | O_CREAT,
+                                   "mode": 0o644, "dev": 0}, tid=200))
+    add(b.build("SYSCALL_OPENAT_2_E", {"dirfd": 3, "name": "passwd", "flags": O_RDONLY,
+                                       "mode": 0}, tid=201))
+    add(b.build("SYSCALL_OPENAT_2_X", {"fd": 9, "dirfd": 3, "name": "passwd",
+                                       "flags": O_RDONLY, "mode": 0, "dev": 0}, tid=201))
+    add(b.build("SYSCALL_OPENAT_E", {"dirfd": AT_FDCWD, "name": "sub", "flags": O_DIRECTORY,
+                                     "mode": 0}, tid=200))
+    add(b.build("SYSCALL_OPENAT_X", {"fd": 10}, tid=200))
+    add(b.build("SYSCALL_OPENAT_2_E", {"dirfd": 10, "name": "deep/c.log", "flags": O_RDONLY,
+                                       "mode": 0}, tid=200))
+    add(b.build("SYSCALL_OPENAT_2_X", {"fd": 11, "dirfd": 10, "name": "deep/c.log",
+                                       "flags": O_RDONLY, "mode": 0, "dev": 0}, tid=200))
+    add(b.build("SYSCALL_CREAT_E", {"name": "/tmp/new", "mode": 0o600}, tid=200))
+    add(b.build("SYSCALL_CREAT_X", {"fd": 12, "name": "/tmp/new", "mode": 0o600, "dev": 0},
+                tid=200))
+    # fchdir into the dir fd
+    add(b.build("SYSCALL_FCHDIR_E", {"fd": 10}, tid=200))
+    add(b.build("SYSCALL_FCHDIR_X", {"res": 0}, tid=200))
+    # dup & fcntl(F_DUPFD)
+    add(b.build("SYSCALL_DUP_E", {"fd": 7}, tid=200))
+    add(b.build("SYSCALL_DUP_X", {"res": 13}, tid=200))
+    add(b.build("SYSCALL_FCNTL_E", {"fd": 8, "cmd": 1}, tid=201))
+    add(b.build("SYSCALL_FCNTL_X", {"res": 14}, tid=201))
+    # reads on the fds so fd.name shows
+    for fd in (7, 8, 9, 10, 11, 12, 13, 14, 4, 5, 6):
+        add(b.build("SYSCALL_READ_E", {"fd": fd, "size": 10}, tid=200))
+        add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=200))
+    # close 7: the close exit still names it, the next read does not find it
+    add(b.build("SYSCALL_CLOSE_E", {"fd": 7}, tid=200))
+    add(b.build("SYSCALL_CLOSE_X", {"res": 0}, tid=200))
+    add(b.build("SYSCALL_READ_E", {"fd": 7, "size": 10}, tid=200))
+    add(b.build("SYSCALL_READ_X", {"res": -9, "data": b""}, tid=200))
+    # a failed open leaves no fd
+    add(b.build("SYSCALL_OPEN_E", {"name": "/nope", "flags": O_RDONLY, "mode": 0}, tid=200))
+    add(b.build("SYSCALL_OPEN_X", {"fd": -2, "name": "/nope", "flags": O_RDONLY, "mode": 0,
+                                   "dev": 0}, tid=200))
+    # pipe, eventfd, timerfd, inotify, signalfd
+    add(b.build("SYSCALL_PIPE_E", [], tid=200))
+    add(b.build("SYSCALL_PIPE_X", {"res": 0, "fd1": 15, "fd2": 16, "ino": 777}, tid=200))
+    add(b.build("SYSCALL_EVENTFD_E", {"initval": 0, "flags": 0}, tid=200))
+    add(b.build("SYSCALL_EVENTFD_X", {"res": 17}, tid=200))
+    add(b.build("SYSCALL_TIMERFD_CREATE_E", {"clockid": 0, "flags": 0}, tid=200))
+    add(b.build("SYSCALL_TIMERFD_CREATE_X", {"res": 18}, tid=200))
+    add(b.build("SYSCALL_INOTIFY_INIT_E", {"flags": 0}, tid=200))
+    add(b.build("SYSCALL_INOTIFY_INIT_X", {"res": 19}, tid=200))
+    add(b.build("SYSCALL_SIGNALFD_E", {"fd": -1, "mask": 0, "flags": 0}, tid=200))
+    add(b.build("SYSCALL_SIGNALFD_X", {"res": 20}, tid=200))
+    # sockets: tcp connect, unix connect, udp bind, socketpair, accept
+    add(b.build("SOCKET_SOCKET_E", {"domain": 2, "type": 1, "proto": 0}, tid=200))
+    add(b.build("SOCKET_SOCKET_X", {"fd": 21}, tid=200))
+    add(b.build("SOCKET_CONNECT_E", {"fd": 21, "addr": (2, "93.184.216.34", 443)}, tid=200))
+    add(b.build("SOCKET_CONNECT_X", {"res": 0, "tuple": (2, "172.17.0.2", 51000,
+                                                         "93.184.216.34", 443)}, tid=200))
+    add(b.build("SOCKET_SOCKET_E", {"domain": 1, "type": 1, "proto": 0}, tid=200))
+    add(b.build("SOCKET_SOCKET_X", {"fd": 22}, tid=200))
+    add(b.build("SOCKET_CONNECT_E", {"fd": 22, "addr": (1, "/var/run/docker.sock", 0)},
+                tid=200))
+    add(b.build("SOCKET_CONNECT_X", {"res": 0, "tuple": (1, 0xAAAA, 0, 0xBBBB, 0,
+                                                         "/var/run/docker.sock")}, tid=200))
+    add(b.build("SOCKET_SOCKET_E", {"domain": 2, "type": 2, "proto": 0}, tid=200))
+    add(b.build("SOCKET_SOCKET_X", {"fd": 23}, tid=200))
+    add(b.build("SOCKET_BIND_E", {"fd": 23}, tid=200))
+    add(b.build("SOCKET_BIND_X", {"res": 0, "addr": (2, "0.0.0.0", 5353)}, tid=200))
+    add(b.build("SOCKET_SOCKETPAIR_E", {"domain": 1, "type": 1, "proto": 0}, tid=200))
+    add(b.build("SOCKET_SOCKETPAIR_X", {"res": 0, "fd1": 24, "fd2": 25, "source": 0x1234,
+                                        "peer": 0x5678}, tid=200))
+    add(b.build("SOCKET_ACCEPT_5_E", [], tid=100))
+    add(b.build("SOCKET_ACCEPT_5_X", {"fd": 26, "tuple": (2, "10.1.1.1", 5555, "0.0.0.0",
+                                                          8080), "queuepct": 0, "queuelen": 0,
+                                      "queuemax": 0}, tid=100))
+    for fd in (15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25):
+        add(b.build("SYSCALL_READ_E", {"fd": fd, "size": 10}, tid=201))
+        add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=201))
+    add(b.build("SYSCALL_READ_E", {"fd": 26, "size": 10}, tid=100))
+    add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=100))
+    # the forked child kept a copy of bash's fds: 4 is the tcp socket
+    add(b.build("SYSCALL_READ_E", {"fd": 3, "size": 10}, tid=100))
+    add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=100))
+    # ids and session
+    add(b.build("SYSCALL_SETUID_E", {"uid": 33}, tid=200))
+    add(b.build("SYSCALL_SETUID_X", {"res": 0}, tid=200))
+    add(b.build("SYSCALL_SETGID_E", {"gid": 33}, tid=200))
+    add(b.build("SYSCALL_SETGID_X", {"res": 0}, tid=200))
+    add(b.build("SYSCALL_SETRESUID_E", {"ruid": -1, "euid": 0, "suid": -1}, tid=201))
+    add(b.build("SYSCALL_SETRESUID_X", {"res": 0}, tid=201))
+    add(b.build("SYSCALL_SETRESGID_E", {"rgid": -1, "egid": 1000, "sgid": -1}, tid=201))
+    add(b.build("SYSCALL_SETRESGID_X", {"res": 0}, tid=201))
+    add(b.build("SYSCALL_SETUID_E", {"uid": 5}, tid=201))
+    add(b.build("SYSCALL_SETUID_X", {"res": -1}, tid=201))
+    add(b.build("SYSCALL_SETSID_E", [], tid=200))
+    add(b.build("SYSCALL_SETSID_X", {"res": 200}, tid=200))
+    add(b.build("SYSCALL_BRK_4_E", {"addr": 0}, tid=200))
+    add(b.build("SYSCALL_BRK_4_X", {"res": 0, "vm_size": 2100, "vm_rss": 800, "vm_swap": 4},
+                tid=200))
+    # events from the container processes and an unknown thread
+    for tid in (300, 310, 320, 330, 340, 4242):
+        add(b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=tid))
+        add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=tid))
+    # thread exits, then the process; reads after each show what is left
+    add(b.build("PROCEXIT_1_E", {"status": 0, "ret": 0, "sig": 0, "core": 0}, tid=201))
+    add(b.build("SYSCALL_READ_E", {"fd": 8, "size": 1}, tid=200))
+    add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=200))
+    add(b.build("PROCEXIT_1_E", {"status": 0, "ret": 0, "sig": 0, "core": 0}, tid=200))
+    add(b.build("SYSCALL_READ_E", {"fd": 4, "size": 1}, tid=100))
+    add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=100))
+    return ev
+
+
+def write(path: Path) -> Path:
+    u, g = users()
+    write_capture(path, events(), processes=processes(), users=u, groups=g)
+    return path
+
+
+def clone_order_capture(path: Path) -> Path:
+    """Threads and processes created in both exit orders, by a process and by
+    one of its threads, so parent links (proc.pname, aname, ppid) can be
+    checked against sysdig: 401 (thread, caller first, comm q), 402 (process,
+    child first), 403 (thread of 401, caller first), 404 (thread of 401, child
+    first)."""
+    b = EventBuilder(ts=1_700_000_000_000_000_000, tid=400)
+    tf = CL_THREAD | CL_FILES | CL_FS | CL_VM | CL_SIGHAND
+    cg = _cg("/")
+
+    def cx(res: int, tid: int, pid: int, ptid: int, comm: str, flags: int) -> dict[str, Any]:
+        return _clone_x(res, tid, pid, ptid, comm, "/x", flags, cg)
+
+    e = "SYSCALL_CLONE_20_E"
+    x = "SYSCALL_CLONE_20_X"
+    ev = [
+        b.build(e, [], tid=400), b.build(x, cx(401, 400, 400, 90, "q", tf), tid=400),
+        b.build(x, cx(0, 401, 400, 90, "q", tf), tid=401),
+        b.build(e, [], tid=400), b.build(x, cx(0, 402, 402, 400, "c", 0), tid=402),
+        b.build(x, cx(402, 400, 400, 90, "p", 0), tid=400),
+        b.build(e, [], tid=401), b.build(x, cx(403, 401, 400, 90, "p", tf), tid=401),
+        b.build(x, cx(0, 403, 400, 90, "p", tf), tid=403),
+        b.build(e, [], tid=401), b.build(x, cx(0, 404, 400, 90, "p", tf), tid=404),
+        b.build(x, cx(404, 401, 400, 90, "p", tf), tid=401),
+    ]
+    ev += [b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=t) for t in (400, 401, 402, 403,
+                                                                             404)]
+    procs = [_proc(1, 1, 0, "systemd", "/sbin/init"), _proc(90, 90, 1, "sshd", "/sshd"),
+             _proc(400, 400, 90, "p", "/x")]
+    write_capture(path, ev, processes=procs)
+    return path

@@ -1,0 +1,40 @@
+"""Every parser family against sysdig 0.29.3: synthetic captures written with
+scap.testing (see _scenario.py), read by both, compared field by field."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _scenario  # noqa: E402
+from _sysdig_diff import diff, have_sysdig  # noqa: E402
+from test_fields_proc_sysdig import _NORMALIZE, _fields, skip_uninitialised  # noqa: E402
+
+pytestmark = [
+    pytest.mark.sysdig,
+    pytest.mark.skipif(not have_sysdig(), reason="sysdig (0.29.3) is not installed"),
+]
+
+
+def _with_fd_name() -> list[str]:
+    from sinsp.fields.registry import REGISTRIES
+
+    try:
+        import sinsp.fields.fd  # noqa: F401
+    except ImportError:
+        return []
+    return ["fd.name"] if "fd.name" in REGISTRIES["syscall"].names() else []
+
+
+def test_parser_families_match_sysdig(tmp_path: Path) -> None:
+    path = _scenario.write(tmp_path / "families.scap")
+    fields = _fields() + _with_fd_name()
+    assert diff(path, fields, limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
+
+
+def test_clone_orders_match_sysdig(tmp_path: Path) -> None:
+    path = _scenario.clone_order_capture(tmp_path / "clones.scap")
+    assert diff(path, _fields(), limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
