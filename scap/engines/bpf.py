@@ -36,6 +36,7 @@ __all__ = [
     "STATE_SYSCALLS",
     "BpfSource",
     "BpfStats",
+    "DriverCounters",
     "DriverError",
     "find_probe",
     "syscalls_for_event_types",
@@ -98,6 +99,15 @@ class BpfStats:
     @property
     def drops(self) -> int:
         return self.drops_buffer
+
+
+@dataclass(frozen=True, slots=True)
+class DriverCounters:
+    """scap_stats-shaped counters (`n_evts` includes `n_drops`); `detail` uses Falco's names."""
+
+    n_evts: int
+    n_drops: int
+    detail: dict[str, int]
 
 
 def _lib() -> tuple[Any, Any]:
@@ -186,6 +196,7 @@ class BpfSource:
         self._decode_errors = 0
         self.boot_time_ns = 0
         self.probe_path: Path | None = None
+        self._snapshot: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> BpfSource:
@@ -305,8 +316,50 @@ class BpfSource:
             yield self.next_batch()
 
     def __iter__(self) -> Iterator[EventRecord]:
+        if self._h is None:
+            self.open()
         for batch in self.batches():
             yield from batch
+
+    # -- initial state, shaped like a capture's metadata ---------------------------------
+    def snapshot(self) -> Any:
+        """The /proc snapshot (`scap.platform.procfs.Snapshot`), taken once, *after* the probe
+        is attached so that no process started in between is missed (as libscap does)."""
+        if self._snapshot is None:
+            if self._h is None:
+                self.open()
+            from scap.platform import procfs
+
+            self._snapshot = procfs.snapshot()
+        return self._snapshot
+
+    @property
+    def machine(self) -> Any:
+        return self.snapshot().machine
+
+    @property
+    def processes(self) -> Any:
+        return self.snapshot().processes
+
+    @property
+    def interfaces(self) -> Any:
+        return self.snapshot().interfaces
+
+    @property
+    def users(self) -> Any:
+        return self.snapshot().users
+
+    @property
+    def groups(self) -> Any:
+        return self.snapshot().groups
+
+    def driver_stats(self) -> DriverCounters:
+        """Counters in scap_stats terms for the drop manager: `n_evts` counts every record
+        the probe tried to emit (drops included), `n_drops` the lost ones."""
+        st = self.stats()
+        return DriverCounters(n_evts=st.events + st.drops_buffer, n_drops=st.drops_buffer,
+                              detail={"n_drops_buffer_total": st.drops_buffer,
+                                      "n_drops_scratch_map": st.drops_size})
 
     def stats(self) -> BpfStats:
         """Kernel counters summed over CPUs, plus the user-side ones."""

@@ -189,3 +189,33 @@ def test_stats_on_shared_source(bpf_source):
     st = bpf_source.stats()
     assert st.ncpus == os.cpu_count() or st.ncpus >= 1
     assert st.events >= st.delivered
+
+
+def test_source_is_capture_shaped_and_feeds_the_inspector():
+    """The live source carries the /proc snapshot like a file's metadata, and sinsp's
+    Inspector turns its records into state-linked events (proc.name of our own openat)."""
+    from scap.engines.bpf import BpfSource
+    from sinsp import Inspector
+
+    with BpfSource({"openat"}) as src:
+        assert any(p.tid == os.getpid() for p in src.processes)
+        assert any(i.addr == "127.0.0.1" for i in src.interfaces)
+        assert any(u.uid == 0 for u in src.users)
+        insp = Inspector(src)
+        marker = f"/tmp/pyfalco-live-{os.getpid()}"
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+        os.unlink(marker)
+        found = None
+        for _ in range(50):
+            for rec in src.next_batch(20):
+                evt = insp.process(rec)
+                if evt is not None and rec.type == 307 and marker.encode() in rec.raw:
+                    found = evt
+            if found:
+                break
+        assert found is not None
+        assert found.thread is not None and found.thread.pid == os.getpid()
+        assert found.fd is not None and found.fd.name == marker
+        c = src.driver_stats()
+        assert c.n_evts >= c.n_drops >= 0
