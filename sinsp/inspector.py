@@ -19,9 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sinsp.event import Event
-from sinsp.parsers import PARSERS, ensure_built, event_flags
+from sinsp.parsers import CONTAINER_TYPES, NO_CREATE_TYPES, PARSERS, ensure_built, event_flags
 from sinsp.state.containers import ContainerTable, container_id_from_cgroups
-from sinsp.state.fds import DEFAULT_MAX_FDS, FdInfo, FdTable, FdType, server_name, tuple_name
+from sinsp.state.fds import (
+    DEFAULT_MAX_FDS,
+    FdInfo,
+    FdTable,
+    FdTableStats,
+    FdType,
+    server_name,
+    tuple_name,
+)
 from sinsp.state.threads import DEFAULT_MAX_THREADS, ThreadInfo, ThreadTable
 from sinsp.state.users import UserTable
 from sinsp.verdict import Verdict
@@ -33,10 +41,6 @@ EF_SKIPPARSERESET = 1 << 8
 
 SCAP_DF_STATE_ONLY = 1
 
-#: Event types whose thread is looked up but never created when unknown
-#: (sinsp resets these without querying/creating threads).
-_NO_CREATE_NAMES = frozenset({"procinfo", "container", "notification", "infra"})
-_CONTAINER_EVENT_NAMES = frozenset({"container"})
 
 
 @dataclass(slots=True)
@@ -68,6 +72,8 @@ class Inspector:
         self.source = source
         self.max_fds = max_fds
         self.threads = ThreadTable(max_threads)
+        #: fd counters shared by every fd table this inspector creates
+        self.fd_stats = FdTableStats()
         self.users = UserTable()
         self.containers = ContainerTable()
         self.machine = getattr(source, "machine", None)
@@ -110,7 +116,7 @@ class Inspector:
     def load_processes(self, processes: Iterable[Any]) -> None:
         """Seed the thread and fd tables from a process list (PL + FDL blocks)."""
         for p in processes:
-            ti = thread_from_procinfo(p, self.max_fds)
+            ti = thread_from_procinfo(p, self.max_fds, self.fd_stats)
             self.threads.add(ti)
             self._assign_container(ti)
         # children counts once every thread is known
@@ -158,15 +164,14 @@ class Inspector:
         self._num += 1
         self.stats.events += 1
         evt = Event(rec, self._num, self)
-        name = rec.name
-        self._reset(evt, name)
+        self._reset(evt)
         parser = PARSERS.get(rec.type)
         if parser is not None:
             parser(evt, self, self._verdict)
         if getattr(rec, "dump_flags", 0) & SCAP_DF_STATE_ONLY:
             self.stats.hidden_state_only += 1
             return None
-        if name in _CONTAINER_EVENT_NAMES or rec.type in (228, 272, 324):
+        if rec.type in CONTAINER_TYPES:
             if not self._seen_non_container:
                 self.stats.hidden_container += 1
                 return None
@@ -174,7 +179,7 @@ class Inspector:
             self._seen_non_container = True
         return evt
 
-    def _reset(self, evt: Event, name: str) -> None:
+    def _reset(self, evt: Event) -> None:
         """Link the event to its thread, enter record and fd (sinsp reset())."""
         rec = evt.record
         flags = event_flags(rec.type)
@@ -185,7 +190,7 @@ class Inspector:
             evt.thread = ti
             return
         if ti is None:
-            if name in _NO_CREATE_NAMES or rec.type in (228, 272, 324):
+            if rec.type in NO_CREATE_TYPES:
                 return
             ti = self.create_thread(tid)
         evt.thread = ti
@@ -222,13 +227,13 @@ class Inspector:
         ti.cwd = ""
         ti.fdlimit = -1
         # (0.29.3 leaves exe_writable uninitialised here; we say False)
-        ti.fdtable = FdTable(self.max_fds)
+        ti.fdtable = self.new_fd_table()
         ti.container_id = ""
         self.stats.threads_created_on_demand += 1
         return self.threads.add(ti)
 
     def new_fd_table(self) -> FdTable:
-        return FdTable(self.max_fds)
+        return FdTable(self.max_fds, self.fd_stats)
 
     def assign_container(self, ti: ThreadInfo) -> None:
         self._assign_container(ti)
@@ -273,7 +278,9 @@ def _strlist(raw: Any) -> list[str]:
     return [str(s) for s in raw]
 
 
-def thread_from_procinfo(p: Any, max_fds: int = DEFAULT_MAX_FDS) -> ThreadInfo:
+def thread_from_procinfo(
+    p: Any, max_fds: int = DEFAULT_MAX_FDS, fd_stats: FdTableStats | None = None
+) -> ThreadInfo:
     """A ``ThreadInfo`` from a ``scap.ProcInfo`` (process-list entry)."""
     g = getattr
     ti = ThreadInfo(int(p.tid), int(g(p, "pid", p.tid)), int(g(p, "ptid", -1)))
@@ -306,7 +313,7 @@ def thread_from_procinfo(p: Any, max_fds: int = DEFAULT_MAX_FDS) -> ThreadInfo:
     ti.cap_permitted = int(g(p, "cap_permitted", 0) or 0)
     ti.cap_effective = int(g(p, "cap_effective", 0) or 0)
     ti.cgroups = _split_cgroups(g(p, "cgroups", None))
-    ti.fdtable = FdTable(max_fds)
+    ti.fdtable = FdTable(max_fds, fd_stats)
     for entry in g(p, "fds", None) or []:
         ti.fdtable.add(fd_from_entry(entry))
     return ti

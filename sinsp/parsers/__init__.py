@@ -30,6 +30,10 @@ for _mod in (proc, fd_open, fd_misc, net, mem, sysevents):
 #: type number → parser; filled from the scap schema by ``ensure_built()``.
 PARSERS: dict[int, Parser] = {}
 _FLAGS: list[int] = []
+#: Event types (by schema name) the inspector treats specially.
+NO_CREATE_TYPES: set[int] = set()  # thread looked up, never invented
+CONTAINER_TYPES: set[int] = set()  # container descriptions
+_NO_CREATE_NAMES = frozenset({"procinfo", "container", "notification", "infra"})
 
 
 def ensure_built() -> dict[int, Parser]:
@@ -45,6 +49,10 @@ def ensure_built() -> dict[int, Parser]:
         handler = BY_NAME.get((info.name, direction))
         if handler is not None:
             PARSERS[etype] = handler
+        if info.name in _NO_CREATE_NAMES:
+            NO_CREATE_TYPES.add(etype)
+        if info.name == "container":
+            CONTAINER_TYPES.add(etype)
     return PARSERS
 
 
@@ -53,4 +61,12 @@ def event_flags(etype: int) -> int:
     return _FLAGS[etype] if 0 <= etype < len(_FLAGS) else 0
 
 
-__all__ = ["BY_NAME", "PARSERS", "Parser", "ensure_built", "event_flags"]
+__all__ = [
+    "BY_NAME",
+    "CONTAINER_TYPES",
+    "NO_CREATE_TYPES",
+    "PARSERS",
+    "Parser",
+    "ensure_built",
+    "event_flags",
+]

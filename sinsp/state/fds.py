@@ -189,10 +189,11 @@ class FdTable:
 
     __slots__ = ("_fds", "max_fds", "stats")
 
-    def __init__(self, max_fds: int = DEFAULT_MAX_FDS) -> None:
+    def __init__(self, max_fds: int = DEFAULT_MAX_FDS, stats: FdTableStats | None = None) -> None:
         self._fds: dict[int, FdInfo] = {}
         self.max_fds = max_fds
-        self.stats = FdTableStats()
+        #: may be shared between tables (the inspector aggregates its counters)
+        self.stats = stats if stats is not None else FdTableStats()
 
     def __len__(self) -> int:
         return len(self._fds)
@@ -227,7 +228,7 @@ class FdTable:
 
     def copy(self) -> FdTable:
         """A fork's private copy (the child gets the parent's fds)."""
-        new = FdTable(self.max_fds)
+        new = FdTable(self.max_fds, self.stats)
         for fd, info in self._fds.items():
             new._fds[fd] = info.copy(fd)
         return new
