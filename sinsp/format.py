@@ -555,8 +555,14 @@ _TEXT_TYPES = frozenset({PT.CHARBUF, PT.BYTEBUF, PT.FSPATH, PT.FSRELPATH})
 
 def display_info(etype: int) -> Any:
     """The event-table entry sysdig 0.29.3 would use for ``etype`` (current libs' past it)."""
-    info = schema.event_info(etype, sysdig_0_29_3=True)
-    return info if info is not None else schema.event_info(etype)
+    table = _DISPLAY_TABLE
+    if not table:
+        table.extend(schema.EVENT_INFO_0_29_3)
+        table.extend(schema.EVENT_INFO[len(table) :])
+    return table[etype] if 0 <= etype < len(table) else None
+
+
+_DISPLAY_TABLE: list[Any] = []
 
 
 def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:

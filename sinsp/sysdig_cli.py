@@ -94,11 +94,20 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         write = out.write
         first = True
         debug = opts.debug
+        observe = None
+        if formatter is not None and (
+            opts.time_flag == "d"
+            or any(t[1] is not None and t[1].name in evt_fields.LATENCY_FIELDS
+                   for t in formatter.tokens)
+        ):  # fmt: skip
+            observe = evt_fields.latency_tracker(insp).observe
         buf: list[str] = []
         for evt in insp:
             if first:
                 evt_fields.note_first_ts(insp, evt.record.ts)
                 first = False
+            if observe is not None:
+                observe(evt)
             is_internal = evt.record.type in internal
             # sinsp returns filtered-out internal events anyway when they are enabled (-D)
             if matches is not None and not (debug and is_internal) and not matches(evt):

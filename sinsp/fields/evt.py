@@ -45,14 +45,65 @@ def _category(evt: Any) -> int:
 
 
 def latency_of(evt: Any) -> int:
-    """ns between this exit event and its enter event (0 when unpaired or an enter)."""
+    """ns between this exit event and its enter event (0 when unpaired or an enter).
+
+    Events that skip sinsp's per-thread reset (``switch``, ``procinfo``) show the thread's
+    previous latency, which only a :class:`LatencyTracker` fed every event knows.
+    """
     rec = evt.record
+    if _keeps_latency(evt):
+        tracker = _TRACKERS.get(id(getattr(evt, "inspector", None)))
+        return 0 if tracker is None else tracker.last.get(rec.tid, 0)
     if not rec.type & 1:
         return 0
     enter = getattr(evt, "enter", None)
     if enter is None or enter.type != rec.type - 1:
         return 0
     return int(rec.ts - enter.ts)
+
+
+class LatencyTracker:
+    """Remembers each thread's latest latency, as sinsp's thread state does, so that events
+    which do not reset it report the stale value sysdig prints. Feed it every event."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: dict[int, int] = {}
+
+    def observe(self, evt: Any) -> None:
+        thread = evt.thread
+        if thread is None:
+            return
+        if _info(evt) is None or _keeps_latency(evt):
+            return
+        self.last[thread.tid] = latency_of(evt)
+
+
+_SCHED_SWITCH = frozenset({146, 152})  # PPME_SCHEDSWITCH_1_E / _6_E
+
+
+def _keeps_latency(evt: Any) -> bool:
+    """Events after which sinsp leaves the thread's latency as it was: those flagged
+    EF_SKIPPARSERESET and the context switches."""
+    return evt.record.type in _SCHED_SWITCH or bool(evt_flags(evt) & EF.SKIPPARSERESET)
+
+
+_TRACKERS: dict[int, LatencyTracker] = {}
+
+
+def latency_tracker(inspector: Any) -> LatencyTracker:
+    """The tracker consulted for ``inspector``'s events (created on first use)."""
+    key = id(inspector)
+    tracker = _TRACKERS.get(key)
+    if tracker is None:
+        tracker = _TRACKERS[key] = LatencyTracker()
+    return tracker
+
+
+#: Fields whose value depends on the latency tracker.
+LATENCY_FIELDS = frozenset({"evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
+                            "evt.wait_latency"})  # fmt: skip
 
 
 def _padded(v: int) -> str:
@@ -236,8 +287,19 @@ def _reltime_ns(evt: Any, arg: Any) -> Any:
 # -- latency / delta ----------------------------------------------------------------------
 
 
+def _event_thread(evt: Any) -> Any:
+    """The event's thread; for events that skip the parser reset (``switch``), the thread
+    of the header tid as the inspector knows it."""
+    thread = evt.thread
+    if thread is None and _keeps_latency(evt):
+        threads = getattr(getattr(evt, "inspector", None), "threads", None)
+        if threads is not None:
+            thread = threads.get(evt.record.tid)
+    return thread
+
+
 def _latency_or_none(evt: Any) -> int | None:
-    if evt.thread is None:
+    if _event_thread(evt) is None:
         return 0
     if _category(evt) & EC_INTERNAL:
         return None
@@ -293,7 +355,7 @@ class _LatencyHuman:
         self.last = ""
 
     def __call__(self, evt: Any, arg: Any) -> Any:
-        if evt.thread is None:
+        if _event_thread(evt) is None:
             return self.last
         if _category(evt) & EC_INTERNAL:
             return None
@@ -386,9 +448,9 @@ def type_name(evt: Any) -> str:
     rec = evt.record
     if rec.type <= 1 and rec.nparams >= 1:
         code = int.from_bytes(rec.rawparam(0)[:2], "little")
-        name = schema.syscall_name(code, sysdig_0_29_3=True)
-        if name:
-            return name
+        names = schema.SYSCALL_NAMES_0_29_3
+        if code < len(names) and names[code]:
+            return names[code]
     info = _info(evt)
     return info.name if info is not None else "unknown"
 
