@@ -6,12 +6,12 @@ The facts live in two generated data modules (``_event_table``, ``_flags_table``
 
 Two tables are kept because two readers matter (docs/scap-format.md section 11):
 
-* ``EVENT_INFO``: the current falcosecurity/libs table (what new Falco writes and reads);
 * ``EVENT_INFO_0_29_3``: the table of Debian's sysdig 0.29.3 (336 entries), whose param
-  counts, names and flag names are what sysdig prints, so replay output must use it.
-
-Where the current table is not available to the generator, ``EVENT_INFO`` is the 0.29.3
-table (``EVENT_INFO_IS_CURRENT`` says which).
+  counts, names and flag names are what sysdig prints, so replay output must use it;
+* ``EVENT_INFO_CURRENT``: the current falcosecurity/libs table (what new Falco writes),
+  as far as the generator's source goes (see ``tools/gen_event_table.py``);
+* ``EVENT_INFO``, what readers index: the 0.29.3 entries for ids below 336 and the
+  current entries above (sysdig 0.29.3 skips those, current Falco writes them).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "EVENT_INFO",
     "EVENT_INFO_0_29_3",
     "EVENT_INFO_0_29_3_COUNT",
+    "EVENT_INFO_CURRENT",
     "EVENT_INFO_IS_CURRENT",
     "PF",
     "PPME",
@@ -243,15 +244,27 @@ EVENT_INFO_0_29_3_COUNT = len(EVENT_INFO_0_29_3)
 
 EVENT_INFO_IS_CURRENT = hasattr(_ev, "EVENTS_CURRENT")
 if EVENT_INFO_IS_CURRENT:
-    EVENT_INFO: list[EventInfo] = _build(_ev.EVENTS_CURRENT, _FLAGS["current"])
+    EVENT_INFO_CURRENT: list[EventInfo] = _build(_ev.EVENTS_CURRENT, _FLAGS["current"])
     _PPME_NAMES: Sequence[str] = _ev.PPME_NAMES
     _SC_NAMES: Sequence[str] = _ev.SYSCALL_NAMES_CURRENT
 else:  # pragma: no cover - only before the current table is generated
-    EVENT_INFO = EVENT_INFO_0_29_3
+    EVENT_INFO_CURRENT = list(EVENT_INFO_0_29_3)
     _PPME_NAMES = _ev.PPME_NAMES_0_29_3
     _SC_NAMES = _ev.SC_ENUM_NAMES_0_29_3
 
-PPME = IntEnum("PPME", [(n, i) for i, n in enumerate(_PPME_NAMES) if n])  # type: ignore[misc]
+#: The table readers use: sysdig 0.29.3's entries for the ids it knows (its param counts,
+#: names and flag names are what replay output must show) and current libs' entries above.
+EVENT_INFO: list[EventInfo] = (
+    EVENT_INFO_0_29_3 + EVENT_INFO_CURRENT[EVENT_INFO_0_29_3_COUNT:]
+)
+
+PPME = IntEnum(  # type: ignore[misc]
+    "PPME",
+    [(n, i) for i, n in enumerate(_PPME_NAMES) if n]
+    # 0.29.3 spellings that were renamed later stay as aliases (PPME.SYSDIGEVENT_E == 196)
+    + [(n, i) for i, n in enumerate(_ev.PPME_NAMES_0_29_3)
+       if n and n not in set(_PPME_NAMES)],
+)
 PPME.__doc__ = "Event types, named as upstream without the prefix: PPME.SYSCALL_OPEN_X = 3."
 
 #: PPM_SC code -> syscall name, spelled as current libs does (lower-cased ``PPM_SC_*``
@@ -262,20 +275,31 @@ SYSCALL_NAMES: tuple[str, ...] = tuple(_SC_NAMES)
 SYSCALL_NAMES_0_29_3: tuple[str, ...] = tuple(_ev.SYSCALL_NAMES_0_29_3)
 
 
-def event_info(etype: int, *, sysdig_0_29_3: bool = False) -> EventInfo | None:
-    """The table entry for ``etype``, or ``None`` past the end of that table (libs skips
-    such events)."""
-    table = EVENT_INFO_0_29_3 if sysdig_0_29_3 else EVENT_INFO
+def _table(sysdig_0_29_3: bool, current: bool) -> list[EventInfo]:
+    if sysdig_0_29_3:
+        return EVENT_INFO_0_29_3
+    return EVENT_INFO_CURRENT if current else EVENT_INFO
+
+
+def event_info(etype: int, *, sysdig_0_29_3: bool = False,
+               current: bool = False) -> EventInfo | None:
+    """The table entry for ``etype``: from ``EVENT_INFO`` by default, strictly from
+    sysdig 0.29.3's table with ``sysdig_0_29_3=True`` (``None`` from 336 on), or from
+    ``EVENT_INFO_CURRENT`` with ``current=True``. ``None`` past the end of the table
+    (libs skips such events)."""
+    table = _table(sysdig_0_29_3, current)
     return table[etype] if 0 <= etype < len(table) else None
 
 
 def syscall_name(code: int, *, sysdig_0_29_3: bool = False) -> str | None:
+    """Name of a ``PPM_SC_*`` code, spelled as current libs does, or as sysdig 0.29.3
+    prints it with ``sysdig_0_29_3=True`` (``None`` for codes it does not know)."""
     names = SYSCALL_NAMES_0_29_3 if sysdig_0_29_3 else SYSCALL_NAMES
     return names[code] if 0 <= code < len(names) else None
 
 
 def event_name(etype: int, params: Sequence[object] | None = None, *,
-               sysdig_0_29_3: bool = False) -> str:
+               sysdig_0_29_3: bool = False, current: bool = False) -> str:
     """``evt.type`` of an event: the table name, or for the generic events (0/1) the
     syscall named by their first param (a ``PPM_SC_*`` code) when ``params`` is given."""
     if etype in (0, 1) and params:
@@ -284,7 +308,7 @@ def event_name(etype: int, params: Sequence[object] | None = None, *,
             name = syscall_name(code, sysdig_0_29_3=sysdig_0_29_3)
             if name:
                 return name
-    info = event_info(etype, sysdig_0_29_3=sysdig_0_29_3)
+    info = event_info(etype, sysdig_0_29_3=sysdig_0_29_3, current=current)
     return info.name if info is not None else "unknown"
 
 
@@ -308,7 +332,7 @@ def _index_by_name(tables: Iterable[list[EventInfo]]) -> dict[str, frozenset[int
     return {name: frozenset(types) for name, types in acc.items()}
 
 
-_BY_NAME = _index_by_name([EVENT_INFO, EVENT_INFO_0_29_3])
+_BY_NAME = _index_by_name([EVENT_INFO_CURRENT, EVENT_INFO_0_29_3])
 _GENERIC_TYPES = frozenset({0, 1})
 _SYSCALL_NAME_SET = frozenset(SYSCALL_NAMES) | frozenset(SYSCALL_NAMES_0_29_3)
 

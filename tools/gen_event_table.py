@@ -101,6 +101,17 @@ class SoReader:
             return (name, ptype, fmt, sym)
         return (name, ptype, fmt, None)
 
+    def dyn_table(self, symbol: str) -> tuple:
+        """A DYN sub-table by symbol; its length is where the entries stop being named
+        params (the tables are laid out back to back, each entry a packed param)."""
+        counts = {"sockopt_dynamic_param": 5, "ptrace_dynamic_param": 2,
+                  "bpf_dynamic_param": 2}
+        base = self._addr(symbol)
+        return tuple(
+            self._param(ctypes.string_at(base + i * _PARAM_SIZE, _PARAM_SIZE))
+            for i in range(counts[symbol])
+        )
+
     def events(self) -> tuple:
         base = self._addr("g_event_info")
         out = []
@@ -203,8 +214,12 @@ def write_modules(out_dir: Path, so: SoReader, current: dict | None,
     if current is not None:
         ev.append(f"EVENTS_CURRENT = {_lit(current['events'])}\n")
         ev.append(f"PPME_NAMES = {_lit(current['ppme_names'])}\n")
-        ev.append(f"SYSCALL_NAMES_CURRENT = {_lit(current['syscall_names'])}\n")
-        ev.append(f"ENUMS = {_lit(current['enums'])}\n")
+        base = list(sc_enum_names(header_0293)) if header_0293 else []
+        top = max(current["sc_extra"], default=-1)
+        names = base + [""] * max(0, top + 1 - len(base))
+        for code, name in current["sc_extra"].items():
+            names[code] = name
+        ev.append(f"SYSCALL_NAMES_CURRENT = {_lit(tuple(names))}\n")
         flags["current"] = dict(sorted(current["flags"].items()))
     (out_dir / "_event_table.py").write_text("\n".join(ev))
     fl = [
@@ -229,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     so = SoReader(args.libscap)
     up = Path(args.upstream)
-    current = parse_upstream(up) if (up / "event_table.c").exists() else None
+    current = parse_upstream(up, so) if (up / "current_libs_facts.txt").exists() else None
     if current is None:
         print(f"warning: no current libs sources in {up}; writing 0.29.3 only", file=sys.stderr)
     header = args.header_0_29_3
@@ -241,8 +256,114 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def parse_upstream(up: Path) -> dict | None:  # replaced below once the C parser lands
-    return None
+_EC = {
+    "UNKNOWN": 0, "OTHER": 1, "FILE": 2, "NET": 3, "IPC": 4, "MEMORY": 5, "PROCESS": 6,
+    "SLEEP": 7, "SYSTEM": 8, "SIGNAL": 9, "USER": 10, "TIME": 11, "PROCESSING": 12,
+    "IO_READ": 32, "IO_WRITE": 33, "IO_OTHER": 34, "WAIT": 64, "SCHEDULER": 128,
+    "INTERNAL": 256, "SYSCALL": 512, "TRACEPOINT": 1024, "PLUGIN": 2048, "METAEVENT": 4096,
+    "ITER": 8192,
+}
+_EF = {
+    "CREATES_FD": 1, "DESTROYS_FD": 2, "USES_FD": 4, "READS_FROM_FD": 8, "WRITES_TO_FD": 16,
+    "MODIFIES_STATE": 32, "UNUSED": 64, "WAITS": 128, "SKIPPARSERESET": 256,
+    "OLD_VERSION": 512, "DROP_SIMPLE_CONS": 1024, "LARGE_PAYLOAD": 2048,
+    "CONVERTER_MANAGED": 4096,
+}
+_PT = {name: i for i, name in enumerate(
+    "NONE INT8 INT16 INT32 INT64 UINT8 UINT16 UINT32 UINT64 CHARBUF BYTEBUF ERRNO SOCKADDR "
+    "SOCKTUPLE FD PID FDLIST FSPATH SYSCALLID SIGTYPE RELTIME ABSTIME PORT L4PROTO SOCKFAMILY "
+    "BOOL IPV4ADDR DYN FLAGS8 FLAGS16 FLAGS32 UID GID DOUBLE SIGSET CHARBUFARRAY "
+    "CHARBUF_PAIR_ARRAY IPV4NET IPV6ADDR IPV6NET IPADDR IPNET MODE FSRELPATH ENUMFLAGS8 "
+    "ENUMFLAGS16 ENUMFLAGS32 FD32 PID32".split())}
+_PF = {"NA": 0, "DEC": 1, "HEX": 2, "10_PADDED_DEC": 3, "ID": 4, "DIR": 5, "OCT": 6}
+_MACRO = re.compile(r"\$([A-Z0-9]+)")
+
+
+class FactsError(ValueError):
+    """A line of the facts file does not parse; carries the file line number."""
+
+    def __init__(self, lineno: int, message: str) -> None:
+        super().__init__(f"facts line {lineno}: {message}")
+        self.lineno = lineno
+
+
+def parse_upstream(up: Path, so: SoReader) -> dict:
+    """Read ``current_libs_facts.txt`` (the current libs table, transcribed in a compact
+    line format described at the top of that file) and resolve it to generator tuples.
+    Flag values not written there are taken from the same-named 0.29.3 list, DYN
+    sub-tables from the 0.29.3 library (their layout did not change)."""
+    path = up / "current_libs_facts.txt"
+    macros: dict[str, str] = {}
+    events: list[tuple] = []
+    names: list[str] = []
+    flags: dict[str, tuple[tuple[str, int], ...]] = {}
+    sc_extra: dict[int, str] = {}
+    so.events()  # fills so.flags with every 0.29.3 list referenced by the table
+    base_flags = {k: dict(v) for k, v in so.flags.items()}
+
+    def expand(text: str) -> str:
+        for _ in range(10):
+            new = _MACRO.sub(lambda m: macros[m.group(1)], text)
+            if new == text:
+                return new
+            text = new
+        return text
+
+    def param(lineno: int, spec: str) -> tuple:
+        parts = spec.split(",")
+        if len(parts) not in (3, 4):
+            raise FactsError(lineno, f"bad param {spec!r}")
+        name, ptype, fmt = parts[0], _PT[parts[1]], _PF[parts[2]]
+        info: object = None
+        if len(parts) == 4:
+            extra = parts[3]
+            if extra.startswith("@"):
+                info = int(extra[1:])
+            elif extra.startswith("dyn:"):
+                info = so.dyn_table(extra[4:])
+            else:
+                info = extra
+        return (name, ptype, fmt, info)
+
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("$"):
+            key, _, val = line[1:].partition("=")
+            macros[key] = val
+            continue
+        kind, _, rest = line.partition(" ")
+        if kind == "E":
+            enum, ename, cats, eflags, params = expand(rest).split("|")
+            category = sum(_EC[c] for c in cats.split())
+            fl = sum(_EF[f] for f in eflags.split())
+            plist = tuple(param(lineno, p) for p in params.split(";") if p)
+            events.append((ename, category, fl, plist))
+            names.append(enum)
+        elif kind == "F":
+            lname, *items = rest.split()
+            base = base_flags.get(lname, {})
+            out = []
+            for item in items:
+                fname, eq, val = item.partition("=")
+                if eq:
+                    out.append((fname, int(val, 0)))
+                elif fname in base:
+                    out.append((fname, base[fname]))
+                else:
+                    raise FactsError(lineno, f"{lname}: {fname} has no value and no 0.29.3 twin")
+            flags[lname] = tuple(out)
+        elif kind == "S":
+            code, name = rest.split()
+            sc_extra[int(code)] = name
+        else:
+            raise FactsError(lineno, f"unknown line kind {kind!r}")
+    used = {p[3] for e in events for p in e[3] if isinstance(p[3], str)}
+    missing = used - flags.keys()
+    if missing:
+        raise ValueError(f"flag lists used but not defined: {sorted(missing)}")
+    return {"events": tuple(events), "ppme_names": tuple(names), "flags": flags,
+            "sc_extra": sc_extra}
 
 
 if __name__ == "__main__":

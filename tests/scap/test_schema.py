@@ -24,6 +24,7 @@ from scap.schema import (
     EF,
     EVENT_INFO,
     EVENT_INFO_0_29_3,
+    EVENT_INFO_CURRENT,
     PF,
     PPME,
     PT,
@@ -133,6 +134,7 @@ def test_syscall_name_spellings_of_both_versions() -> None:
     assert SYSCALL_NAMES_0_29_3[0] == "<unknown>"
     assert event_name(1, [139]) == "madvise"
     assert event_name(1, [305], sysdig_0_29_3=True) == "setuid"
+    assert event_name(1, [392]) == "close_range"  # a code only current libs has
     assert event_name(3) == "open"
 
 
@@ -140,12 +142,61 @@ def test_ids_below_336_keep_their_layout_in_the_current_table() -> None:
     """Parameters are only ever appended, and keep their encoded width (scap-format 13.2.8)."""
     from scap.params import param_width
 
-    assert len(EVENT_INFO) >= 336
+    assert len(EVENT_INFO_CURRENT) >= 336
     for etype, old in enumerate(EVENT_INFO_0_29_3):
-        new = EVENT_INFO[etype]
+        new = EVENT_INFO_CURRENT[etype]
         assert new.nparams >= old.nparams, etype
         for a, b in zip(old.params, new.params):
             assert param_width(a.type) == param_width(b.type), (etype, a, b)
+
+
+def test_reader_table_is_0_29_3_below_336_and_current_above() -> None:
+    assert EVENT_INFO[:336] == EVENT_INFO_0_29_3
+    assert EVENT_INFO[336:] == EVENT_INFO_CURRENT[336:]
+    # ids above 336 as docs/scap-format.md 11.2 lists them (from the compiled current table)
+    expected = {
+        337: ("open_by_handle_at", ["fd", "mountfd", "flags", "path", "dev", "ino"]),
+        354: ("useradded", ["uid", "gid", "name", "home", "shell", "container_id"]),
+        356: ("userdeleted", ["uid", "gid", "name", "home", "shell", "container_id"]),
+        358: ("groupadded", ["gid", "name", "container_id"]),
+        360: ("groupdeleted", ["gid", "name", "container_id"]),
+        363: ("dup2", ["res", "oldfd", "newfd"]),
+        365: ("dup3", ["res", "oldfd", "newfd", "flags"]),
+        367: ("dup", ["res", "oldfd"]),
+        387: ("umount", ["res", "name"]),
+        388: ("accept4", ["flags"]),
+        389: ("accept4", ["fd", "tuple", "queuepct", "queuelen", "queuemax", "flags"]),
+        391: ("umount2", ["res", "name", "flags"]),
+        393: ("pipe2", ["res", "fd1", "fd2", "ino", "flags"]),
+        402: ("asyncevent", ["plugin_id", "name", "data"]),
+        427: ("setreuid", ["res", "ruid", "euid"]),
+        429: ("setregid", ["res", "rgid", "egid"]),
+    }
+    for etype, (name, params) in expected.items():
+        assert (EVENT_INFO[etype].name, [p.name for p in EVENT_INFO[etype].params]) == (
+            name, params), etype
+    assert large_payload(PPME.ASYNCEVENT_E)
+    assert EVENT_INFO[389].params[1].type == PT.SOCKTUPLE
+
+
+def test_renames_between_versions_are_kept_apart() -> None:
+    # docs/scap-format.md 13.2.8: 196 sysdigevent -> scapevent; execve #17 pgid -> vpgid;
+    # pluginevent #0 "plugin ID" -> plugin_id
+    assert EVENT_INFO_0_29_3[196].name == "sysdigevent"
+    assert EVENT_INFO_CURRENT[196].name == "scapevent"
+    assert PPME.SYSDIGEVENT_E == PPME.SCAPEVENT_E == 196
+    for etype in (PPME.SYSCALL_EXECVE_19_X, PPME.SYSCALL_EXECVEAT_X):
+        assert EVENT_INFO_0_29_3[etype].params[17].name == "pgid"
+        assert EVENT_INFO_CURRENT[etype].params[17].name == "vpgid"
+    assert EVENT_INFO_0_29_3[322].params[0].name == "plugin ID"
+    assert EVENT_INFO_CURRENT[322].params[0].name == "plugin_id"
+    # current libs appended params (13.2.8: "keeps its parameter count or grows it")
+    assert EVENT_INFO_0_29_3[293].nparams == 20 and EVENT_INFO_CURRENT[293].nparams == 31
+    assert EVENT_INFO_0_29_3[3].nparams == 5 and EVENT_INFO_CURRENT[3].nparams == 6
+    # FLAGS in 0.29.3 became ENUMFLAGS (same width)
+    assert EVENT_INFO_0_29_3[18].params[0].type == PT.FLAGS32
+    assert EVENT_INFO_CURRENT[18].params[0].type == PT.ENUMFLAGS32
+    assert flags_to_names(EVENT_INFO_CURRENT[18].params[0], 2) == ["AF_INET"]
 
 
 def test_ppme_enum_names_upstream_spelling() -> None:
@@ -179,10 +230,11 @@ def test_flags_to_names_rules() -> None:
     # bits are consumed in table order: O_RDWR is not also O_RDONLY|O_WRONLY
     assert flags_to_names(openx, rdwr_creat) == ["O_CREAT", "O_RDWR"]
     assert flags_to_names(openx, 0) == ["O_NONE"]  # zero-valued entry matches only 0
-    enum_param = next(p for p in EVENT_INFO[PPME.SOCKET_SOCKET_E].params if p.name == "domain")
-    if enum_param.type in (PT.ENUMFLAGS32,):
-        assert flags_to_names(enum_param, 2) == ["AF_INET"]
-        assert flags_to_names(enum_param, 3) != ["AF_UNIX", "AF_INET"]
+    enum_param = EVENT_INFO_CURRENT[PPME.SOCKET_SOCKET_E].params[0]
+    assert enum_param.type == PT.ENUMFLAGS32
+    assert flags_to_names(enum_param, 2) == ["AF_INET"]  # exact match, not bits
+    assert flags_to_names(enum_param, 3) == ["AF_AX25"]
+    assert flags_to_names(enum_param, 1000) == []
 
 
 _ARG = re.compile(r"(?:^| )(\w+)=(\d+)(?:\(([^)]*)\))?(?= |$)")
