@@ -194,12 +194,13 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         v = evt.param(pname)
         if isinstance(v, int):
             setattr(ti, attr, v)
-    # sysdig 0.29.3 fills vpgid from execve's parameter 18 (loginuid, one
-    # past pgid): we do the same so proc.vpgid prints what it prints
-    if isinstance(evt.param("loginuid"), int) and (
-        evt.has_param("pgid") or evt.has_param("vpgid")
-    ):
-        ti.vpgid = evt.param("loginuid")
+    # param 17 is "pgid" in the 0.29.3 table and "vpgid" in current ones
+    # (which add the host "pgid" later): both mean proc.vpgid here
+    vpgid = evt.param("vpgid")
+    if not isinstance(vpgid, int):
+        vpgid = evt.param("pgid")
+    if isinstance(vpgid, int):
+        ti.vpgid = vpgid
     env = evt.param("env")
     if env is not None:
         ti.env = _split_args(env)
