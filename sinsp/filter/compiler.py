@@ -263,6 +263,8 @@ class _Compiler:
                 node,
             )
         strict_list = is_list and info.is_list  # IS_LIST: 'in' means every value is in the set
+        if ftype is FieldType.BYTEBUF:
+            get = _bytes_getter(get, is_list)  # extractors may hand back text for buffers
         rhs = node.value
         if isinstance(rhs, ast.FieldRef):
             return self.field_compare(node, get, ftype, is_list)
@@ -533,6 +535,12 @@ def _transform(get: Getter, fn: Callable[[Any], Any], whole: bool, each: bool) -
         return None if v is None else fn(v)
 
     return single
+
+
+def _bytes_getter(get: Getter, is_list: bool) -> Getter:
+    if is_list:
+        return lambda e: None if (v := get(e)) is None else [_as_bytes(x) for x in v]
+    return lambda e: None if (v := get(e)) is None else _as_bytes(v)
 
 
 def _as_bytes(v: Any) -> bytes:

@@ -34,6 +34,7 @@ def _make_registry() -> FieldRegistry:
     simple("evt.latency", FieldType.RELTIME, "lat")
     simple("evt.is_open_write", FieldType.BOOL, "w")
     simple("evt.buffer", FieldType.BYTEBUF, "buf")
+    simple("evt.textbuf", FieldType.BYTEBUF, "textbuf")  # a buffer handed back as text
     simple("fd.sip", FieldType.IPADDR, "sip")
     simple("fd.snet", FieldType.IPNET, "sip")
     simple("ka.groups", FieldType.CHARBUF, "groups", flags=FieldFlag.IS_LIST)
@@ -63,7 +64,7 @@ BASH = {
     "name": "bash", "pname": "sshd", "fd": "/etc/passwd", "type": "open", "res": -2,
     "count": 10, "lat": 1500, "w": True, "buf": b"GET /jndi:ldap", "sip": "10.1.2.3",
     "groups": ["system:masters", "system:authenticated"], "chain": ["bash", "sshd", "systemd"],
-    "args": {"fd": "3", "name": "/tmp/x"},
+    "args": {"fd": "3", "name": "/tmp/x"}, "textbuf": ".ELF..",
 }  # fmt: skip
 EMPTY: dict[str, Any] = {}
 
@@ -160,6 +161,9 @@ def test_numeric_semantics(text: str, want: bool) -> None:
         ("evt.buffer bcontains 6a6e6469", True),
         ("evt.buffer startswith GET", True),
         ("evt.buffer = 'GET /jndi:ldap'", True),
+        ("evt.textbuf contains ELF", True),
+        ("evt.textbuf bcontains 454c46", True),
+        ("evt.textbuf startswith ELF", False),
     ],
 )
 def test_bool_ip_bytes_semantics(text: str, want: bool) -> None:
