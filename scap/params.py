@@ -281,6 +281,10 @@ def _dec_none(ptype: int, data: Data, _p: ParamInfo | None) -> bytes:
     return bytes(data)
 
 
+#: Fixed-width types go through this table straight from decode_param (the hot path).
+_FAST: dict[int, tuple[int, Callable[..., tuple[Any, ...]]]] = {
+    int(t): (st.size, st.unpack_from) for t, st in _FIXED.items()
+}
 _DISPATCH: dict[int, Decoder] = {t: _dec_fixed for t in _FIXED}
 _DISPATCH.update({
     PT.NONE: _dec_none,
@@ -312,8 +316,14 @@ def decode_param(ptype: int, data: Data, param: ParamInfo | None = None) -> Any:
     Raises ``ParamDecodeError`` (a ``ValueError``) for bytes that do not fit the type,
     and for an unknown ``ptype``.
     """
-    if not len(data):
+    n = len(data)
+    if not n:
         return None
+    fixed = _FAST.get(ptype)
+    if fixed is not None:
+        if n != fixed[0]:
+            raise ParamDecodeError(ptype, n, f"expected {fixed[0]} bytes")
+        return fixed[1](data)[0]
     fn = _DISPATCH.get(ptype)
     if fn is None:
         raise ParamDecodeError(ptype, len(data), "unknown parameter type")

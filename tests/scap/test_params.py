@@ -177,3 +177,18 @@ def test_random_dyn_bytes_only_raise_param_decode_error(param, data: bytes) -> N
         decode_param(PT.DYN, data, param)
     except ParamDecodeError:
         pass
+
+
+_INT_FORMATS = {ptype: fmt for ptype, fmt, _ in INT_CASES}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=st.data())
+def test_fixed_width_roundtrip(data) -> None:
+    ptype = data.draw(st.sampled_from(sorted(_INT_FORMATS)))
+    fmt = _INT_FORMATS[ptype]
+    size = struct.calcsize(fmt)
+    signed = fmt[-1].islower()
+    lo, hi = (-(2 ** (8 * size - 1)), 2 ** (8 * size - 1) - 1) if signed else (0, 2 ** (8 * size) - 1)
+    value = data.draw(st.integers(lo, hi))
+    assert decode_param(ptype, struct.pack(fmt, value)) == value
