@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sinsp.parsers._util import as_int, as_str
+from sinsp.state.containers import ContainerInfo
+from sinsp.state.threads import ThreadInfo
 from sinsp.state.users import GroupInfo, UserInfo
 
 if TYPE_CHECKING:
@@ -15,17 +17,36 @@ if TYPE_CHECKING:
 
 
 def parse_container(evt: Event, insp: Inspector, verdict: Verdict) -> None:
-    """``container`` events: the JSON form (types 272/324) or the old 4-param one."""
+    """``container`` events: the JSON form (types 272/324) or the old 4-param one.
+
+    Like sinsp, the event is then attributed to a stand-in thread (tid -1,
+    comm ``container:<id>``, outside the thread table) that lives in that container, so the event's
+    proc/user/container fields describe the container.
+    """
+    info: ContainerInfo | None
     if evt.has_param("json"):
         text = evt.param("json")
-        if text:
-            insp.containers.add_from_json(as_str(text))
+        info = insp.containers.add_from_json(as_str(text)) if text else None
+    else:
+        cid = as_str(evt.param("id"))
+        info = None
+        if cid:
+            info = insp.containers.add_from_event(
+                cid, as_int(evt.param("type")), as_str(evt.param("name")),
+                as_str(evt.param("image")),
+            )
+    if info is None:
         return
-    cid = as_str(evt.param("id"))
-    if cid:
-        insp.containers.add_from_event(
-            cid, as_int(evt.param("type")), as_str(evt.param("name")), as_str(evt.param("image"))
-        )
+    ti = ThreadInfo(-1, -1, 0)
+    ti.comm = f"container:{info.id}"
+    ti.cwd = ""
+    ti.fdlimit = -1
+    ti.vtid = ti.vpid = -2
+    ti.uid = ti.gid = ti.loginuid = 0
+    ti.container_id = info.id
+    ti.fdtable = insp.new_fd_table()
+    # not put in the table: sysdig never resolves tid -1 (or a ptid/sid of -1)
+    evt.thread = ti
 
 
 def parse_user_added(evt: Event, insp: Inspector, verdict: Verdict) -> None:

@@ -11,6 +11,7 @@ kubepods cgroup, a third in a cri-containerd scope.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,13 @@ def events() -> list[Any]:
     dcg = _cg(f"/docker/{DOCKER_ID}")
     ev: list[Any] = []
     add = ev.append
+    # a leading container description (sysdig consumes it while opening the file)
+    add(b.build("CONTAINER_JSON_E", {"json": json.dumps({"container": {
+        "id": DOCKER_ID[:12], "type": 0, "name": "web", "image": "nginx:1.25",
+        "imageid": "deadbeef1234", "imagerepo": "nginx", "imagetag": "1.25",
+        "privileged": True, "Mounts": [
+            {"Source": "/var/lib/x", "Destination": "/data", "Mode": "z", "RW": True,
+             "Propagation": "rprivate"}]}})}, tid=-1))
     # bash forks 200: parent's exit first, then the child's
     add(b.build("SYSCALL_CLONE_20_E", [], tid=100))
     add(b.build("SYSCALL_CLONE_20_X", _clone_x(200, 100, 100, 90, "bash", "/bin/bash", 0, dcg),
@@ -216,6 +224,10 @@ def events() -> list[Any]:
     add(b.build("SYSCALL_BRK_4_E", {"addr": 0}, tid=200))
     add(b.build("SYSCALL_BRK_4_X", {"res": 0, "vm_size": 2100, "vm_rss": 800, "vm_swap": 4},
                 tid=200))
+    # a container described mid-capture (shown as an event)
+    add(b.build("CONTAINER_JSON_E", {"json": json.dumps({"container": {
+        "id": KUBE_ID[:12], "type": 0, "name": "k8s_app_pod", "image": "busybox",
+        "privileged": False}})}, tid=-1))
     # events from the container processes and an unknown thread
     for tid in (300, 310, 320, 330, 340, 4242):
         add(b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=tid))

@@ -31,7 +31,9 @@ def _with_fd_name() -> list[str]:
 
 def test_parser_families_match_sysdig(tmp_path: Path) -> None:
     path = _scenario.write(tmp_path / "families.scap")
-    fields = _fields() + _with_fd_name()
+    # sysdig 0.29.3 aborts ("invalid thread state ID0") extracting
+    # thread.totexectime on the shown container event (tid -1)
+    fields = [f for f in _fields() if f != "thread.totexectime"] + _with_fd_name()
     assert diff(path, fields, limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
 
 
