@@ -14,6 +14,7 @@ The reader (`scap.savefile.reader`) is this plus chunked reads and gunzip.
 """
 from __future__ import annotations
 
+import gc
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "decode_records",
     "event_tables",
     "scan_events",
+    "scan_records",
 ]
 
 STOP_NEED_MORE = 0   # ran out of complete blocks
@@ -219,6 +221,20 @@ def make_records(buf: bytes, entries: list[tuple[int, ...]], base: int) -> list[
     return out
 
 
+def scan_records(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | None,
+                 max_events: int, base: int) -> tuple[list[EventRecord], ScanResult]:
+    """`scan_events` + `make_records`: the records of the next batch and how the scan ended.
+    (`scap._binding.scan_records` is the C version, with the same results.)"""
+    res = scan_events(buf, pos, end, tables, wanted, max_events)
+    was_enabled = gc.isenabled()
+    gc.disable()  # records cannot form cycles: the cyclic GC has nothing to find here
+    try:
+        return make_records(buf, res.events, base), res
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def decode_records(buf: bytes, offset: int = 0, event_types: Any = None
                    ) -> tuple[list[EventRecord], int]:
     """Decode the consecutive complete event blocks of `buf` from `offset`.
@@ -261,7 +277,7 @@ class StreamDecoder:
     `feed(data)`; `next_events()` -> records, `[]` when more input is needed; `finish()` when
     input ended (raises FormatError on a partial block).  Damage raises FormatError only after
     every complete event before it was returned.  `scan` may be replaced with the native
-    scanner (same signature and results).
+    `scan_records` (same signature and results).
     """
 
     def __init__(self, event_types: Any = None, tables: EventTables | None = None,
@@ -269,7 +285,7 @@ class StreamDecoder:
         self.meta = StreamMetadata()
         self.tables = tables or event_tables()
         self.wanted = type_bitmap(event_types)
-        self.scan = scan or scan_events
+        self.scan = scan or scan_records
         self.batch = batch
         self.skipped_unknown = 0
         self.events_returned = 0
@@ -377,9 +393,9 @@ class StreamDecoder:
                 if not self.read_metadata() or self._state != _EVENTS:
                     return []
             buf = self._buf
-            res = self.scan(buf, self._pos, len(buf), self.tables, self.wanted, self.batch)
+            recs, res = self.scan(buf, self._pos, len(buf), self.tables, self.wanted,
+                                  self.batch, self._base)
             self.skipped_unknown += res.skipped_unknown
-            recs = make_records(buf, res.events, self._base)
             self._pos = res.pos
             if res.stop == STOP_ERROR:
                 err = self._fail(self._base + res.pos, res.error)

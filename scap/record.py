@@ -84,7 +84,7 @@ class EventRecord:
         self.nparams = nparams
         self.raw = raw
         self.offset = offset
-        self._spans: tuple[tuple[int, int], ...] | None = None
+        # `_spans` (parameter byte ranges) is left unset until first needed
 
     @classmethod
     def from_raw(cls, raw: bytes, cpu: int = 0, dump_flags: int = 0, offset: int = -1) -> EventRecord:
@@ -113,21 +113,24 @@ class EventRecord:
 
     # -- parameters ----------------------------------------------------------------------
     def _param_spans(self) -> tuple[tuple[int, int], ...]:
-        spans = self._spans
-        if spans is None:
-            n = self.nparams
-            raw = self.raw
-            if is_large_payload(self.type):
-                lens = struct.unpack_from(f"<{n}I", raw, 26)
-                pos = 26 + 4 * n
-            else:
-                lens = struct.unpack_from(f"<{n}H", raw, 26)
-                pos = 26 + 2 * n
-            out = []
-            for ln in lens:
-                out.append((pos, pos + ln))
-                pos += ln
-            spans = self._spans = tuple(out)
+        try:
+            return self._spans
+        except AttributeError:
+            pass
+        n = self.nparams
+        raw = self.raw
+        if is_large_payload(self.type):
+            lens = struct.unpack_from(f"<{n}I", raw, 26)
+            pos = 26 + 4 * n
+        else:
+            lens = struct.unpack_from(f"<{n}H", raw, 26)
+            pos = 26 + 2 * n
+        out = []
+        for ln in lens:
+            out.append((pos, pos + ln))
+            pos += ln
+        spans: tuple[tuple[int, int], ...] = tuple(out)
+        self._spans = spans
         return spans
 
     def rawparam(self, i: int) -> bytes:

@@ -54,16 +54,17 @@ static int64_t v1_nparams(const uint8_t *rec, uint32_t rec_len, uint32_t table_n
 	return -1;
 }
 
-uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end,
+uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64_t base,
                           const uint8_t *nparams_table, const uint8_t *large_table,
                           uint32_t table_size, const uint8_t *wanted,
-                          scap_evt_out *out, uint32_t max_events,
+                          const scap_evt_cols *out, uint32_t max_events,
                           scap_scan_result *res)
 {
 	uint32_t n = 0;
 	char msg[128];
 
 	res->skipped_unknown = 0;
+	res->n_v1 = 0;
 	res->error[0] = 0;
 	for (;;) {
 		if (n >= max_events)
@@ -154,18 +155,18 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end,
 				continue;
 			}
 		}
-		scap_evt_out *o = &out[n++];
-		o->ts = ts;
-		o->tid = tid;
-		o->block_off = pos;
-		o->rec_off = rec;
-		o->rec_len = rec_len;
-		o->nparams = nparams;
-		o->dump_flags = dflags;
-		o->type = type;
-		o->cpu = cpu;
-		o->v1 = v2 ? 0 : 1;
-		o->pad = 0;
+		out->ts[n] = ts;
+		out->tid[n] = tid;
+		out->block_off[n] = base + pos;
+		out->rec_start[n] = rec;
+		out->rec_end[n] = rec + rec_len;
+		out->nparams[n] = nparams;
+		out->dump_flags[n] = dflags;
+		out->type[n] = type;
+		out->cpu[n] = cpu;
+		out->v1[n] = v2 ? 0 : 1;
+		res->n_v1 += v2 ? 0 : 1;
+		n++;
 		pos += blen;
 	}
 }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCAP_NATIVE_ABI 1
+#define SCAP_NATIVE_ABI 2
 
 /* why scap_scan_events stopped */
 #define SCAP_STOP_NEED_MORE 0
@@ -21,38 +21,43 @@
 #define SCAP_STOP_ERROR 2
 #define SCAP_STOP_FULL 3
 
+/*
+ * Output columns (struct of arrays, each with room for max_events entries), so Python turns
+ * each column into a list in one call.  Block offsets are absolute: `base` + offset in buf.
+ */
 typedef struct {
-	uint64_t ts;
-	int64_t tid;
-	uint64_t block_off; /* offset of the block in buf */
-	uint64_t rec_off;   /* offset of the event record in buf */
-	uint32_t rec_len;   /* record length (after the V1 notification fix-up) */
-	uint32_t nparams;   /* stored (V2) or inferred (V1) */
-	uint32_t dump_flags;
-	uint16_t type;
-	uint16_t cpu;
-	uint32_t v1; /* 1 if the record has the 22-byte V1 header */
-	uint32_t pad;
-} scap_evt_out; /* 56 bytes, no implicit padding */
+	uint64_t *ts;
+	int64_t *tid;
+	uint64_t *block_off; /* stream offset of the block (base + offset in buf) */
+	uint64_t *rec_start; /* offset of the event record in buf */
+	uint64_t *rec_end;   /* rec_start + record length (after the V1 notification fix-up) */
+	uint32_t *nparams;   /* stored (V2) or inferred (V1) */
+	uint32_t *dump_flags;
+	uint16_t *type;
+	uint16_t *cpu;
+	uint8_t *v1;         /* 1 if the record has the 22-byte V1 header */
+} scap_evt_cols;
 
 typedef struct {
 	uint64_t pos;             /* first byte not consumed */
 	uint32_t stop;            /* SCAP_STOP_* */
 	uint32_t skipped_unknown; /* events with type >= table size */
+	uint32_t n_v1;            /* how many of the returned events are V1 records */
 	char error[256];          /* message when stop == SCAP_STOP_ERROR */
 } scap_scan_result;
 
 int scap_native_abi(void);
 
 /*
- * Scan buf[pos, end).  `wanted` is a 65536-bit type bitmap or NULL for all types;
- * `nparams_table`/`large_table` have `table_size` entries (param count, u32-lengths flag).
- * Returns the number of events written to `out` (at most max_events).
+ * Scan buf[pos, end) (`base` = stream offset of buf[0]).  `wanted` is a 65536-bit type
+ * bitmap or NULL for all types; `nparams_table`/`large_table` have `table_size` entries
+ * (param count, u32-lengths flag).  Returns the number of events written to `out`
+ * (at most max_events).
  */
-uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end,
+uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64_t base,
                           const uint8_t *nparams_table, const uint8_t *large_table,
                           uint32_t table_size, const uint8_t *wanted,
-                          scap_evt_out *out, uint32_t max_events,
+                          const scap_evt_cols *out, uint32_t max_events,
                           scap_scan_result *res);
 
 #endif

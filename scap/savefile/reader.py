@@ -99,7 +99,7 @@ class Capture:
             from scap import _binding
 
             if _binding.available():
-                scan = _binding.scan_events
+                scan = _binding.scan_records
             elif native:
                 raise ImportError("the C fast path (scap._scap_native) is not built")
         self.native = scan is not None
