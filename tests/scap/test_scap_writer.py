@@ -161,4 +161,8 @@ def test_sysdig_reads_a_capture_built_from_scratch(tmp_path) -> None:
     lsof = sysdig("-r", str(path), "-c", "lsof")
     assert "memfd:x" in lsof and "/dev/null" in lsof
     ours = read(path.read_bytes())[1]
-    assert [r.type for r in ours] == [2, 3, 4, 5, 6, 324, 7]  # 400 is beyond our table too
+    from scap.schema import EVENT_INFO
+
+    # we skip only types beyond our own table (the current libs table knows 400)
+    assert [r.type for r in ours] == [t for t in (2, 3, 4, 5, 6, 400, 324, 7)
+                                      if t < len(EVENT_INFO)]
