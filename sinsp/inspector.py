@@ -334,7 +334,8 @@ def fd_from_entry(e: Any) -> FdInfo:
         info.dip = str(g(e, "dip", "") or "")
         info.sport = int(g(e, "sport", 0) or 0)
         info.dport = int(g(e, "dport", 0) or 0)
-        info.name = tuple_name(ftype == FdType.IPV6_SOCK, info.sip, info.sport, info.dip, info.dport)
+        v6 = ftype == FdType.IPV6_SOCK
+        info.name = tuple_name(v6, info.sip, info.sport, info.dip, info.dport)
     elif ftype in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
         info.sip = str(g(e, "sip", "") or "")
         info.sport = int(g(e, "sport", 0) or 0)

@@ -135,7 +135,7 @@ def _with_thread(fn):  # type: ignore[no-untyped-def]
     return extract
 
 
-def _f(name: str, ftype: FieldType, desc: str, fn, **kw: Any) -> None:  # type: ignore[no-untyped-def]
+def _f(name: str, ftype: FieldType, desc: str, fn: Any, **kw: Any) -> None:
     if ftype is T.DOUBLE:
         kw.setdefault("renderer", render_double)
     proc.field(name, ftype, desc, **kw)(_with_thread(fn))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +37,11 @@ class UserTable:
         self.users: dict[int, UserInfo] = {}
         self.groups: dict[int, GroupInfo] = {}
 
-    def load(self, users: Iterable[object], groups: Iterable[object]) -> None:
+    def load(self, users: Iterable[Any], groups: Iterable[Any]) -> None:
         """Seed from ``scap.UserInfo``/``scap.GroupInfo``-shaped objects."""
         for u in users:
             info = UserInfo(
-                uid=int(getattr(u, "uid")),  # noqa: B009
+                uid=int(u.uid),
                 gid=int(getattr(u, "gid", 0)),
                 name=str(getattr(u, "name", "")),
                 homedir=str(getattr(u, "homedir", "")),
@@ -48,7 +49,7 @@ class UserTable:
             )
             self.users[info.uid] = info
         for g in groups:
-            ginfo = GroupInfo(gid=int(getattr(g, "gid")), name=str(getattr(g, "name", "")))  # noqa: B009
+            ginfo = GroupInfo(gid=int(g.gid), name=str(getattr(g, "name", "")))
             self.groups[ginfo.gid] = ginfo
 
     def add_user(self, info: UserInfo) -> None:
