@@ -278,8 +278,25 @@ class _Compiler:
         if isinstance(rhs, ast.ListValue):
             raise self.error(f"operator '{op}' does not take a list", rhs)
         lit = self.literal(rhs, ftype, op, node)
+        fast = self.fast_path(node, op, lit, ftype, is_list)
+        if fast is not None:
+            return fast
         pred = self.value_pred(op, lit, ftype, node)
         return _lift(get, pred, is_list)
+
+    def fast_path(self, node: ast.Compare, op: str, lit: Any, ftype: FieldType,
+                  is_list: bool) -> Pred | None:
+        """Equality on a plain single-valued field: one closure calling the extractor directly
+        (the common shape of rule conditions; ``None`` never equals a literal)."""
+        if is_list or node.field.transformers or ftype.is_ip or ftype is FieldType.BYTEBUF:
+            return None
+        info, arg = self.registry.resolve(node.field.name, node.field.arg)
+        ext = info.extractor
+        if op in ("=", "=="):
+            return lambda e: ext(e, arg) == lit
+        if op == "!=":
+            return lambda e: (v := ext(e, arg)) is not None and v != lit
+        return None
 
     def literal(self, v: ast.Value, ftype: FieldType, op: str, node: ast.Node) -> Any:
         s = v.value
@@ -359,7 +376,7 @@ class _Compiler:
         ftype: FieldType,
         is_list: bool,
         strict_list: bool,
-        node: ast.Node,
+        node: ast.Compare,
     ) -> Pred:
         if op == "pmatch":
             prefixes = frozenset(_path_components(p) for p in values)
@@ -381,6 +398,17 @@ class _Compiler:
                 return any(_ip_in(v, n) for n in nets)
         else:
             members = frozenset(values)
+            if not (is_list or ftype is FieldType.BYTEBUF or node.field.transformers):
+                info, arg = self.registry.resolve(node.field.name, node.field.arg)
+                ext = info.extractor
+
+                def member(e: Any) -> bool:
+                    try:
+                        return ext(e, arg) in members  # None is never a member
+                    except TypeError:  # an unhashable value from a sloppy extractor
+                        return False
+
+                return member
 
             def pred(v: Any) -> bool:
                 return v in members
