@@ -58,15 +58,22 @@ def parse_memfd_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
 
 
 def parse_bpf_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
-    # bpf's exit carries the new fd as a DYN param, or res, depending on version
-    fd = retval(evt)
-    if fd is None:
-        dyn = evt.param("fd")
-        fd = dyn[1] if isinstance(dyn, tuple) else dyn
+    """bpf(): old drivers send a DYN param (index 0 = a new fd, 1 = an errno),
+    newer ones the returned fd; only a positive result is a new fd (commands
+    that do not create objects return 0)."""
+    rec = evt.record
+    first = rec.param(0) if int(rec.nparams) >= 1 else None
+    if isinstance(first, tuple):
+        index, value = first
+        fd = value if index == 0 else None
+    else:
+        fd = first
     table = fd_table(evt)
-    if not isinstance(fd, int) or fd < 0 or table is None:
+    if not isinstance(fd, int) or fd <= 0 or table is None:
         return
-    table.add(FdInfo(fd, FdType.BPF, ""))
+    info = table.add(FdInfo(fd, FdType.BPF, ""))
+    evt.fdnum = fd
+    evt.fd = info
 
 
 HANDLERS = {

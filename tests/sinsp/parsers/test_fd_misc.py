@@ -48,3 +48,47 @@ def test_brk_and_switch_update_memory_counters() -> None:
     assert seen == [0, 900, 901]
     t = insp.threads.get(100)
     assert (t.pfmajor, t.pfminor, t.vmrss_kb, t.vmswap_kb) == (4, 5, 301, 3)
+
+
+def test_newer_fd_kinds_memfd_bpf_userfaultfd_io_uring_pidfd_pipe2_dup2() -> None:
+    b = builder()
+    recs = [
+        b.build("SYSCALL_MEMFD_CREATE_E", []),
+        b.build("SYSCALL_MEMFD_CREATE_X", {"fd": 3, "name": "jit", "flags": 0}),
+        b.build("SYSCALL_BPF_2_E", {"cmd": 0}),
+        b.build("SYSCALL_BPF_2_X", {"fd": 4, "cmd": 0}),
+        b.build("SYSCALL_BPF_2_E", {"cmd": 5}),
+        b.build("SYSCALL_BPF_2_X", {"fd": 0, "cmd": 5}),
+        b.build("SYSCALL_USERFAULTFD_E", []),
+        b.build("SYSCALL_USERFAULTFD_X", {"res": 5, "flags": 0}),
+        b.build("SYSCALL_IO_URING_SETUP_E", []),
+        b.build("SYSCALL_IO_URING_SETUP_X", {"res": 6, "entries": 1, "sq_entries": 1,
+                                             "cq_entries": 1, "flags": 0, "sq_thread_cpu": 0,
+                                             "sq_thread_idle": 0, "features": 0}),
+        b.build("SYSCALL_PIDFD_OPEN_E", []),
+        b.build("SYSCALL_PIDFD_OPEN_X", {"fd": 7, "pid": 1, "flags": 0}),
+        b.build("SYSCALL_PIPE2_E", []),
+        b.build("SYSCALL_PIPE2_X", {"res": 0, "fd1": 8, "fd2": 9, "ino": 1, "flags": 0}),
+        b.build("SYSCALL_DUP2_E", {"fd": 3}),
+        b.build("SYSCALL_DUP2_X", {"res": 10, "oldfd": 3, "newfd": 10}),
+        b.build("SYSCALL_EPOLL_CREATE1_E", {"flags": 0}),
+        b.build("SYSCALL_EPOLL_CREATE1_X", {"res": 11}),
+    ]
+    insp, _ = replay(recs, [proc(100)])
+    table = insp.threads.get(100).fd_table()
+    assert {i.fd: (FdType(i.type).name, i.name) for i in table} == {
+        3: ("MEMFD", "memfd:jit"), 4: ("BPF", ""), 5: ("USERFAULTFD", ""), 6: ("IOURING", ""),
+        7: ("PIDFD", ""), 8: ("FIFO", ""), 9: ("FIFO", ""), 10: ("MEMFD", "memfd:jit"),
+        11: ("EVENTPOLL", ""),
+    }
+
+
+def test_prctl_set_name_renames_the_thread() -> None:
+    b = builder()
+    recs = [
+        b.build("SYSCALL_PRCTL_E", []),
+        b.build("SYSCALL_PRCTL_X", {"res": 0, "option": 15, "arg2_str": "renamed",
+                                    "arg2_int": 0}),
+    ]
+    insp, _ = replay(recs, [proc(100)])
+    assert insp.threads.get(100).comm == "renamed"
