@@ -49,9 +49,16 @@ class _Inflater:
             self._d = d = saved
             got = []
             for i in range(0, len(data), 64):
+                window = d.copy()
                 try:
                     got.append(d.decompress(data[i:i + 64]))
                 except zlib.error:
+                    d = window  # the damage is in these 64 bytes: feed them one by one
+                    for j in range(i, min(i + 64, len(data))):
+                        try:
+                            got.append(d.decompress(data[j:j + 1]))
+                        except zlib.error:
+                            break
                     break
             raise _PartialInflate(b"".join(got), e) from None
 

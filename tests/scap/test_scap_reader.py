@@ -233,3 +233,63 @@ def test_errors_name_the_file(tmp_path) -> None:
     with pytest.raises(scap.FormatError, match="not a capture"):
         read_all(str(p))
     assert issubclass(scap.FormatError, scap.ScapError)
+
+
+class _CountingFile(io.BytesIO):
+    max_read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        assert n is not None and n > 0, "the reader must read in bounded chunks"
+        data = super().read(n)
+        self.max_read = max(self.max_read, self.tell())
+        return data
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_streaming_reads_in_chunks_and_buffers_little(monkeypatch, compress: bool) -> None:
+    from scap.savefile import reader
+
+    monkeypatch.setattr(reader, "CHUNK", 4096)
+    monkeypatch.setattr(reader, "MAX_INFLATE", 8192)
+    _, recs = read_all(trace("open-multiple-files.scap"))
+    buf = io.BytesIO()
+    with scap.Writer(buf, compress=compress) as w:
+        for _ in range(20):
+            w.write_events(recs)
+    f = _CountingFile(buf.getvalue())
+    with scap.open(f) as cap:
+        it = iter(cap)
+        next(it)
+        assert f.max_read <= 3 * 4096 < len(f.getvalue())
+        n = 1 + sum(1 for _ in it)
+        assert cap._dec.buffered() == 0
+    assert n == 20 * len(recs)
+
+
+@pytest.mark.parametrize("where", [0.75, 0.9])
+def test_broken_gzip_in_the_middle(where: float) -> None:
+    with open(trace("ping_sendto.scap"), "rb") as f:
+        gz = bytearray(f.read())
+    _, full = read_all(bytes(gz))
+    gz[int(len(gz) * where)] ^= 0xFF
+    got = []
+    with pytest.raises(scap.FormatError) as ei, scap.open(bytes(gz)) as cap:
+        got.extend(cap)
+    # inflate may turn the damage into garbage blocks before zlib notices: either way the
+    # events before it come out unchanged, and the error names a later offset
+    assert 0 < len(got) < len(full) and got == full[:len(got)]
+    assert ei.value.offset > got[-1].offset
+
+
+@pytest.mark.parametrize("back", [8, 2])  # the CRC32, the length
+def test_gzip_trailer_damage_still_yields_every_event(back: int) -> None:
+    with open(trace("ping_sendto.scap"), "rb") as f:
+        gz = bytearray(f.read())
+    _, full = read_all(bytes(gz))
+    gz[len(gz) - back] ^= 0xFF
+    got = []
+    with pytest.raises(scap.FormatError, match="broken gzip data") as ei, \
+            scap.open(bytes(gz)) as cap:
+        got.extend(cap)
+    assert got == full
+    assert ei.value.offset == len(plain("ping_sendto.scap"))  # the end of the inflated data
