@@ -102,8 +102,9 @@ def _build_child(
     child.flags = flags
     child.exe = as_str(evt.param("exe"))
     child.args = _split_args(evt.param("args"))
+    # events older than clone_17 carry no comm: sinsp names the child by exe
     comm = evt.param("comm")
-    child.comm = as_str(comm) if comm is not None else (parent.comm if parent else child.exe)
+    child.comm = as_str(comm) if comm is not None else child.exe
     child.fdlimit = as_int(evt.param("fdlimit"))
     child.pfmajor = as_int(evt.param("pgft_maj"))
     child.pfminor = as_int(evt.param("pgft_min"))
@@ -134,7 +135,8 @@ def _build_child(
         child.cap_inheritable = parent.cap_inheritable
         child.cap_permitted = parent.cap_permitted
         child.cap_effective = parent.cap_effective
-        child.cgroups = cg if cg is not None else list(parent.cgroups)
+        # no cgroups param (before clone_20): none recorded, container kept
+        child.cgroups = cg if cg is not None else []
         child.cwd = parent.get_cwd()
         child.lastexec_ts = parent.lastexec_ts
         if not flags & CL_CLONE_FILES:
@@ -149,7 +151,10 @@ def _build_child(
     if not child.cwd.endswith("/"):
         child.cwd += "/"
     insp.threads.add(child)
-    insp.assign_container(child)
+    if cg is None and parent is not None:
+        child.container_id = parent.container_id
+    else:
+        insp.assign_container(child)
     if not flags & CL_CLONE_THREAD:
         pt = insp.threads.get(ptid)
         if pt is not None:
@@ -165,10 +170,7 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     ti.exe = as_str(evt.param("exe"))
     ti.args = _split_args(evt.param("args"))
     comm = evt.param("comm")
-    if comm is not None:
-        ti.comm = as_str(comm)
-    else:
-        ti.comm = ti.exe.rsplit("/", 1)[-1]
+    ti.comm = as_str(comm) if comm is not None else ti.exe  # execve < 15: no comm
     pid = evt.param("pid")
     if isinstance(pid, int) and pid > 0:
         ti.pid = pid

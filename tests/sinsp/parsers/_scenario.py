@@ -279,3 +279,48 @@ def clone_order_capture(path: Path) -> Path:
              _proc(400, 400, 90, "p", "/x")]
     write_capture(path, ev, processes=procs)
     return path
+
+
+def versions_capture(path: Path) -> Path:
+    """Older event versions (clone_11/16/17, fork/vfork, execve_8/13/14/15/16/17)
+    feed the same parsers: each creates or re-images a process that a read
+    then shows."""
+    b = EventBuilder(ts=1_700_000_000_000_000_000, tid=500)
+    common = dict(exe="/bin/old", args=["a", "b"], cwd="/w", fdlimit=64, pgft_maj=1,
+                  pgft_min=2, vm_size=30, vm_rss=20, vm_swap=1, flags=0, uid=0, gid=0)
+    ev: list[Any] = []
+    tid = 600
+    for ctype in ("SYSCALL_CLONE_11", "SYSCALL_CLONE_16", "SYSCALL_CLONE_17",
+                  "SYSCALL_FORK", "SYSCALL_VFORK", "SYSCALL_FORK_17", "SYSCALL_VFORK_20"):
+        from scap.schema import EVENT_INFO, PPME
+
+        names = {p.name for p in EVENT_INFO[int(PPME[ctype + "_X"])].params}
+        parent = dict(common, res=tid, tid=500, pid=500, ptid=1, comm="starter",
+                      cgroups=_cg("/"), vtid=500, vpid=500)
+        child = dict(parent, res=0, tid=tid, pid=tid, ptid=500, vtid=tid, vpid=tid)
+        ev.append(b.build(ctype + "_E", [], tid=500))
+        ev.append(b.build(ctype + "_X", {k: v for k, v in parent.items() if k in names},
+                          tid=500))
+        ev.append(b.build(ctype + "_X", {k: v for k, v in child.items() if k in names},
+                          tid=tid))
+        ev.append(b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=tid))
+        tid += 1
+    for etype in ("SYSCALL_EXECVE_8", "SYSCALL_EXECVE_13", "SYSCALL_EXECVE_14",
+                  "SYSCALL_EXECVE_15", "SYSCALL_EXECVE_16", "SYSCALL_EXECVE_17",
+                  "SYSCALL_EXECVE_18"):
+        from scap.schema import EVENT_INFO, PPME
+
+        names = {p.name for p in EVENT_INFO[int(PPME[etype + "_X"])].params}
+        vals = dict(common, res=0, exe=f"/usr/bin/{etype[-2:]}", args=["--v", etype],
+                    tid=tid - 1, pid=tid - 1, ptid=500, comm=f"v{etype[-2:]}",
+                    cgroups=_cg(f"/docker/{DOCKER_ID}"), env=["E=1"], tty=7)
+        enames = {p.name for p in EVENT_INFO[int(PPME[etype + "_E"])].params}
+        ev.append(b.build(etype + "_E", {"filename": f"rel/{etype}"} if enames else [],
+                          tid=tid - 1))
+        ev.append(b.build(etype + "_X", {k: v for k, v in vals.items() if k in names},
+                          tid=tid - 1))
+        ev.append(b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=tid - 1))
+    procs = [_proc(1, 1, 0, "systemd", "/sbin/init"),
+             _proc(500, 500, 1, "starter", "/bin/starter", cwd="/srv")]
+    write_capture(path, ev, processes=procs)
+    return path

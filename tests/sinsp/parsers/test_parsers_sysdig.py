@@ -40,3 +40,8 @@ def test_parser_families_match_sysdig(tmp_path: Path) -> None:
 def test_clone_orders_match_sysdig(tmp_path: Path) -> None:
     path = _scenario.clone_order_capture(tmp_path / "clones.scap")
     assert diff(path, _fields(), limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
+
+
+def test_old_event_versions_match_sysdig(tmp_path: Path) -> None:
+    path = _scenario.versions_capture(tmp_path / "versions.scap")
+    assert diff(path, _fields(), limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
