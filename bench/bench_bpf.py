@@ -1,0 +1,202 @@
+"""Live-capture bench: what the probe costs per syscall, and how many events reach the rules.
+
+    .venv/bin/python bench/bench_bpf.py [--rates 50000,100000,200000,300000] [--seconds 2]
+                                        [--pipeline drain|inspector|rules] [--rules FILE]
+
+For each rate it runs bench/storm.c (a paced getppid storm) in the same run:
+  bare            no probe: the syscall's own cost
+  minimal-filter  bench ceiling probe (driver/bpf/minimal.bpf.c), syscall returned in the kernel
+  minimal-record  the same, writing a fixed 64-byte record, drained by a C thread
+  pyfalco-filter  our probe, the storm's syscall not in the interesting table
+  pyfalco-record  our probe recording it, drained by BpfSource and fed to the pipeline:
+                  `drain` (records only), `inspector` (+ sinsp state), `rules` (+ the engine
+                  with the given rules, default the upstream falco_rules.yaml)
+and prints the added ns per syscall (vs bare), the ratio to the minimal probe's added cost,
+the events per second delivered to the consumer, and drops.  Needs root and the probe.
+Not a test: numbers depend on the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / ".output"
+STORM = OUT / "storm"
+MINIMAL = ROOT / "driver" / "bpf" / ".output" / "minimal.bpf.o"
+NR_GETPPID = 110
+
+
+def build() -> None:
+    subprocess.run(["make", "-s", "-C", str(ROOT / "driver" / "bpf")], check=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    src = ROOT / "bench" / "storm.c"
+    if not STORM.exists() or STORM.stat().st_mtime < src.stat().st_mtime:
+        subprocess.run(["cc", "-O2", "-Wall", "-o", str(STORM), str(src), "-lbpf", "-lelf", "-lz",
+                        "-lpthread"], check=True)
+
+
+def storm(rate: int, secs: float, minimal_mode: str | None = None) -> dict:
+    cmd = [str(STORM), "getppid", str(rate), str(secs)]
+    if minimal_mode:
+        cmd += [str(MINIMAL), minimal_mode]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout)
+
+
+def _pipeline(kind: str, rules: str | None):
+    """Returns (feed(records) -> n_delivered_to_rules, description)."""
+    if kind == "drain":
+        return (lambda recs: len(recs)), "records only"
+    from sinsp import Inspector
+
+    holder: dict = {}
+
+    def make_insp(src):
+        holder["insp"] = Inspector(src)
+
+    if kind == "inspector":
+        def feed(recs):
+            insp = holder["insp"]
+            n = 0
+            for r in recs:
+                if insp.process(r) is not None:
+                    n += 1
+            return n
+        return (feed, make_insp), "sinsp state"
+    from engine import RuleEngine
+
+    eng = RuleEngine()
+    signal.alarm(120)
+    try:
+        result = eng.load_files([rules])
+    finally:
+        signal.alarm(0)
+    if not result.successful:
+        raise SystemExit(f"rules did not load: {result.as_string(False)}")
+
+    def feed_rules(recs):
+        insp = holder["insp"]
+        n = 0
+        for r in recs:
+            evt = insp.process(r)
+            if evt is not None:
+                eng.process(evt)
+                n += 1
+        return n
+
+    holder["engine"] = eng
+    return (feed_rules, make_insp), f"sinsp + rules ({Path(rules).name})"
+
+
+def rule_syscalls(eng) -> set[str] | None:
+    from scap.engines.bpf import syscalls_for_event_types
+
+    types: set[int] = set()
+    for r in eng.enabled_rules("syscall"):
+        if r.event_types is None:
+            return None
+        types |= set(r.event_types)
+    return syscalls_for_event_types(types)
+
+
+def pyfalco(rate: int, secs: float, record: bool, pipeline, interesting: set[str] | None) -> dict:
+    from scap.engines.bpf import BpfSource
+
+    feed, make_insp = pipeline if isinstance(pipeline, tuple) else (pipeline, None)
+    wanted = set(interesting or set())
+    if record:
+        wanted.add("getppid")
+    else:
+        wanted.discard("getppid")
+    with BpfSource(wanted, with_state=make_insp is not None, ring_bytes=8 << 20,
+                   drop_self=True) as src:
+        if make_insp is not None:
+            make_insp(src)
+        proc = subprocess.Popen([str(STORM), "getppid", str(rate), str(secs)],
+                                stdout=subprocess.PIPE, text=True)
+        delivered = 0
+        t0 = time.monotonic()
+        while proc.poll() is None:
+            delivered += feed(src.next_batch())
+        tail_deadline = time.monotonic() + 2.0
+        while time.monotonic() < tail_deadline:
+            batch = src.next_batch(20)
+            if not batch:
+                break
+            delivered += feed(batch)
+        elapsed = time.monotonic() - t0
+        out = json.loads(proc.stdout.read())
+        st = src.stats()
+    out.update(delivered=delivered, delivered_per_s=delivered / elapsed, drops=st.drops_buffer,
+               probe_events=st.events)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rates", default="50000,100000,200000,300000")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--pipeline", choices=("drain", "inspector", "rules"), default="inspector")
+    ap.add_argument("--rules", default=os.environ.get("PYFALCO_RULES",
+                                                      "/work/upstream/rules/falco_rules.yaml"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench_bpf needs root (it loads BPF programs)")
+    build()
+    pipe, desc = _pipeline(args.pipeline, args.rules)
+    interesting = None
+    if args.pipeline == "rules":
+        interesting = rule_syscalls(_pipeline_engine(pipe))
+    interesting = set(interesting or set())
+    print(f"pipeline: {desc}; storm: getppid; {args.seconds:g}s per run; ncpu={os.cpu_count()}")
+    hdr = (f"{'rate/s':>8} {'run':<15} {'ns/sc':>7} {'added':>7} {'x min':>6} "
+           f"{'delivered/s':>12} {'drops':>8}")
+    print(hdr)
+    print("-" * len(hdr))
+    for rate in (int(r) for r in args.rates.split(",")):
+        bare = storm(rate, args.seconds)
+        rows = [("bare", bare)]
+        mf = storm(rate, args.seconds, "filter")
+        mr = storm(rate, args.seconds, "record")
+        rows += [("minimal-filter", mf), ("minimal-record", mr)]
+        rows.append(("pyfalco-filter", pyfalco(rate, args.seconds, False, pipe, interesting)))
+        rows.append(("pyfalco-record", pyfalco(rate, args.seconds, True, pipe, interesting)))
+        base = bare["ns_per_syscall"]
+        min_add = {"filter": mf["ns_per_syscall"] - base, "record": mr["ns_per_syscall"] - base}
+        for name, r in rows:
+            added = r["ns_per_syscall"] - base
+            ratio = ""
+            if name.startswith("pyfalco"):
+                ref = min_add[name.split("-")[1]]
+                ratio = f"{added / ref:.2f}" if ref > 0 else "-"
+            if name.startswith("pyfalco-record"):
+                dl = f"{r['delivered_per_s']:.0f}"
+            elif name == "minimal-record":
+                dl = f"{r['consumed'] / args.seconds:.0f}"
+            else:
+                dl = ""
+            drops = r.get("drops", 0) if name != "bare" else ""
+            print(f"{r['achieved_rate']:>8.0f} {name:<15} {r['ns_per_syscall']:>7.1f} "
+                  f"{added:>7.1f} {ratio:>6} {dl:>12} {drops!s:>8}")
+        sys.stdout.flush()
+
+
+def _pipeline_engine(pipe):
+    feed = pipe[0] if isinstance(pipe, tuple) else pipe
+    for cell in feed.__closure__ or ():
+        v = cell.cell_contents
+        if isinstance(v, dict) and "engine" in v:
+            return v["engine"]
+    raise RuntimeError("no engine in the rules pipeline")
+
+
+if __name__ == "__main__":
+    main()
