@@ -37,9 +37,15 @@ __all__ = ["RuleEngine"]
 
 
 def _default_registries() -> dict[str, Any]:
-    import sinsp.fields as _fields  # noqa: F401  (importing registers the field classes)
+    """sinsp's registries, after importing every field module (importing registers them)."""
+    import importlib
+    import pkgutil
+
+    import sinsp.fields as fields_pkg
     from sinsp.fields.registry import REGISTRIES
 
+    for mod in pkgutil.iter_modules(fields_pkg.__path__):
+        importlib.import_module(f"sinsp.fields.{mod.name}")
     return REGISTRIES
 
 

@@ -90,6 +90,7 @@ class OutputFormat:
         self.fields = tuple(fields)
 
     def _resolve(self, token: str) -> tuple[str, Any, Any]:
+        """Longest resolvable prefix of the token (``%fd.name.`` is ``fd.name`` then ``.``)."""
         cand = token
         while cand:
             try:
@@ -97,12 +98,14 @@ class OutputFormat:
                 return cand, info, arg
             except (KeyError, ValueError):
                 pass
-            if cand.endswith("]") or "." not in cand:
+            if cand.endswith("]"):
+                cand = cand[:cand.rfind("[")]
+            elif cand[-1] in ".-":
                 cand = cand.rstrip(".-")
-                if cand == token or not cand:
-                    break
-                continue
-            cand = cand[:cand.rfind(".")]
+            elif "." in cand:
+                cand = cand[:cand.rfind(".")]
+            else:
+                break
         return token, None, None
 
     def _value(self, evt: Any, info: Any, arg: Any) -> Any:
