@@ -26,8 +26,8 @@ import zlib
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import scap  # noqa: E402
-from scap import _binding  # noqa: E402
+import scap
+from scap import _binding
 
 TRACES = sorted(glob.glob("/work/shared/traces/syscalls/*.scap"))
 HEADER_FROM = "/work/shared/traces/syscalls/ping_sendto.scap"
@@ -127,7 +127,8 @@ def main() -> int:
         print(f"  wrote {n} events in {dt:.1f}s ({n / dt:,.0f} ev/s through scap.Writer)")
     size = BIG.stat().st_size
     print(f"capture: {BIG} ({size / 1e6:.1f} MB gzip)")
-    print(f"C fast path: {'yes' if _binding.available() else 'NO: ' + str(_binding.import_error())}")
+    native = "yes" if _binding.available() else f"NO: {_binding.import_error()}"
+    print(f"C fast path: {native}")
 
     results = {}
     if shutil.which("sysdig"):

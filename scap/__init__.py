@@ -24,7 +24,7 @@ from scap.metadata import (
 )
 from scap.record import EventRecord
 from scap.savefile.reader import Capture
-from scap.savefile.reader import open_capture as open  # noqa: A001 (scap.open is the API)
+from scap.savefile.reader import open_capture as open  # scap.open is the API
 from scap.savefile.writer import Writer
 
 __all__ = [

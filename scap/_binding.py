@@ -35,7 +35,8 @@ _lib: _Lib | None = None
 _ffi: Any = None
 _import_error: str | None = None
 try:
-    from scap._scap_native import ffi as _ffi, lib as _lib  # type: ignore[import-not-found,no-redef]
+    from scap._scap_native import ffi as _ffi  # type: ignore[import-not-found,no-redef]
+    from scap._scap_native import lib as _lib
 
     if _lib.scap_native_abi() != _ABI:
         _import_error = ("scap._scap_native is stale (ABI mismatch); rebuild it with "
@@ -106,9 +107,9 @@ def scan_events(buf: bytes, pos: int, end: int, tables: EventTables,
         c = {name: s.column(name, fmt, n) for name, _, fmt in _COLS}
         ends = c["rec_end"]
         starts = c["rec_start"]
-        result.events = list(zip(c["block_off"], starts, [e - a for a, e in zip(starts, ends)],
-                                 c["ts"], c["tid"], c["type"], c["nparams"], c["cpu"],
-                                 c["dump_flags"], c["v1"]))
+        lens = [e - a for a, e in zip(starts, ends, strict=True)]
+        result.events = list(zip(c["block_off"], starts, lens, c["ts"], c["tid"], c["type"],
+                                 c["nparams"], c["cpu"], c["dump_flags"], c["v1"], strict=True))
     return result
 
 

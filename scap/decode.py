@@ -22,7 +22,7 @@ from typing import Any
 from scap.errors import FormatError
 from scap.metadata import FdEntry, GroupInfo, InterfaceInfo, MachineInfo, ProcInfo, UserInfo
 from scap.record import HEADER_V1, HEADER_V2, EventRecord
-from scap.savefile import blocks as B
+from scap.savefile import blocks as blk
 
 __all__ = [
     "STOP_ERROR",
@@ -47,10 +47,11 @@ STOP_FULL = 3        # `max_events` reached
 MAX_EVENT_BLOCK = 65536 + 8
 _NOTIFICATION_E = 280
 _INFRASTRUCTURE_EVENT_E = 286
-_BLOCK = B.BLOCK_HEADER
+_BLOCK = blk.BLOCK_HEADER
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
 _EVF_HEAD = struct.Struct("<HI")
+_LARGE_BLOCKS = frozenset({blk.EV_V2_LARGE, blk.EVF_V2_LARGE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
     skipped = 0
     size = tables.size
     large = tables.large
-    kinds = B.EVENT_BLOCKS
+    kinds = blk.EVENT_BLOCKS
     unpack_block = _BLOCK.unpack_from
     unpack_u32 = _U32.unpack_from
     while True:
@@ -149,7 +150,7 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
         kind = kinds.get(btype)
         if kind is None:
             return ScanResult(events, pos, STOP_NON_EVENT, skipped)
-        if blen < 12 or (blen > MAX_EVENT_BLOCK and btype not in (B.EV_V2_LARGE, B.EVF_V2_LARGE)):
+        if blen < 12 or (blen > MAX_EVENT_BLOCK and btype not in _LARGE_BLOCKS):
             return ScanResult(events, pos, STOP_ERROR, skipped, f"bad block length {blen}")
         if end - pos < blen:
             return ScanResult(events, pos, STOP_NEED_MORE, skipped)
@@ -258,7 +259,7 @@ _START, _META, _EVENTS, _FAILED = range(4)
 class StreamMetadata:
     """Everything the non-event blocks said, accumulated over the stream."""
 
-    sections: list[B.SectionHeader] = field(default_factory=list)
+    sections: list[blk.SectionHeader] = field(default_factory=list)
     machine: MachineInfo | None = None
     interfaces: list[InterfaceInfo] = field(default_factory=list)
     users: list[UserInfo] = field(default_factory=list)
@@ -335,9 +336,9 @@ class StreamDecoder:
             if len(buf) - pos < 8:
                 return False
             btype, blen = _BLOCK.unpack_from(buf, pos)
-            if self._state == _START and btype != B.SHB:
+            if self._state == _START and btype != blk.SHB:
                 raise self._fail(self._base + pos, f"not a capture file (block type {btype:#x})")
-            if btype in B.EVENT_BLOCKS:
+            if btype in blk.EVENT_BLOCKS:
                 self._state = _EVENTS
                 return True
             if blen < 12:
@@ -358,25 +359,25 @@ class StreamDecoder:
         m = self.meta
         base = off + 8
         m.block_counts[btype] = m.block_counts.get(btype, 0) + 1
-        if btype == B.SHB:
-            m.sections.append(B.decode_shb(body, base, off))
+        if btype == blk.SHB:
+            m.sections.append(blk.decode_shb(body, base, off))
             self._state = _META
-        elif btype in (B.MI, B.MI_LEGACY):
-            m.machine = B.decode_machine_info(body, base)
-        elif btype in (B.IL_V1, B.IL_V1_LEGACY, B.IL_V2):
-            m.interfaces = B.decode_interfaces(body, base, btype == B.IL_V2)
-        elif btype in (B.UL_V1, B.UL_V1_LEGACY, B.UL_V2):
-            m.users, m.groups = B.decode_users(body, base, btype == B.UL_V2)
-        elif btype in B.PL_VERSIONS:
-            for p in B.decode_proclist(body, base, B.PL_VERSIONS[btype]):
+        elif btype in (blk.MI, blk.MI_LEGACY):
+            m.machine = blk.decode_machine_info(body, base)
+        elif btype in (blk.IL_V1, blk.IL_V1_LEGACY, blk.IL_V2):
+            m.interfaces = blk.decode_interfaces(body, base, btype == blk.IL_V2)
+        elif btype in (blk.UL_V1, blk.UL_V1_LEGACY, blk.UL_V2):
+            m.users, m.groups = blk.decode_users(body, base, btype == blk.UL_V2)
+        elif btype in blk.PL_VERSIONS:
+            for p in blk.decode_proclist(body, base, blk.PL_VERSIONS[btype]):
                 if p.tid not in self._procs:
                     m.processes.append(p)
                 self._procs[p.tid] = p
                 pending = m.unattached_fds.pop(p.tid, None)
                 if pending:
                     p.fds.extend(pending)
-        elif btype in (B.FDL_V1, B.FDL_V1_LEGACY, B.FDL_V2):
-            tid, fds = B.decode_fdlist(body, base, btype == B.FDL_V2)
+        elif btype in (blk.FDL_V1, blk.FDL_V1_LEGACY, blk.FDL_V2):
+            tid, fds = blk.decode_fdlist(body, base, btype == blk.FDL_V2)
             p = self._procs.get(tid)
             if p is not None:
                 p.fds.extend(fds)
@@ -389,9 +390,8 @@ class StreamDecoder:
     def next_events(self) -> list[EventRecord]:
         """Decode the next batch of complete events; `[]` means feed more (or finish)."""
         while True:
-            if self._state != _EVENTS:
-                if not self.read_metadata() or self._state != _EVENTS:
-                    return []
+            if self._state != _EVENTS and (not self.read_metadata() or self._state != _EVENTS):
+                return []
             buf = self._buf
             recs, res = self.scan(buf, self._pos, len(buf), self.tables, self.wanted,
                                   self.batch, self._base)
@@ -405,7 +405,7 @@ class StreamDecoder:
                 raise err
             if res.stop == STOP_NON_EVENT:
                 btype = _BLOCK.unpack_from(buf, res.pos)[0]
-                if btype != B.SHB:
+                if btype != blk.SHB:
                     err = self._fail(self._base + res.pos, f"invalid block type {btype:#x} "
                                      "after the first event")
                     if recs:

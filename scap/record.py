@@ -87,7 +87,8 @@ class EventRecord:
         # `_spans` (parameter byte ranges) is left unset until first needed
 
     @classmethod
-    def from_raw(cls, raw: bytes, cpu: int = 0, dump_flags: int = 0, offset: int = -1) -> EventRecord:
+    def from_raw(cls, raw: bytes, cpu: int = 0, dump_flags: int = 0,
+                 offset: int = -1) -> EventRecord:
         """Build a record from V2 record bytes (header + lengths + params)."""
         ts, tid, _len, evtype, nparams = HEADER_V2.unpack_from(raw, 0)
         return cls(ts, tid, cpu, evtype, dump_flags, nparams, bytes(raw), offset)

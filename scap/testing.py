@@ -151,7 +151,7 @@ class EventBuilder:
         limit = 0xFFFFFFFF if large else 0xFFFF
         for e in encoded:
             if len(e) > limit:
-                raise ValueError(f"param of {len(e)} bytes does not fit a u{8 * (4 if large else 2)} length")
+                raise ValueError(f"param of {len(e)} bytes does not fit its length field")
         lens = struct.pack(f"<{len(encoded)}{lfmt}", *map(len, encoded))
         body = lens + b"".join(encoded)
         if ts is None:

@@ -3,7 +3,7 @@
 Pure functions over bytes, no I/O (h11 style).  Decoders take the block *body* (the bytes
 between the 8-byte block header and the 4-byte trailer, padding included) and the body's
 absolute stream offset, which they only use to put a location on a `FormatError`.
-Layouts are those of /work/shared/docs/scap-format.md §4–§8 (libscap `scap_savefile.c`).
+Layouts are those of /work/shared/docs/scap-format.md §4-§8 (libscap `scap_savefile.c`).
 """
 from __future__ import annotations
 
@@ -433,7 +433,7 @@ def encode_proclist(procs: list[ProcInfo]) -> bytes:
 
 
 def encode_fdlist(tid: int, fds: list[FdEntry]) -> bytes:
-    """FDL v2; fd types 17–21 are written as UNSUPPORTED (10), which sysdig 0.29.3 reads."""
+    """FDL v2; fd types 17-21 are written as UNSUPPORTED (10), which sysdig 0.29.3 reads."""
     parts = [_I64.pack(tid)]
     for f in fds:
         ftype = FdType.UNSUPPORTED if f.type > FdType.FILE_V2 else f.type

@@ -22,7 +22,7 @@ CHUNK = 1 << 20
 MAX_INFLATE = 4 << 20
 
 
-class _PartialInflate(Exception):
+class _PartialInflateError(Exception):
     """A zlib error, with the output decompressed before it."""
 
     def __init__(self, output: bytes, cause: zlib.error) -> None:
@@ -60,7 +60,7 @@ class _Inflater:
                         except zlib.error:
                             break
                     break
-            raise _PartialInflate(b"".join(got), e) from None
+            raise _PartialInflateError(b"".join(got), e) from None
 
     def pieces(self, data: bytes) -> Iterator[bytes]:
         while data:
@@ -152,7 +152,7 @@ class Capture:
     def _inflate(self, data: bytes) -> Iterator[bytes]:
         try:
             yield from self._inflater.pieces(data)  # type: ignore[union-attr]
-        except _PartialInflate as e:
+        except _PartialInflateError as e:
             self._broken = f"broken gzip data: {e}"
             if e.output:
                 yield e.output

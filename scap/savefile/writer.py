@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from scap.metadata import GroupInfo, InterfaceInfo, MachineInfo, ProcInfo, UserInfo
 from scap.record import EventRecord, is_large_payload
-from scap.savefile import blocks as B
+from scap.savefile import blocks as blk
 
 __all__ = ["Writer"]
 
@@ -66,18 +66,18 @@ class Writer:
         if self._header_written:
             raise ValueError("write_header() called twice (or after write_event())")
         self._header_written = True
-        self._put(B.encode_shb())
+        self._put(blk.encode_shb())
         if machine is not None:
-            self._put(B.encode_machine_info(machine))
+            self._put(blk.encode_machine_info(machine))
         if interfaces is not None:
-            self._put(B.encode_interfaces(list(interfaces)))
+            self._put(blk.encode_interfaces(list(interfaces)))
         if users is not None or groups is not None:
-            self._put(B.encode_users(list(users or ()), list(groups or ())))
+            self._put(blk.encode_users(list(users or ()), list(groups or ())))
         if processes is not None:
             procs = list(processes)
-            self._put(B.encode_proclist(procs))
+            self._put(blk.encode_proclist(procs))
             for p in procs:
-                self._put(B.encode_fdlist(p.tid, p.fds))
+                self._put(blk.encode_fdlist(p.tid, p.fds))
 
     def write_event(self, rec: EventRecord | None = None, /, **fields: Any) -> None:
         """Append one event: an `EventRecord`, or fields for `scap.testing.EventBuilder.build`
@@ -93,10 +93,10 @@ class Writer:
         raw = rec.raw
         large = is_large_payload(rec.type)
         if rec.dump_flags:
-            btype = B.EVF_V2_LARGE if large else B.EVF_V2
+            btype = blk.EVF_V2_LARGE if large else blk.EVF_V2
             head = _EVF_HEAD.pack(rec.cpu, rec.dump_flags)
         else:
-            btype = B.EV_V2_LARGE if large else B.EV_V2
+            btype = blk.EV_V2_LARGE if large else blk.EV_V2
             head = _EV_HEAD.pack(rec.cpu)
         body_len = len(head) + len(raw)
         total = 12 + ((body_len + 3) & ~3)

@@ -157,9 +157,10 @@ WIDE = ("*%evt.num %evt.rawtime %evt.cpu %evt.dir %evt.type %evt.args %proc.name
         "%proc.vmsize %proc.vmrss %proc.vmswap %proc.loginshellid %proc.sid %thread.tid "
         "%thread.vtid %thread.pfmajor %thread.pfminor %proc.env %proc.tty %user.uid %user.name "
         "%user.homedir %user.shell %user.loginuid %group.gid %group.name %fd.num %fd.type "
-        "%fd.typechar %fd.name %fd.directory %fd.filename %fd.rip %fd.lip %fd.cip %fd.sip %fd.cport "
-        "%fd.sport %fd.l4proto %fd.sockfamily %fd.is_server %fd.uid %proc.vpid %proc.is_exe_writable %container.id "
-        "%container.name %evt.res %evt.failed %evt.is_io %proc.nthreads %proc.fdopencount")
+        "%fd.typechar %fd.name %fd.directory %fd.filename %fd.rip %fd.lip %fd.cip %fd.sip "
+        "%fd.cport %fd.sport %fd.l4proto %fd.sockfamily %fd.is_server %fd.uid %proc.vpid "
+        "%proc.is_exe_writable %container.id %container.name %evt.res %evt.failed %evt.is_io "
+        "%proc.nthreads %proc.fdopencount")
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=os.path.basename)

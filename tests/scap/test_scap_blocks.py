@@ -1,5 +1,5 @@
 """Metadata block bodies: every version the format doc lists, assembled here field by field
-from the doc's tables (§5–§8), decoded by scap.savefile.blocks, and the writer's encoders read
+from the doc's tables (§5-§8), decoded by scap.savefile.blocks, and the writer's encoders read
 back."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import scap
 from scap.metadata import FdEntry, FdType, GroupInfo, InterfaceInfo, MachineInfo, ProcInfo, UserInfo
-from scap.savefile import blocks as B
+from scap.savefile import blocks as sb
 
 
 def s16(b: bytes | str) -> bytes:
@@ -57,7 +57,7 @@ def pl_entry(v: int, p: ProcInfo, trailer: bytes = b"") -> bytes:
 @pytest.mark.parametrize("version", range(1, 10))
 def test_proclist_every_version(version: int) -> None:
     body = pl_entry(version, PROC) * 2 + b"\0\0"  # two entries, then padding
-    got = B.decode_proclist(body, 0, version)
+    got = sb.decode_proclist(body, 0, version)
     assert len(got) == 2 and got[0] == got[1]
     p = got[0]
     assert (p.tid, p.pid, p.ptid, p.comm, p.exe, p.args, p.cwd, p.fdlimit, p.flags, p.uid,
@@ -75,30 +75,30 @@ def test_proclist_every_version(version: int) -> None:
 
 def test_proclist_v9_trailing_layouts() -> None:
     pre = struct.pack("<IBQQQ", 1000, 1, 1, 2, 3)
-    p = B.decode_proclist(pl_entry(9, PROC, pre), 0, 9)[0]
+    p = sb.decode_proclist(pl_entry(9, PROC, pre), 0, 9)[0]
     assert (p.loginuid, p.exe_writable, p.cap_inheritable, p.cap_permitted,
             p.cap_effective) == (1000, True, 1, 2, 3)
-    p = B.decode_proclist(pl_entry(9, PROC, struct.pack("<I", 77)), 0, 9)[0]  # real files: 4
+    p = sb.decode_proclist(pl_entry(9, PROC, struct.pack("<I", 77)), 0, 9)[0]  # real files: 4
     assert (p.loginuid, p.exe_writable) == (77, False)
     cur = struct.pack("<QIIBQQQBQQQBBq", 123456789, 34816, 1000, 1, 4, 5, 6, 1, 99, 7, 8, 0, 1,
                       555)
     assert len(cur) == 76
-    p = B.decode_proclist(pl_entry(9, PROC, cur), 0, 9)[0]
+    p = sb.decode_proclist(pl_entry(9, PROC, cur), 0, 9)[0]
     assert (p.pidns_init_start_ts, p.tty, p.loginuid, p.exe_writable, p.cap_inheritable,
             p.cap_permitted, p.cap_effective, p.exe_upper_layer, p.exe_ino, p.exe_ino_ctime,
             p.exe_ino_mtime, p.exe_from_memfd, p.exe_lower_layer, p.pgid) == \
         (123456789, 34816, 1000, True, 4, 5, 6, True, 99, 7, 8, False, True, 555)
     # a longer-than-known entry: the extra bytes are skipped via entrylen
-    p2 = B.decode_proclist(pl_entry(9, PROC, cur + b"future!!"), 0, 9)[0]
+    p2 = sb.decode_proclist(pl_entry(9, PROC, cur + b"future!!"), 0, 9)[0]
     assert p2 == p
 
 
 def test_proclist_writer_round_trip_and_limits() -> None:
-    body = B.encode_proclist([PROC, PROC])[8:-4]
-    assert B.decode_proclist(body, 0, 9) == [PROC, PROC]
+    body = sb.encode_proclist([PROC, PROC])[8:-4]
+    assert sb.decode_proclist(body, 0, 9) == [PROC, PROC]
     bad = pl_entry(5, ProcInfo(1, 1, 0, comm="x" * 1025, exe=""))
     with pytest.raises(scap.FormatError, match="comm length"):
-        B.decode_proclist(bad, 100, 5)
+        sb.decode_proclist(bad, 100, 5)
 
 
 FDS = [
@@ -122,34 +122,34 @@ FDS = [
 
 
 def test_fdlist_v2_all_types_round_trip() -> None:
-    body = B.encode_fdlist(42, FDS)[8:-4]
-    tid, got = B.decode_fdlist(body, 0, True)
+    body = sb.encode_fdlist(42, FDS)[8:-4]
+    tid, got = sb.decode_fdlist(body, 0, True)
     assert tid == 42 and got == FDS
 
 
 def test_fdlist_newer_types_written_as_unsupported() -> None:
     newer = [FdEntry(3, 1, t, name=f"x{t}") for t in (17, 18, 19, 20, 21)]
-    _, got = B.decode_fdlist(B.encode_fdlist(1, newer)[8:-4], 0, True)
+    _, got = sb.decode_fdlist(sb.encode_fdlist(1, newer)[8:-4], 0, True)
     assert [f.type for f in got] == [FdType.UNSUPPORTED] * 5
     assert [f.name for f in got] == [f.name for f in newer]
     # but a file that has them (current libs) reads them as what they are
     raw = struct.pack("<q", 1) + b"".join(
         struct.pack("<IqQB", 4 + 17 + 2 + len(f.name), f.fd, f.ino, f.type) + s16(f.name)
         for f in newer)
-    assert B.decode_fdlist(raw, 0, True)[1] == newer
+    assert sb.decode_fdlist(raw, 0, True)[1] == newer
 
 
 def test_fdlist_v1_and_bad_type() -> None:
     raw = struct.pack("<q", 9) + struct.pack("<qQB", 3, 5, 3) + \
         bytes([127, 0, 0, 1, 10, 0, 0, 2]) + struct.pack("<HHB", 1, 2, 3) + \
         struct.pack("<qQB", 4, 6, 16) + struct.pack("<I", 2) + s16("/f") + b"\0\0"
-    tid, got = B.decode_fdlist(raw, 0, False)
+    tid, got = sb.decode_fdlist(raw, 0, False)
     assert tid == 9
     assert got == [FdEntry(3, 5, 3, sip="127.0.0.1", dip="10.0.0.2", sport=1, dport=2,
                            l4proto=3),
                    FdEntry(4, 6, 16, name="/f", open_flags=2, dev=None)]
     with pytest.raises(scap.FormatError, match="wrong fd type 99"):
-        B.decode_fdlist(struct.pack("<qqQB", 1, 1, 1, 99) + b"\0" * 8, 0, False)
+        sb.decode_fdlist(struct.pack("<qqQB", 1, 1, 1, 99) + b"\0" * 8, 0, False)
 
 
 def test_interfaces_v1_all_types_and_v2() -> None:
@@ -159,7 +159,7 @@ def test_interfaces_v1_all_types_and_v2() -> None:
             + struct.pack("<HH", 2, 2) + v6 + struct.pack("<Q", 10) + b"lo"
             + struct.pack("<HH", 3, 3) + v4 + b"br0"
             + struct.pack("<HH", 4, 3) + v6 + b"br1" + b"\0\0")
-    got = B.decode_interfaces(body, 0, False)
+    got = sb.decode_interfaces(body, 0, False)
     assert got == [InterfaceInfo(1, "eth0", "10.0.0.5", "255.0.0.0", "10.255.255.255", 1000),
                    InterfaceInfo(2, "lo", "::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
                                  "::", 10),
@@ -169,11 +169,11 @@ def test_interfaces_v1_all_types_and_v2() -> None:
     # v2: entrylen excludes itself; unknown trailing fields are skipped
     ent = struct.pack("<HH", 1, 4) + v4 + struct.pack("<Q", 1000) + b"eth0" + b"new!"
     v2 = struct.pack("<I", len(ent)) + ent
-    assert B.decode_interfaces(v2, 0, True) == got[:1]
-    wrote = B.encode_interfaces(got[:2])[8:-4]
-    assert B.decode_interfaces(wrote, 0, True) == got[:2]
+    assert sb.decode_interfaces(v2, 0, True) == got[:1]
+    wrote = sb.encode_interfaces(got[:2])[8:-4]
+    assert sb.decode_interfaces(wrote, 0, True) == got[:2]
     with pytest.raises(scap.FormatError, match="unknown interface type 9"):
-        B.decode_interfaces(struct.pack("<HH", 9, 0) + bytes(24), 0, False)
+        sb.decode_interfaces(struct.pack("<HH", 9, 0) + bytes(24), 0, False)
 
 
 def test_users_v1_v2() -> None:
@@ -182,23 +182,23 @@ def test_users_v1_v2() -> None:
     v1 = b"".join(b"\0" + struct.pack("<II", u.uid, u.gid) + s16(u.name) + s16(u.homedir)
                   + s16(u.shell) for u in users)
     v1 += b"".join(b"\1" + struct.pack("<I", g.gid) + s16(g.name) for g in groups)
-    assert B.decode_users(v1 + b"\0", 0, False) == (users, groups)
-    assert B.decode_users(B.encode_users(users, groups)[8:-4], 0, True) == (users, groups)
+    assert sb.decode_users(v1 + b"\0", 0, False) == (users, groups)
+    assert sb.decode_users(sb.encode_users(users, groups)[8:-4], 0, True) == (users, groups)
 
 
 def test_machine_info_and_shb() -> None:
     m = MachineInfo(8, 1 << 34, 4194304, "box", boot_ts_epoch=1_700_000_000_000_000_000)
-    blk = B.encode_machine_info(m)
+    blk = sb.encode_machine_info(m)
     assert len(blk) == 192
-    assert B.decode_machine_info(blk[8:-4], 0) == m
-    shb = B.encode_shb()
+    assert sb.decode_machine_info(blk[8:-4], 0) == m
+    shb = sb.encode_shb()
     assert len(shb) == 28
-    h = B.decode_shb(shb[8:-4], 8, 0)
+    h = sb.decode_shb(shb[8:-4], 8, 0)
     assert (h.major, h.minor, h.section_length) == (1, 2, 2**64 - 1)
     with pytest.raises(scap.FormatError, match="magic"):
-        B.decode_shb(struct.pack(">IHHQ", 0x1A2B3C4D, 1, 2, 0), 8, 0)
+        sb.decode_shb(struct.pack(">IHHQ", 0x1A2B3C4D, 1, 2, 0), 8, 0)
     with pytest.raises(scap.FormatError, match="version 2"):
-        B.decode_shb(struct.pack("<IHHQ", 0x1A2B3C4D, 2, 0, 0), 8, 0)
+        sb.decode_shb(struct.pack("<IHHQ", 0x1A2B3C4D, 2, 0, 0), 8, 0)
 
 
 def test_header_round_trip_through_a_file(tmp_path) -> None:

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import struct
 
 import pytest
 
 import scap
-from scap.savefile import blocks as B
+from scap.savefile import blocks as sb
 
 TRACES = "/work/shared/traces/syscalls"
 # name -> (events, SHB minor, IL/UL block, PL block, FDL block, FDL blocks)
 EXPECTED = {
-    "cat_write.scap": (345, 0, B.IL_V1, B.UL_V1, 0x212, B.FDL_V1, 73),
-    "connect_localhost.scap": (374, 0, B.IL_V1, B.UL_V1, 0x213, B.FDL_V1, 184),
-    "empty.scap": (143, 2, B.IL_V2, B.UL_V2, 0x215, B.FDL_V2, 218),
-    "open-multiple-files.scap": (1272, 0, B.IL_V1, B.UL_V1, 0x212, B.FDL_V1, 128),
-    "ping_sendto.scap": (1526, 2, B.IL_V2, B.UL_V2, 0x215, B.FDL_V2, 136),
-    "syscall.scap": (368, 1, B.IL_V1, B.UL_V1, 0x214, B.FDL_V1, 229),
+    "cat_write.scap": (345, 0, sb.IL_V1, sb.UL_V1, 0x212, sb.FDL_V1, 73),
+    "connect_localhost.scap": (374, 0, sb.IL_V1, sb.UL_V1, 0x213, sb.FDL_V1, 184),
+    "empty.scap": (143, 2, sb.IL_V2, sb.UL_V2, 0x215, sb.FDL_V2, 218),
+    "open-multiple-files.scap": (1272, 0, sb.IL_V1, sb.UL_V1, 0x212, sb.FDL_V1, 128),
+    "ping_sendto.scap": (1526, 2, sb.IL_V2, sb.UL_V2, 0x215, sb.FDL_V2, 136),
+    "syscall.scap": (368, 1, sb.IL_V1, sb.UL_V1, 0x214, sb.FDL_V1, 229),
 }
 
 
@@ -65,7 +66,7 @@ def test_real_capture_shape(name: str) -> None:
     assert cap.compressed
     assert [(s.major, s.minor) for s in cap.sections] == [(1, minor)]
     counts = cap.metadata.block_counts
-    assert counts[B.MI] == 1 and counts[il] == 1 and counts[ul] == 1 and counts[pl] == 1
+    assert counts[sb.MI] == 1 and counts[il] == 1 and counts[ul] == 1 and counts[pl] == 1
     assert counts[fdl] == nfdl
     assert cap.machine is not None and cap.machine.num_cpus > 0
     assert cap.users and cap.groups and cap.interfaces
@@ -104,7 +105,7 @@ def test_plain_gzip_fileobj_bytes_and_multimember_agree() -> None:
     assert read_all(io.BytesIO(data))[1] == ref
     # several gzip members, split at arbitrary (non-block) points, as zlib's gzread accepts
     cuts = [0, 1000, 55555, 90001, len(data)]
-    multi = b"".join(gzip.compress(data[a:b]) for a, b in zip(cuts, cuts[1:]))
+    multi = b"".join(gzip.compress(data[a:b]) for a, b in itertools.pairwise(cuts))
     assert read_all(multi)[1] == ref
 
 
@@ -140,7 +141,7 @@ def test_shb_with_pcapng_options_is_skipped() -> None:
     # opt_comment (code 1) "hello" padded to 4, then opt_endofopt
     opts = struct.pack("<HH", 1, 5) + b"hello\0\0\0" + struct.pack("<HH", 0, 0)
     body = data[8:shb_len - 4] + opts
-    shb = struct.pack("<II", B.SHB, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    shb = struct.pack("<II", sb.SHB, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
     cap, recs = read_all(shb + data[shb_len:])
     assert recs == [_shift(r, len(opts)) for r in read_all(data)[1]]
     assert cap.sections[0].options == opts
@@ -152,11 +153,11 @@ def _shift(r: scap.EventRecord, by: int) -> scap.EventRecord:
 
 
 def test_legacy_block_codes() -> None:
-    legacy = {B.MI: B.MI_LEGACY, B.IL_V1: B.IL_V1_LEGACY, B.UL_V1: B.UL_V1_LEGACY,
-              0x212: 0x8000ABCD, B.FDL_V1: B.FDL_V1_LEGACY, B.EV: B.EV_LEGACY}
+    legacy = {sb.MI: sb.MI_LEGACY, sb.IL_V1: sb.IL_V1_LEGACY, sb.UL_V1: sb.UL_V1_LEGACY,
+              0x212: 0x8000ABCD, sb.FDL_V1: sb.FDL_V1_LEGACY, sb.EV: sb.EV_LEGACY}
     data = plain("open-multiple-files.scap")
     parts = [(t, blk) for t, blk in blocks_of(data)]
-    assert {t for t, _ in parts} >= {B.MI, B.IL_V1, B.UL_V1, 0x212, B.FDL_V1, B.EV}
+    assert {t for t, _ in parts} >= {sb.MI, sb.IL_V1, sb.UL_V1, 0x212, sb.FDL_V1, sb.EV}
     # the PL V6 block becomes a legacy *V1* code only if re-encoded, so keep PL as is
     legacy.pop(0x212)
     rebuilt = b"".join(retype(blk, legacy.get(t, t)) for t, blk in parts)
@@ -171,11 +172,11 @@ def test_evf_blocks_carry_dump_flags_v1_and_v2() -> None:
     data = plain("syscall.scap")  # V1 event blocks
     out = []
     for t, blk in blocks_of(data):
-        if t == B.EV:
+        if t == sb.EV:
             body = blk[8:-4]
             nb = body[:2] + struct.pack("<I", 1) + body[2:]
             nb += b"\0" * (-len(nb) % 4)
-            blk = struct.pack("<II", B.EVF, len(nb) + 12) + nb + struct.pack("<I", len(nb) + 12)
+            blk = struct.pack("<II", sb.EVF, len(nb) + 12) + nb + struct.pack("<I", len(nb) + 12)
         out.append(blk)
     _, recs = read_all(b"".join(out))
     _, ref = read_all(data)
@@ -187,7 +188,7 @@ def test_unknown_block_before_events_skipped_after_events_fatal() -> None:
     data = plain("syscall.scap")
     parts = blocks_of(data)
     junk = struct.pack("<II", 0x777, 16) + b"abcd" + struct.pack("<I", 16)
-    first_ev = next(i for i, (t, _) in enumerate(parts) if t == B.EV)
+    first_ev = next(i for i, (t, _) in enumerate(parts) if t == sb.EV)
     before = b"".join(b for _, b in parts[:first_ev]) + junk + \
         b"".join(b for _, b in parts[first_ev:])
     cap, recs = read_all(before)

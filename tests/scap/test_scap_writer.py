@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import scap
-from scap.savefile import blocks as B
+from scap.savefile import blocks as sb
 from scap.testing import EventBuilder, encode_param, write_capture
 
 TRACES = "/work/shared/traces/syscalls"
@@ -77,7 +77,7 @@ def test_large_payload_types_use_large_blocks_and_u32_lengths() -> None:
     assert struct.unpack_from("<I", r.raw, 26)[0] == len(big) + 1  # u32 length (json + NUL)
     data = written([r], compress=False)
     btypes = [struct.unpack_from("<I", data, off)[0] for off in _block_offsets(data)]
-    assert btypes == [B.SHB, B.EV_V2_LARGE]
+    assert btypes == [sb.SHB, sb.EV_V2_LARGE]
     _, got = read(data)
     assert got[0].raw == r.raw and got[0].param(0) == big
     with pytest.raises(ValueError, match="too big"):
@@ -97,7 +97,7 @@ def test_dump_flags_select_evf_blocks() -> None:
     recs = [b.build("SYSCALL_CLOSE_E", [3], dump_flags=1), b.build("SYSCALL_CLOSE_X", [0])]
     data = written(recs, compress=False)
     assert [struct.unpack_from("<I", data, o)[0] for o in _block_offsets(data)] == \
-        [B.SHB, B.EVF_V2, B.EV_V2]
+        [sb.SHB, sb.EVF_V2, sb.EV_V2]
     assert [r.dump_flags for r in read(data)[1]] == [1, 0]
 
 
