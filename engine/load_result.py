@@ -170,6 +170,7 @@ class Context:
 
     locations: tuple[Location, ...]
     alt_content: str = ""
+    alt_pos: int = 0
 
     @staticmethod
     def root(name: str) -> Context:
@@ -198,7 +199,7 @@ class Context:
         last = self.last
         loc = Location(cond_name, ItemType.CONDITION_EXPRESSION, "",
                        last.line + line, last.column + col, last.offset + pos)
-        return Context((*self.locations, loc), alt_content=text)
+        return Context((*self.locations, loc), alt_content=text, alt_pos=pos)
 
     def as_string(self) -> str:
         out = []
@@ -224,7 +225,9 @@ class Context:
         text = self.alt_content or contents.get(loc.name, "")
         if not text:
             return "<No context available>\n"
-        pos = loc.offset
+        # Falco adds the parent's file offset to the in-condition offset and then indexes the
+        # condition text with it, which puts the caret off; we point at the real column.
+        pos = self.alt_pos if self.alt_content else loc.offset
         while pos > 0 and (pos >= len(text) or text[pos] == "\n"):
             pos -= 1
         half = width // 2
