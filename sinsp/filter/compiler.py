@@ -447,12 +447,17 @@ class _Compiler:
                 a, b = get(e), rget(e)
                 if a is None or b is None:
                     return False
-                bs = set(b) if isinstance(b, (list, tuple)) else {b}
-                if isinstance(a, (list, tuple)):
-                    if not a:
-                        return False
-                    return all(x in bs for x in a) if op == "in" else any(x in bs for x in a)
-                return a in bs
+                try:
+                    bs = set(b) if isinstance(b, (list, tuple)) else {b}
+                    if isinstance(a, (list, tuple)):
+                        if not a:
+                            return False
+                        if op == "in":
+                            return all(x in bs for x in a)
+                        return any(x in bs for x in a)
+                    return a in bs
+                except TypeError:  # unhashable values never match
+                    return False
 
             return check
         fn = fixed_ops[op]
@@ -468,8 +473,8 @@ class _Compiler:
                 if isinstance(a, (list, tuple)):
                     return any(fn(x, b) for x in a)
                 return fn(a, b)
-            except TypeError:
-                return False
+            except (TypeError, AttributeError, ValueError):
+                return False  # values of unexpected types never match
 
         return cmp
 
@@ -540,7 +545,20 @@ def _lift(get: Getter, pred: Pred, is_list: bool, all_of: bool = False) -> Pred:
     return check_list
 
 
+def _safe(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A transformer that turns a value of an unexpected type into N/A instead of raising."""
+
+    def safe(v: Any) -> Any:
+        try:
+            return fn(v)
+        except (TypeError, AttributeError, ValueError):
+            return None
+
+    return safe
+
+
 def _transform(get: Getter, fn: Callable[[Any], Any], whole: bool, each: bool) -> Getter:
+    fn = _safe(fn)
     if whole:
 
         def whole_list(e: Any) -> Any:
