@@ -45,3 +45,11 @@ def test_clone_orders_match_sysdig(tmp_path: Path) -> None:
 def test_old_event_versions_match_sysdig(tmp_path: Path) -> None:
     path = _scenario.versions_capture(tmp_path / "versions.scap")
     assert diff(path, _fields(), limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
+
+
+def test_socket_names_match_sysdig(tmp_path: Path) -> None:
+    path = _scenario.net_capture(tmp_path / "net.scap")
+    if not _with_fd_name():
+        pytest.skip("the fd field class is not available")
+    assert diff(path, [*_fields(), "fd.name", "fd.type"], limit=40, normalize=_NORMALIZE,
+                skip=skip_uninitialised) == []
