@@ -47,14 +47,26 @@ def _params() -> Any:
     return _params_mod
 
 
+_large_table: bytes | None = None
+
+
+def _large() -> bytes:
+    """`large[t]` = 1 if event type t has u32 parameter lengths (built once from the schema)."""
+    global _large_table
+    if _large_table is None:
+        try:
+            table = _schema().EVENT_INFO
+        except ImportError:  # schema not available: the documented list
+            return bytes(1 if t in LARGE_PAYLOAD_TYPES else 0 for t in range(512))
+        _large_table = bytes(1 if int(e.flags) & _EF_LARGE_PAYLOAD else 0 for e in table)
+    return _large_table
+
+
 def is_large_payload(evtype: int) -> bool:
     """True if `evtype`'s parameter lengths are u32 (depends on the type, not the block)."""
-    try:
-        table = _schema().EVENT_INFO
-    except ImportError:  # schema not available: fall back to the documented list
-        return evtype in LARGE_PAYLOAD_TYPES
-    if evtype < len(table):
-        return bool(table[evtype].flags & _EF_LARGE_PAYLOAD)
+    large = _large()
+    if evtype < len(large):
+        return bool(large[evtype])
     return evtype in LARGE_PAYLOAD_TYPES
 
 

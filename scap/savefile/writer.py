@@ -18,10 +18,10 @@ from scap.savefile import blocks as blk
 
 __all__ = ["Writer"]
 
-_HDR = struct.Struct("<II")
-_EV_HEAD = struct.Struct("<H")
-_EVF_HEAD = struct.Struct("<HI")
+_EV_BLOCK_HEAD = struct.Struct("<IIH")     # block type, total length, cpu
+_EVF_BLOCK_HEAD = struct.Struct("<IIHI")   # ... and the dump flags
 _TRAILER = struct.Struct("<I")
+_PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 _FLUSH_AT = 1 << 20
 
 
@@ -92,19 +92,24 @@ class Writer:
             self.write_header()
         raw = rec.raw
         large = is_large_payload(rec.type)
-        if rec.dump_flags:
-            btype = blk.EVF_V2_LARGE if large else blk.EVF_V2
-            head = _EVF_HEAD.pack(rec.cpu, rec.dump_flags)
-        else:
-            btype = blk.EV_V2_LARGE if large else blk.EV_V2
-            head = _EV_HEAD.pack(rec.cpu)
-        body_len = len(head) + len(raw)
+        flags = rec.dump_flags
+        body_len = (6 if flags else 2) + len(raw)
         total = 12 + ((body_len + 3) & ~3)
         if not large and total - 8 > 65536:
             raise ValueError(f"event of {len(raw)} bytes is too big for a non-large block")
-        self._put(b"".join((_HDR.pack(btype, total), head, raw,
-                            b"\0" * (total - 12 - body_len), _TRAILER.pack(total))))
+        if flags:
+            head = _EVF_BLOCK_HEAD.pack(blk.EVF_V2_LARGE if large else blk.EVF_V2, total,
+                                        rec.cpu, flags)
+        else:
+            head = _EV_BLOCK_HEAD.pack(blk.EV_V2_LARGE if large else blk.EV_V2, total, rec.cpu)
+        pending = self._pending
+        pending.append(head)
+        pending.append(raw)
+        pending.append(_PAD[total - 12 - body_len] + _TRAILER.pack(total))
+        self._pending_size += total
         self.events_written += 1
+        if self._pending_size >= _FLUSH_AT:
+            self._flush()
 
     def write_events(self, records: Iterable[EventRecord]) -> None:
         for r in records:
