@@ -102,7 +102,13 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         ):  # fmt: skip
             observe = evt_fields.latency_tracker(insp).observe
         buf: list[str] = []
-        for evt in insp:
+        process = insp.process
+        for rec in insp.source:
+            evt = process(rec)
+            if evt is None:  # consumed by sinsp (leading container events, state-only)
+                if writer is not None:
+                    writer.write_event(rec)
+                continue
             if first:
                 evt_fields.note_first_ts(insp, evt.record.ts)
                 first = False
