@@ -259,7 +259,7 @@ class FieldClassBuilder:
     def field(
         self,
         name: str,
-        type: FieldType,  # noqa: A002 - mirrors FieldInfo.type
+        type: FieldType,  # mirrors FieldInfo.type
         desc: str,
         *,
         arg: ArgKind = ArgKind.NONE,

@@ -416,8 +416,10 @@ class _Compiler:
         all_of = strict_list and op == "in"
         return _lift(get, pred, is_list, all_of=all_of)
 
-    def field_compare(self, node: ast.Compare, get: Getter, ftype: FieldType, is_list: bool) -> Pred:
-        rget, rtype, rlist, _ = self.field(node.value)  # type: ignore[arg-type]
+    def field_compare(
+        self, node: ast.Compare, get: Getter, ftype: FieldType, is_list: bool
+    ) -> Pred:
+        rget, rtype, _, _ = self.field(node.value)  # type: ignore[arg-type]
         op = node.op
         if op in ("pmatch", "glob", "iglob", "regex", "bcontains", "bstartswith"):
             raise self.error(f"operator '{op}' does not support a right-hand side field", node)
@@ -489,7 +491,7 @@ def _and(preds: list[Pred]) -> Pred:
     ps = tuple(preds)
 
     def and_n(e: Any) -> bool:
-        for p in ps:
+        for p in ps:  # noqa: SIM110 - a plain loop is faster than all(<genexpr>)
             if not p(e):
                 return False
         return True
@@ -504,7 +506,7 @@ def _or(preds: list[Pred]) -> Pred:
     ps = tuple(preds)
 
     def or_n(e: Any) -> bool:
-        for p in ps:
+        for p in ps:  # noqa: SIM110 - a plain loop is faster than any(<genexpr>)
             if p(e):
                 return True
         return False

@@ -12,7 +12,9 @@ __all__ = ["FilterCompileError", "FilterError", "FilterSyntaxError"]
 class FilterError(Exception):
     """Base of all filter errors."""
 
-    def __init__(self, msg: str, pos: int = -1, line: int = 0, col: int = 0, text: str = "") -> None:
+    def __init__(
+        self, msg: str, pos: int = -1, line: int = 0, col: int = 0, text: str = ""
+    ) -> None:
         super().__init__(msg)
         self.msg = msg
         self.pos = pos

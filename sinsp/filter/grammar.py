@@ -108,7 +108,7 @@ def _grammar() -> pp.ParserElement:
     num_value = (hex_num | number).set_name("number value")
     num_value.add_parse_action(lambda s, loc, t: ast.Value(t[0], False, loc))
 
-    lpar, rpar = Suppress("("), Suppress(")")
+    rpar = Suppress(")")
     rpar_expr = rpar.copy().set_name("a ')' token")
     rpar_xform = rpar.copy().set_name("a ')' token closing the transformer")
 
@@ -141,7 +141,8 @@ def _grammar() -> pp.ParserElement:
 
     xform.add_parse_action(xform_action)
 
-    val = Suppress(Literal("val(")) - pp.MatchFirst([field]).set_name("a field within 'val' transformer") - rpar_xform
+    val_field = pp.MatchFirst([field]).set_name("a field within 'val' transformer")
+    val = Suppress(Literal("val(")) - val_field - rpar_xform
     val.add_parse_action(lambda s, loc, t: t[0])
     xform_or_val = (val | xform).set_name("field with a valid transformer")
 
@@ -192,7 +193,9 @@ def _grammar() -> pp.ParserElement:
     paren = Suppress("(") - expr - rpar_expr
     field_check = ((field | xform) - condition).add_parse_action(check_action)
     macro_ref = identifier.copy().add_parse_action(lambda s, loc, t: ast.Identifier(t[0], loc))
-    check = (paren | field_check | macro_ref).set_name("a '(' token, a field check, or an identifier")
+    check = (paren | field_check | macro_ref).set_name(
+        "a '(' token, a field check, or an identifier"
+    )
 
     not_kw = Regex(r"not(?=[ \t\b\r\n(])").set_name("'not'")
     not_expr = pp.ZeroOrMore(not_kw) + check
@@ -204,13 +207,12 @@ def _grammar() -> pp.ParserElement:
     not_expr.add_parse_action(not_action)
 
     def joiner(word: str) -> pp.ParserElement:
-        follow = pp.FollowedBy(glued(Regex(r"[ \t\b\r\n(]").set_name(f"blank or '(' after '{word}'")))
-        return Suppress(Literal(word)) - follow.set_name(f"blank or '(' after '{word}'")
+        what = f"blank or '(' after '{word}'"
+        follow = pp.FollowedBy(glued(Regex(r"[ \t\b\r\n(]").set_name(what)))
+        return Suppress(Literal(word)) - follow.set_name(what)
 
     and_expr = not_expr + pp.ZeroOrMore(joiner("and") - not_expr)
-    and_expr.add_parse_action(
-        lambda s, loc, t: ast.And(tuple(t), loc) if len(t) > 1 else t[0]
-    )
+    and_expr.add_parse_action(lambda s, loc, t: ast.And(tuple(t), loc) if len(t) > 1 else t[0])
     or_expr = and_expr + pp.ZeroOrMore(joiner("or") - and_expr)
     or_expr.add_parse_action(lambda s, loc, t: ast.Or(tuple(t), loc) if len(t) > 1 else t[0])
     expr <<= or_expr

@@ -58,7 +58,9 @@ def _registry() -> FieldRegistry:
         lambda e, a: e.get("s")
     )
     b.field("proc.aname", FieldType.CHARBUF, "", arg=ArgKind.INDEX,
-            flags=FieldFlag.IS_LIST_WITHOUT_ARG)(lambda e, a: e.get("l") if a is None else None)  # fmt: skip
+            flags=FieldFlag.IS_LIST_WITHOUT_ARG)(
+        lambda e, a: e.get("l") if a is None else None
+    )  # fmt: skip
     reg.register(b.build())
     return reg
 

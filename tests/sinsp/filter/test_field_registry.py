@@ -65,7 +65,7 @@ def test_index_args() -> None:
 
 def test_errors() -> None:
     reg = _reg()
-    with pytest.raises(UnknownFieldError, match="nonexistent field proc.nope"):
+    with pytest.raises(UnknownFieldError, match=r"nonexistent field proc\.nope"):
         reg.get("proc.nope")
     with pytest.raises(FieldArgumentError, match="does not take an argument"):
         reg.resolve("evt.type[1]")
