@@ -380,10 +380,10 @@ class _Compiler:
     ) -> Pred:
         if op == "pmatch":
             prefixes = frozenset(_path_components(p) for p in values)
-            if () in prefixes:  # "/" matches every absolute path
+            if () in prefixes:  # "/" has no components: it is a prefix of every path
 
                 def pred(v: Any) -> bool:
-                    return isinstance(v, str) and v.startswith("/")
+                    return isinstance(v, str)
             else:
 
                 def pred(v: Any) -> bool:

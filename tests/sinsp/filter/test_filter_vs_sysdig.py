@@ -47,6 +47,14 @@ FILTERS = [
     "fd.name endswith .so.6",
     "fd.name pmatch (/usr/lib, /etc)",
     "fd.name pmatch (/tmp)",
+    "fd.name pmatch (/)",  # also matches the empty names of some fds
+    "fd.name pmatch (/tmp/file)",  # whole components: not a prefix of /tmp/file-1
+    'fd.name glob "/tmp/file-[!12]"',
+    "evt.rawres in (0, 3)",
+    'evt.dir = ">"',
+    "evt.arg.name contains file",
+    "evt.arg.fd >= 3",
+    "proc.aname[1] = bash",
     "fd.name in (/etc/ld.so.cache, /dev/null, /tmp/file-1)",
     "fd.name glob /lib/*/libc*",
     'fd.name glob "/tmp/*-[12]"',
