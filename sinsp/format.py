@@ -89,12 +89,12 @@ DEFAULT_OPTIONS = RenderOptions()
 # small text helpers
 # --------------------------------------------------------------------------------------
 
-_INVALID = bytes(range(126, 255))  # libsinsp g_invalidchar: signed char < -1 or > 125
+_INVALID = bytes(range(127, 255))  # libsinsp g_invalidchar: signed char < -1 or > 126
 
 
 def sanitize(text: str) -> str:
-    """libsinsp ``sanitize_string``: drop bytes 126..254 (``~``, DEL and non-ASCII)."""
-    if text.isascii() and "~" not in text and "\x7f" not in text:
+    """libsinsp ``sanitize_string``: drop bytes 127..254 (DEL and non-ASCII but 0xFF)."""
+    if text.isascii() and "\x7f" not in text:
         return text
     raw = text.encode("utf-8", "surrogateescape")
     return raw.translate(None, _INVALID).decode("utf-8", "surrogateescape")
@@ -199,7 +199,7 @@ def _copy_and_sanitize(out: list[str], base: int, path: str) -> None:
                 out.pop()
             return
         c = raw[i]
-        if 126 <= c <= 254:
+        if 127 <= c <= 254:
             out.append(".")
             i += 1
         elif c == 0x2E and raw[i + 1 : i + 3] == b"./":
@@ -272,9 +272,19 @@ _L4_CHARS = {2: "t", 3: "u", 4: "i", 5: "r"}
 _SOCK_TYPES = frozenset({3, 4, 5, 6})
 
 
+_TYPECHARS = {1: "f", 2: "d", 3: "4", 4: "6", 5: "4", 6: "6", 7: "p", 8: "u", 9: "e", 11: "s",
+              12: "l", 13: "i", 14: "t", 15: "n", 16: "f", 17: "b", 18: "u", 19: "r", 20: "m",
+              21: "P"}  # fmt: skip
+
+
+def typechar(fdinfo: Any) -> str:
+    """sinsp_fdinfo::get_typechar: one letter per fd type, ``o`` for unknown/unsupported."""
+    return _TYPECHARS.get(fdinfo.type, "o")
+
+
 def fd_desc(fdinfo: Any, simple: bool = False) -> str:
     """``<f>/etc/passwd``-style description of an fd (sinsp_evt::render_fd)."""
-    tch = "" if simple else fdinfo.typechar
+    tch = "" if simple else typechar(fdinfo)
     proto = _L4_CHARS.get(fdinfo.l4proto, "") if fdinfo.type in _SOCK_TYPES else ""
     return f"<{tch}{proto}>{sanitize(fdinfo.name)}"
 
@@ -524,7 +534,7 @@ def param_str(
                 break
             fd, flags = struct.unpack_from("<qh", data, pos)
             fdi = thread_fd(thread, fd)
-            tch = "?" if fdi is None else fdi.typechar
+            tch = "?" if fdi is None else typechar(fdi)
             items.append(f"{fd & 0xFFFFFFFFFFFFFFFF}:{tch}{flags & 0xFFFFFFFF:x}")
             pos += 10
         return " ".join(items), ""

@@ -175,7 +175,7 @@ def _type(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 def _typechar(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None:
         return _null_fd_field(evt, thread, "typechar")
-    return fdi.typechar
+    return fmt.typechar(fdi)
 
 
 def _connect_failed(evt: Any) -> bool:
