@@ -28,6 +28,7 @@ Per-operator semantics follow libsinsp's ``flt_compare`` and ``sinsp_filter_chec
 from __future__ import annotations
 
 import ipaddress
+import operator
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -296,7 +297,21 @@ class _Compiler:
             return lambda e: ext(e, arg) == lit
         if op == "!=":
             return lambda e: (v := ext(e, arg)) is not None and v != lit
-        return None
+        method = _FAST_METHODS.get(op) if ftype.is_string else None
+        order = _FAST_ORDER.get(op) if ftype.is_numeric else None
+        if method is None and order is None:
+            return None
+
+        def check(e: Any) -> bool:
+            v = ext(e, arg)
+            if v is None:
+                return False
+            try:
+                return method(v, lit) if method is not None else order(v, lit)  # type: ignore[misc]
+            except (TypeError, AttributeError, ValueError):
+                return False  # a value of an unexpected type never matches
+
+        return check
 
     def literal(self, v: ast.Value, ftype: FieldType, op: str, node: ast.Node) -> Any:
         s = v.value
@@ -379,16 +394,26 @@ class _Compiler:
         node: ast.Compare,
     ) -> Pred:
         if op == "pmatch":
-            prefixes = frozenset(_path_components(p) for p in values)
-            if () in prefixes:  # "/" has no components: it is a prefix of every path
+            prefixes = frozenset("/".join(_path_components(p)) for p in values)
+            if "" in prefixes:  # "/" has no components: it is a prefix of every path
 
                 def pred(v: Any) -> bool:
                     return isinstance(v, str)
             else:
 
                 def pred(v: Any) -> bool:
-                    comps = _path_components(v)
-                    return any(comps[:k] in prefixes for k in range(1, len(comps) + 1))
+                    # whole components only: try the text up to each '/' boundary
+                    p = v.strip("/")
+                    if "//" in p:
+                        p = "/".join(_path_components(p))
+                    if p in prefixes:
+                        return True
+                    i = p.find("/")
+                    while i != -1:
+                        if p[:i] in prefixes:
+                            return True
+                        i = p.find("/", i + 1)
+                    return False
 
             return _lift(get, pred, is_list, all_of=strict_list)
         if ftype.is_ip:
@@ -480,6 +505,15 @@ class _Compiler:
 
         return cmp
 
+
+_FAST_METHODS: dict[str, Callable[[Any, Any], bool]] = {
+    "contains": str.__contains__,
+    "startswith": str.startswith,
+    "endswith": str.endswith,
+}
+_FAST_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
 
 # -- closure builders -----------------------------------------------------------------------
 

@@ -249,6 +249,15 @@ def test_transformers(text: str, want: bool) -> None:
     assert m(text, evt) is want
 
 
+@pytest.mark.parametrize(
+    ("path", "want"),
+    [("/etc", True), ("/etc/", True), ("//etc//passwd", True), ("/etcd/x", False),
+     ("/usr/lib64/x", False), ("/usr/lib/x", True), ("usr/lib", True), ("/", False)],
+)  # fmt: skip
+def test_pmatch_components(path: str, want: bool) -> None:
+    assert m("fd.name pmatch (/etc, /usr/lib/)", dict(BASH, fd=path)) is want
+
+
 def test_dotted_and_bracket_args() -> None:
     assert m("evt.arg.fd = 3")
     assert m("evt.arg[fd] = 3")
