@@ -119,12 +119,33 @@ class Inspector:
             ti = thread_from_procinfo(p, self.max_fds, self.fd_stats)
             self.threads.add(ti)
             self._assign_container(ti)
+        self._fix_sockets_from_proc()
         # children counts once every thread is known
         for ti in self.threads:
             if ti.is_main_thread():
                 parent = self.threads.get(ti.ptid)
                 if parent is not None:
                     parent.nchilds += 1
+
+    def _fix_sockets_from_proc(self) -> None:
+        """Order snapshot IPv4 sockets client->server, as sinsp does after
+        loading a process list: a connection whose local port is a port some
+        process listens on was accepted there, so its peer is the client."""
+        server_ports = {
+            info.sport
+            for t in self.threads
+            for info in t.fdtable
+            if info.type == FdType.IPV4_SERVSOCK
+        }
+        if not server_ports:
+            return
+        for t in self.threads:
+            for info in t.fdtable:
+                if info.type == FdType.IPV4_SOCK and info.sport in server_ports:
+                    info.sip, info.dip = info.dip, info.sip
+                    info.sport, info.dport = info.dport, info.sport
+                    info.name = tuple_name(False, info.sip or "", info.sport, info.dip or "",
+                                           info.dport)
 
     def _assign_container(self, ti: ThreadInfo) -> None:
         cid, ctype = container_id_from_cgroups(ti.cgroups)
