@@ -177,9 +177,8 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
             skipped += 1
             pos += blen
             continue
-        if not v2 and evtype in (_NOTIFICATION_E, _INFRASTRUCTURE_EVENT_E) and \
-                rec_len == room + 3:
-            rec_len -= 3  # very old captures over-count these two by 3 (libs does the same)
+        if not v2 and evtype in (_NOTIFICATION_E, _INFRASTRUCTURE_EVENT_E) and rec_len >= 3:
+            rec_len -= 3  # old captures over-count these two by 3; libs always subtracts it
         if rec_len < hsize or rec_len > room:
             return ScanResult(events, pos, STOP_ERROR, skipped, f"bad event length {rec_len}")
         if v2:

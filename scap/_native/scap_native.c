@@ -114,8 +114,8 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64
 			pos += blen;
 			continue;
 		}
-		if (!v2 && (type == NOTIFICATION_E || type == INFRASTRUCTURE_EVENT_E) &&
-		    (uint64_t)rec_len == room + 3)
+		/* old captures over-count these two by 3; libs always subtracts it */
+		if (!v2 && (type == NOTIFICATION_E || type == INFRASTRUCTURE_EVENT_E) && rec_len >= 3)
 			rec_len -= 3;
 		if (rec_len < hsize || rec_len > room) {
 			snprintf(msg, sizeof(msg), "bad event length %u", rec_len);

@@ -294,3 +294,23 @@ def test_gzip_trailer_damage_still_yields_every_event(back: int) -> None:
         got.extend(cap)
     assert got == full
     assert ei.value.offset == len(plain("ping_sendto.scap"))  # the end of the inflated data
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_v1_notification_length_quirk(native: bool) -> None:
+    """Old captures store a `len` 3 too large for NOTIFICATION_E (280) and
+    INFRASTRUCTURE_EVENT_E (286); libs subtracts 3 before inferring the param count."""
+    from scap import _binding
+
+    if native and not _binding.available():
+        pytest.skip("C fast path not built")
+    params = [b"id\0", b"a description\0"]
+    body = struct.pack("<2H", *map(len, params)) + b"".join(params)
+    rec = struct.pack("<QqIH", 1000, -1, 22 + len(body) + 3, 280) + body
+    payload = struct.pack("<H", 0) + rec
+    payload += b"\0" * (-len(payload) % 4)
+    block = struct.pack("<II", sb.EV, len(payload) + 12) + payload + \
+        struct.pack("<I", len(payload) + 12)
+    _, recs = read_all(sb.encode_shb() + block, native=native)
+    assert [(r.type, r.nparams, r.params) for r in recs] == \
+        [(280, 2, ("id", "a description"))]
