@@ -369,8 +369,11 @@ class StreamDecoder:
             m.users, m.groups = blk.decode_users(body, base, btype == blk.UL_V2)
         elif btype in blk.PL_VERSIONS:
             for p in blk.decode_proclist(body, base, blk.PL_VERSIONS[btype]):
-                if p.tid not in self._procs:
+                old = self._procs.get(p.tid)
+                if old is None:
                     m.processes.append(p)
+                else:  # described again (a later section): the newest entry wins
+                    m.processes[m.processes.index(old)] = p
                 self._procs[p.tid] = p
                 pending = m.unattached_fds.pop(p.tid, None)
                 if pending:
