@@ -91,13 +91,24 @@ class Event:
 _MISSING: Any = object()
 
 
+#: per event type: parameter name -> index (the schema never changes at run time)
+_INDEX: dict[int, dict[str, int]] = {}
+
+
 def _param_by_name(record: Any, name: str) -> Any:
-    """``record.param_by_name(name)``, with absence (any spelling) as _MISSING."""
-    info = record.info
-    if info is None:
+    """``record.param(i)`` for the param called ``name``; _MISSING if the
+    type has no such param or this record carries fewer params."""
+    etype = record.type
+    index = _INDEX.get(etype)
+    if index is None:
+        info = record.info
+        if info is None:
+            return _MISSING
+        index = {}
+        for i, p in enumerate(info.params):
+            index.setdefault(p.name, i)
+        _INDEX[etype] = index
+    i = index.get(name)
+    if i is None or i >= record.nparams:
         return _MISSING
-    n = min(int(record.nparams), len(info.params))
-    for i in range(n):
-        if info.params[i].name == name:
-            return record.param(i)
-    return _MISSING
+    return record.param(i)
