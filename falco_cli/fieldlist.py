@@ -11,8 +11,15 @@ WIDTH = 120
 
 
 def _registries() -> dict[str, Any]:
-    import sinsp.fields as _fields  # noqa: F401  (importing registers the field classes)
+    """Every field module of ``sinsp.fields`` registers its classes when imported."""
+    import importlib
+    import pkgutil
+
+    import sinsp.fields as fields_pkg
     from sinsp.fields.registry import REGISTRIES
+
+    for mod in pkgutil.iter_modules(fields_pkg.__path__):
+        importlib.import_module(f"sinsp.fields.{mod.name}")
     return REGISTRIES
 
 

@@ -126,6 +126,11 @@ class OutputHub:
         for t in threads:
             t.join()
         self._started = False
+        for o in self.outputs:
+            if o.failed or o.dropped:
+                log.error(f"{o.name}: {o.failed + o.dropped} notification(s) not delivered "
+                          f"({o.failed} failed after retries or discarded at exit, {o.dropped} "
+                          f"dropped on a full queue); {o.sent} delivered")
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {o.name: {"sent": o.sent, "dropped": o.dropped, "failed": o.failed,
