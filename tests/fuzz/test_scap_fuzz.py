@@ -21,6 +21,7 @@ from scap.metadata import FdEntry, GroupInfo, InterfaceInfo, MachineInfo, ProcIn
 from scap.testing import EventBuilder
 
 MODES = [False] + ([True] if _binding.available() else [])
+pytestmark = pytest.mark.timeout(300)  # "never a hang": a stuck decoder fails, not blocks CI
 
 
 def _small_capture() -> bytes:
@@ -144,6 +145,16 @@ def test_flipped_byte(pos: int, xor: int) -> None:
 def test_random_bytes(data: bytes) -> None:
     for native in MODES:
         recs, err = read(data, native)
+        assert err is not None and recs == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400), st.booleans())
+def test_random_gzip_members(data: bytes, valid_start: bool) -> None:
+    """A gzip header followed by garbage, or a valid member followed by garbage."""
+    blob = (gzip.compress(SMALL[:200]) if valid_start else b"\x1f\x8b") + data
+    for native in MODES:
+        recs, err = read(blob, native)
         assert err is not None and recs == []
 
 
