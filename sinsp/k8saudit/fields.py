@@ -17,6 +17,7 @@ Semantics follow the plugins' extractors (falcosecurity/plugins ``k8saudit/pkg/k
 
 Deliberate differences from the Go code, where it contradicts its own field description:
 ``ka.sourceips`` reads the top-level ``sourceIPs`` (the plugin looks under ``requestObject.rules``),
+``ka.req.service.ports`` is one JSON text per port (the plugin gives the whole array as one),
 and ``ka.req.pod.containers.eff_run_as_user/group`` read the pod's and containers'
 ``securityContext`` (the plugin reads ``spec.runAsUser`` and ``containers[].runAsUser``, which
 Kubernetes does not have).
@@ -416,7 +417,7 @@ def _add_caps(data: dict[str, Any], arg: Any) -> Any:
 _path("ka.req.service.type", "When the request object refers to a service, the service type",
       *REQ_SPEC, "type")
 _fanout("ka.req.service.ports", "When the request object refers to a service, the service's "
-        "ports", *REQ_SPEC, "ports")
+        "ports", *REQ_SPEC, "ports", "")
 _fanout("ka.req.pod.volumes.hostpath", "When the request object refers to a pod, all hostPath "
         "paths specified for all volumes", *VOLUMES, "hostPath", "path")
 
@@ -455,7 +456,7 @@ _path("ka.response.reason", "The response reason (usually present only for failu
 _path("ka.useragent", "The useragent of the client who made the request to the apiserver",
       "userAgent")
 _fanout("ka.sourceips", "The IP addresses of the client who made the request to the apiserver",
-        "sourceIPs")
+        "sourceIPs", "")
 
 
 # -- json.* / jevt.* (the json plugin) ----------------------------------------------------
