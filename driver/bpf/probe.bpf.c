@@ -416,7 +416,7 @@ static long kn_step(__u32 i, void *vctx)
 	struct kn_ctx *c = vctx;
 	struct scap_aux *a = aux_get();
 	struct kernfs_node *kn = c->kn;
-	char buf[64];
+	char buf[256];
 
 	if (!a || !kn)
 		return 1;
@@ -431,7 +431,7 @@ static long kn_step(__u32 i, void *vctx)
 	if (ln + 1 > end || end > SCAP_MAX_CGROUP_PATH)
 		return 1;
 	end -= ln;
-	bpf_probe_read_kernel(&a->tmp[end & TMP_MASK], ln & 63, buf);
+	bpf_probe_read_kernel(&a->tmp[end & TMP_MASK], ln & 255, buf);
 	end -= 1;
 	a->tmp[end & TMP_MASK] = '/';
 	c->end = end;
