@@ -13,6 +13,7 @@ changed.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -107,6 +108,8 @@ class State:
     drops: DropManager | None = None
     source_kind: str = ""        # "replay" | "live"
     capture_file: str | None = None
+    live_source: Any = None
+    extra_format: Any = None     # -p: engine.OutputFormat appended to every rule output
     n_evts: int = 0
     n_drops: int = 0
     by_priority: Counter[int] = field(default_factory=Counter)
@@ -338,7 +341,26 @@ def load_rules_files(s: State) -> RunResult:
         return RunResult.fatal(err)
     s.engine = eng
     s.rules_files = files
+    try:
+        s.extra_format = _extra_format(s)
+    except Exception as e:
+        return RunResult.fatal(f"Invalid -p output format '{s.options.print_additional}': {e}")
     return RunResult.ok()
+
+
+# Falco's -pc / -pk additions to every rule output.
+PRINT_CONTAINER = "container=%container.name (id=%container.id)"
+PRINT_K8S = "k8s.ns=%k8s.ns.name k8s.pod=%k8s.pod.name container=%container.id"
+
+
+def _extra_format(s: State) -> Any:
+    pa = s.options.print_additional
+    if not pa:
+        return None
+    fmt = {"c": PRINT_CONTAINER, "container": PRINT_CONTAINER, "k": PRINT_K8S,
+           "kubernetes": PRINT_K8S}.get(pa, pa)
+    from engine import OutputFormat
+    return OutputFormat(fmt, s.engine.registries["syscall"])
 
 
 def describe_rules(s: State) -> RunResult:
@@ -460,10 +482,13 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
     if live_err is None:
         try:
             from scap.engines.bpf import BpfSource
-            src = BpfSource()
+            syscalls = _interesting_syscalls(s)
+            src = BpfSource(syscalls, drop_self=True).open()
             insp = Inspector(src)
             s.source_kind = "live"
-            log.info("Opening 'syscall' source with modern BPF probe.")
+            s.live_source = src
+            n = "all" if syscalls is None else str(len(syscalls))
+            log.info(f"Opening 'syscall' source with modern BPF probe ({n} syscalls of interest).")
             return insp, "syscall"
         except Exception as e:
             live_err = str(e)
@@ -475,6 +500,23 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
     s.source_kind = "replay"
     s.capture_file = demo
     return Inspector.from_capture(demo), "syscall"
+
+
+def _interesting_syscalls(s: State) -> set[str] | None:
+    """The syscalls the enabled rules can match (Falco's interesting set), plus
+    ``base_syscalls.custom_set``; None (all) with -A or when a rule matches every type."""
+    if s.options.all_events:
+        return None
+    from scap.engines.bpf import syscalls_for_event_types
+    types: set[int] = set()
+    for r in s.engine.enabled_rules("syscall"):
+        if r.event_types is None:
+            return None
+        types |= set(r.event_types)
+    names = syscalls_for_event_types(types)
+    if names is None:
+        return None
+    return set(names) | {str(x) for x in s.cfg["base_syscalls.custom_set"]}
 
 
 def _live_unavailable_reason() -> str | None:
@@ -605,7 +647,13 @@ def process_events(s: State) -> RunResult:
     events: Any = insp
     if cfg["engine.replay.realtime"] and s.source_kind == "replay":
         events = _paced(insp, s)
-    stats_fn: Callable[[], Any] | None = getattr(insp, "driver_stats", None)
+    stats_fn: Callable[[], Any] | None = getattr(s.live_source, "driver_stats", None)
+    if s.live_source is not None:
+        s.signals.on_terminate.append(s.live_source.stop)
+        if s.options.duration_s:
+            timer = threading.Timer(s.options.duration_s, s.live_source.stop)
+            timer.daemon = True
+            timer.start()
     try:
         for evt in events:
             if s.signals.any() and not _handle_signals(s):
@@ -621,7 +669,7 @@ def process_events(s: State) -> RunResult:
                 s.n_drops += 1
             counters.n_evts = s.n_evts
             counters.n_drops = s.n_drops
-            if stats_fn is not None:
+            if stats_fn is not None and ts > s.drops.next_check_ts:
                 st = stats_fn()
                 if st is not None:
                     counters.n_evts, counters.n_drops = st.n_evts, st.n_drops
@@ -631,9 +679,6 @@ def process_events(s: State) -> RunResult:
                 res = RunResult.fatal("Drop manager internal error")
                 break
             _match(s, evt, source)
-            if s.options.duration_s and s.source_kind == "live" and \
-                    time.monotonic() - wall_start >= s.options.duration_s:
-                break
     except KeyboardInterrupt:
         log.info("SIGINT received, exiting...")
     except Exception as e:
@@ -642,6 +687,8 @@ def process_events(s: State) -> RunResult:
         close = getattr(insp, "close", None)
         if close is not None:
             close()
+        if s.live_source is not None:
+            s.live_source.close()
     if res.success and s.source_kind == "replay" and s.options.duration_s and \
             not s.signals.terminate.is_set():
         # Falco honors -M with a trace file by waiting until the duration is reached.
@@ -671,6 +718,10 @@ def _match(s: State, evt: Any, source: str) -> None:
             s.rule_order[name] = len(s.rule_order)
         s.by_rule[name] += 1
         alert = eng.format_alert(m, evt)
+        if s.extra_format is not None:
+            alert = dataclasses.replace(
+                alert, output=alert.output + " " + s.extra_format.render(evt),
+                output_fields={**alert.output_fields, **s.extra_format.values(evt)})
         assert s.hub is not None
         s.hub.emit(alert)
 

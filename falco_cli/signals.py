@@ -17,6 +17,8 @@ class SignalFlags:
         self.reload = threading.Event()
         self.reopen = threading.Event()
         self.last_terminate_signal: int | None = None
+        # called from the handler: lets a blocking live source end its iteration
+        self.on_terminate: list[object] = []
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._on_terminate)
@@ -27,6 +29,8 @@ class SignalFlags:
     def _on_terminate(self, signum: int, frame: FrameType | None) -> None:
         self.last_terminate_signal = signum
         self.terminate.set()
+        for cb in self.on_terminate:
+            cb()  # type: ignore[operator]
 
     def _on_reload(self, signum: int, frame: FrameType | None) -> None:
         self.reload.set()
