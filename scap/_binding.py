@@ -9,6 +9,7 @@ the reader falls back to Python.
 from __future__ import annotations
 
 import gc
+import struct as _struct
 from typing import Any, Protocol
 
 from scap.decode import EventTables, ScanResult, make_records
@@ -16,7 +17,7 @@ from scap.record import EventRecord
 
 __all__ = ["available", "import_error", "scan_events", "scan_records"]
 
-_ABI = 2
+_ABI = 3
 #: the output columns of scap_scan_events: (field, cffi element type, memoryview format)
 _COLS = (("ts", "uint64_t", "Q"), ("tid", "int64_t", "q"), ("block_off", "uint64_t", "Q"),
          ("rec_start", "uint64_t", "Q"), ("rec_end", "uint64_t", "Q"),
@@ -26,6 +27,7 @@ _COLS = (("ts", "uint64_t", "Q"), ("tid", "int64_t", "q"), ("block_off", "uint64
 
 class _Lib(Protocol):  # what we call in C, for type checkers
     def scap_native_abi(self) -> int: ...
+    def scap_raw_format(self, cols: Any, n: int, start: int, out: Any, cap: int) -> int: ...
     def scap_scan_events(self, buf: Any, pos: int, end: int, base: int, nparams_table: Any,
                          large_table: Any, table_size: int, wanted: Any, out: Any,
                          max_events: int, res: Any) -> int: ...
@@ -64,6 +66,8 @@ class _Scratch:
         self.sizes = {name: _ffi.sizeof(ctype) for name, ctype, _ in _COLS}
         self.cols = _ffi.new("scap_evt_cols *", self.arrays)
         self.res = _ffi.new("scap_scan_result *")
+        self.fmt_cap = 48 * cap + 16
+        self.fmt = _ffi.new("char[]", self.fmt_cap)
         self.tables: tuple[Any, ...] | None = None
         self.tables_key: EventTables | None = None
         self.wanted_key: bytes | None = None
@@ -129,8 +133,12 @@ def scan_records(buf: bytes, pos: int, end: int, tables: EventTables, wanted: by
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        raws = list(map(buf.__getitem__, map(slice, col("rec_start", "Q", n),
-                                             col("rec_end", "Q", n))))
+        flen = _lib.scap_raw_format(s.cols, n, pos, s.fmt, s.fmt_cap)
+        if flen:  # every record's bytes in one struct call
+            raws = _struct.unpack_from(_ffi.buffer(s.fmt, flen)[:], buf, pos)
+        else:
+            raws = list(map(buf.__getitem__, map(slice, col("rec_start", "Q", n),
+                                                 col("rec_end", "Q", n))))
         recs = list(map(EventRecord, col("ts", "Q", n), col("tid", "q", n),
                         col("cpu", "H", n), col("type", "H", n), col("dump_flags", "I", n),
                         col("nparams", "I", n), raws, col("block_off", "Q", n)))

@@ -22,6 +22,27 @@ static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); re
 
 int scap_native_abi(void) { return SCAP_NATIVE_ABI; }
 
+uint32_t scap_raw_format(const scap_evt_cols *cols, uint32_t n, uint64_t from, char *out,
+                         uint32_t cap)
+{
+	uint32_t used = 0;
+	if (cap < 2)
+		return 0;
+	out[used++] = '<';
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t gap = cols->rec_start[i] - from;
+		uint64_t len = cols->rec_end[i] - cols->rec_start[i];
+		int w = snprintf(out + used, cap - used, "%llux%llus", (unsigned long long)gap,
+		                 (unsigned long long)len);
+		if (w < 0 || (uint32_t)w >= cap - used)
+			return 0;
+		used += (uint32_t)w;
+		from = cols->rec_end[i];
+	}
+	out[used] = 0;
+	return used;
+}
+
 static uint32_t stop(scap_scan_result *res, uint64_t pos, uint32_t why, uint32_t n)
 {
 	res->pos = pos;

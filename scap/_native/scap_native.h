@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCAP_NATIVE_ABI 2
+#define SCAP_NATIVE_ABI 3
 
 /* why scap_scan_events stopped */
 #define SCAP_STOP_NEED_MORE 0
@@ -59,5 +59,13 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64
                           uint32_t table_size, const uint8_t *wanted,
                           const scap_evt_cols *out, uint32_t max_events,
                           scap_scan_result *res);
+
+/*
+ * Write a struct-module format ("<" then "{gap}x{len}s" per event) that, unpacked from buf at
+ * offset `from`, yields the n records' bytes in one call.  Returns its length, or 0 if `cap`
+ * is too small.  (One C-level pass instead of a slice object per record in Python.)
+ */
+uint32_t scap_raw_format(const scap_evt_cols *cols, uint32_t n, uint64_t from, char *out,
+                         uint32_t cap);
 
 #endif
