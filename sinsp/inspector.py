@@ -185,6 +185,12 @@ class Inspector:
         self._num += 1
         self.stats.events += 1
         evt = Event(rec, self._num, self)
+        if not self._seen_non_container and rec.type not in CONTAINER_TYPES:
+            # sysdig reads the leading container events while opening the file,
+            # then classifies the process-list threads (identify_category)
+            self._seen_non_container = True
+            for ti in sorted(self.threads, key=lambda t: t.tid):
+                self.containers.identify_category(ti)
         self._reset(evt)
         parser = PARSERS.get(rec.type)
         if parser is not None:
@@ -196,8 +202,6 @@ class Inspector:
             if not self._seen_non_container:
                 self.stats.hidden_container += 1
                 return None
-        else:
-            self._seen_non_container = True
         return evt
 
     def _reset(self, evt: Event) -> None:

@@ -17,6 +17,7 @@ from sinsp.fields.registry import (
     FieldFlag,
     FieldType,
 )
+from sinsp.state.containers import CAT_HEALTHCHECK, CAT_LIVENESS_PROBE, CAT_READINESS_PROBE
 from sinsp.state.threads import ThreadInfo
 
 T = FieldType
@@ -606,24 +607,10 @@ def _vpgid_name(evt: Any, arg: Any) -> str | None:
     return None if leader is None else leader.comm
 
 
-def _probe(kind: str):  # type: ignore[no-untyped-def]
+def _probe(category: int):  # type: ignore[no-untyped-def]
     def extract(evt: Any, arg: Any) -> bool | None:
         t = evt.thread
-        if t is None:
-            return None
-        insp = evt.inspector
-        if insp is None or not t.container_id or t.container_id == "host":
-            return False
-        info = insp.containers.get(t.container_id)
-        probe = getattr(info, kind, None) if info is not None else None
-        if not probe:
-            return False
-        exeline = t.exe + "".join(" " + a for a in t.args)
-        for cand in (t, *_ancestors(t)):
-            line = cand.exe + "".join(" " + a for a in cand.args)
-            if line == probe:
-                return True
-        return exeline == probe
+        return None if t is None else t.category == category
 
     return extract
 
@@ -632,17 +619,17 @@ proc.field(
     "proc.is_container_healthcheck",
     T.BOOL,
     "true if this process is running as a part of the container's health check.",
-)(_probe("healthcheck"))
+)(_probe(CAT_HEALTHCHECK))
 proc.field(
     "proc.is_container_liveness_probe",
     T.BOOL,
     "true if this process is running as a part of the container's liveness probe.",
-)(_probe("liveness_probe"))
+)(_probe(CAT_LIVENESS_PROBE))
 proc.field(
     "proc.is_container_readiness_probe",
     T.BOOL,
     "true if this process is running as a part of the container's readiness probe.",
-)(_probe("readiness_probe"))
+)(_probe(CAT_READINESS_PROBE))
 _f(
     "proc.is_exe_writable",
     T.BOOL,

@@ -159,6 +159,7 @@ def _build_child(
         pt = insp.threads.get(ptid)
         if pt is not None:
             pt.nchilds += 1
+    insp.containers.identify_category(child)
     return child
 
 
@@ -171,12 +172,14 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     ti.args = _split_args(evt.param("args"))
     comm = evt.param("comm")
     ti.comm = as_str(comm) if comm is not None else ti.exe  # execve < 15: no comm
-    pid = evt.param("pid")
-    if isinstance(pid, int) and pid > 0:
-        ti.pid = pid
-    ptid = evt.param("ptid")
-    if isinstance(ptid, int):
-        ti.ptid = ptid
+    # sysdig 0.29.3 keeps a known thread's pid/ptid; a thread it had to invent
+    # (no parent link yet) takes them from the event
+    if ti.ptid == -1:
+        pid, ptid = evt.param("pid"), evt.param("ptid")
+        if isinstance(pid, int) and pid > 0:
+            ti.pid = pid
+        if isinstance(ptid, int):
+            ti.ptid = ptid
     # sinsp 0.29.3 ignores execve's cwd parameter: the cwd stays as tracked
     for attr, pname in (
         ("fdlimit", "fdlimit"),
@@ -203,9 +206,8 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         vpgid = evt.param("pgid")
     if isinstance(vpgid, int):
         ti.vpgid = vpgid
-    env = evt.param("env")
-    if env is not None:
-        ti.env = _split_args(env)
+    if evt.has_param("env"):  # an empty env param empties the environment
+        ti.env = _split_args(evt.param("env"))
     cg = _cgroups(evt.param("cgroups"))
     if cg is not None:
         ti.cgroups = cg
@@ -224,6 +226,8 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         ti.exe_writable = bool(flags & 1)  # PPM_EXE_WRITABLE
     ti.lastexec_ts = evt.ts
     ti.flags |= CL_NAME_CHANGED
+    if not ti.category:
+        insp.containers.identify_category(ti)
 
 
 def parse_procexit(evt: Event, insp: Inspector, verdict: Verdict) -> None:

@@ -13,8 +13,29 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ThreadInfoLike(Protocol):
+    """What identify_category needs of a thread (kept structural: no import of
+    the thread module, which already imports nothing from here)."""
+
+    container_id: str
+    vpid: int
+    exe: str
+    args: list[str]
+    category: int
+
+    def parent_thread(self) -> Any: ...
 
 HOST_ID = "host"
+
+# sinsp_threadinfo::command_category: what a process is to its container.
+CAT_NONE = 0
+CAT_CONTAINER = 1  # the container's initial process (vpid 1) and its descendants
+CAT_HEALTHCHECK = 2
+CAT_LIVENESS_PROBE = 3
+CAT_READINESS_PROBE = 4
 
 #: sinsp ``sinsp_container_type`` values as they appear in container events.
 CONTAINER_TYPES = {
@@ -78,6 +99,8 @@ class ContainerInfo:
     healthcheck: str | None = None
     liveness_probe: str | None = None
     readiness_probe: str | None = None
+    #: probe category -> (exe, args) for matching processes (CAT_* below)
+    probes: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     #: True once a container event described it (rather than only a cgroup).
     has_metadata: bool = False
 
@@ -143,17 +166,41 @@ class ContainerTable:
             mounts=list(c.get("Mounts", []) or []),
             has_metadata=True,
         )
-        for key, attr in (
-            ("healthcheck", "healthcheck"),
-            ("liveness_probe", "liveness_probe"),
-            ("readiness_probe", "readiness_probe"),
+        for keys, attr, cat in (
+            (("Healthcheck", "healthcheck"), "healthcheck", CAT_HEALTHCHECK),
+            (("LivenessProbe", "liveness_probe"), "liveness_probe", CAT_LIVENESS_PROBE),
+            (("ReadinessProbe", "readiness_probe"), "readiness_probe", CAT_READINESS_PROBE),
         ):
-            probe = c.get(key)
-            if isinstance(probe, dict):
+            probe = next((c[k] for k in keys if isinstance(c.get(k), dict)), None)
+            if probe is not None:
                 exe = str(probe.get("exe", ""))
-                args = probe.get("args", []) or []
-                setattr(info, attr, " ".join([exe, *map(str, args)]))
+                args = tuple(str(a) for a in (probe.get("args", []) or []))
+                setattr(info, attr, " ".join([exe, *args]))
+                info.probes[cat] = (exe, args)
         return self.add(info)
+
+    def identify_category(self, ti: ThreadInfoLike) -> None:
+        """Set ``ti.category`` as sinsp's identify_category does: a container's
+        vpid-1 process is CAT_CONTAINER; otherwise a parent's category is
+        inherited; otherwise the process is a probe if its exe and args equal
+        one of its container's probes."""
+        cid = ti.container_id
+        if not cid or cid == HOST_ID:
+            return
+        if ti.vpid == 1:
+            ti.category = CAT_CONTAINER
+            return
+        parent = ti.parent_thread()
+        if parent is not None and parent.category != CAT_NONE:
+            ti.category = parent.category
+            return
+        info = self._containers.get(cid)
+        if info is None:
+            return
+        for cat, (exe, args) in info.probes.items():
+            if ti.exe == exe and tuple(ti.args) == args:
+                ti.category = cat
+                return
 
     def add_from_event(self, cid: str, ctype: int, name: str, image: str) -> ContainerInfo:
         """Apply an old-style ``container`` event (id, type, name, image)."""

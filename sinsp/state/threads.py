@@ -49,6 +49,7 @@ class ThreadInfo:
         "cap_effective",
         "cap_inheritable",
         "cap_permitted",
+        "category",
         "cgroups",
         "clone_ts",
         "comm",
@@ -116,6 +117,8 @@ class ThreadInfo:
         self.cap_effective = 0
         self.cgroups: list[tuple[str, str]] = []
         self.container_id = ""
+        #: sinsp command category (containers.CAT_*): container init, probe...
+        self.category = 0
         self.clone_ts = 0
         self.lastexec_ts = 0
         self.nchilds = 0
@@ -148,6 +151,10 @@ class ThreadInfo:
         if mt is None:
             return None
         return self._table.get(mt.ptid)
+
+    def parent_thread(self) -> ThreadInfo | None:
+        """The thread whose tid is our ptid (libsinsp get_parent_thread())."""
+        return self._table.get(self.ptid) if self._table is not None else None
 
     def fd_table(self) -> FdTable | None:
         """The fd table this thread uses: its process's when CLONE_FILES."""

@@ -380,3 +380,48 @@ def net_capture(path: Path) -> Path:
              _proc(710, 710, 700, "short", "/bin/short")]
     write_capture(path, ev, processes=procs)
     return path
+
+
+def probes_capture(path: Path) -> Path:
+    """Health-probe classification: a container described with a Healthcheck
+    and a LivenessProbe; the container's init (vpid 1) and a child of it that
+    runs the probe command (stays a container process), and a probe started
+    from the host (runc) that execs the probe command and forks a child."""
+    b = EventBuilder(ts=1_700_000_000_000_000_000, tid=800)
+    cg = _cg(f"/docker/{DOCKER_ID}")
+    probe_args = ["-c", "curl -f localhost"]
+    desc = {"container": {"id": DOCKER_ID[:12], "type": 0, "name": "web", "image": "nginx",
+                          "Healthcheck": {"exe": "/bin/sh", "args": probe_args},
+                          "LivenessProbe": {"exe": "/bin/true", "args": []}}}
+    ev: list[Any] = [b.build("CONTAINER_JSON_E", {"json": json.dumps(desc)}, tid=-1)]
+
+    def clone(parent: int, child: int, exe: str, args: list[str], comm: str) -> None:
+        for res, tid, pid, ptid in ((child, parent, parent, 1), (0, child, child, parent)):
+            ev.append(b.build("SYSCALL_CLONE_20_X", dict(
+                res=res, exe=exe, args=args, tid=tid, pid=pid, ptid=ptid, cwd="/",
+                fdlimit=1024, pgft_maj=0, pgft_min=0, vm_size=1, vm_rss=1, vm_swap=0,
+                comm=comm, cgroups=cg, flags=0, uid=0, gid=0, vtid=tid, vpid=pid), tid=tid))
+
+    def execve(tid: int, exe: str, args: list[str], comm: str) -> None:
+        ev.append(b.build("SYSCALL_EXECVE_19_E", {"filename": exe}, tid=tid))
+        ev.append(b.build("SYSCALL_EXECVE_19_X", dict(
+            res=0, exe=exe, args=args, tid=tid, pid=tid, ptid=800, cwd="/", fdlimit=1024,
+            pgft_maj=0, pgft_min=0, vm_size=1, vm_rss=1, vm_swap=0, comm=comm, cgroups=cg,
+            env=[], tty=0, pgid=tid, loginuid=-1, flags=0), tid=tid))
+
+    clone(800, 801, "/usr/bin/runc", ["exec"], "runc")
+    execve(801, "/bin/sh", probe_args, "sh")
+    clone(801, 802, "/bin/sh", probe_args, "sh")
+    execve(802, "/usr/bin/curl", ["-f", "localhost"], "curl")
+    clone(800, 803, "/usr/bin/runc", ["exec"], "runc")
+    execve(803, "/bin/true", [], "true")
+    clone(811, 812, "/bin/sh", probe_args, "sh")
+    for tid in (801, 802, 803, 810, 811, 812):
+        ev.append(b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=tid))
+    procs = [_proc(1, 1, 0, "systemd", "/sbin/init"),
+             _proc(800, 800, 1, "containerd-shim", "/usr/bin/containerd-shim"),
+             _proc(810, 810, 800, "nginx", "/usr/sbin/nginx", vtid=1, vpid=1, cgroups=cg),
+             _proc(811, 811, 810, "sh", "/bin/sh", args=probe_args, vtid=5, vpid=5,
+                   cgroups=cg)]
+    write_capture(path, ev, processes=procs)
+    return path

@@ -53,3 +53,8 @@ def test_socket_names_match_sysdig(tmp_path: Path) -> None:
         pytest.skip("the fd field class is not available")
     assert diff(path, [*_fields(), "fd.name", "fd.type"], limit=40, normalize=_NORMALIZE,
                 skip=skip_uninitialised) == []
+
+
+def test_health_probe_classification_matches_sysdig(tmp_path: Path) -> None:
+    path = _scenario.probes_capture(tmp_path / "probes.scap")
+    assert diff(path, _fields(), limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
