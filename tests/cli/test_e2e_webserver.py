@@ -1,0 +1,78 @@
+"""End to end: the webserver of a running pyfalco (/healthz, /versions, Prometheus /metrics),
+and -p additions to the alert text."""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from tests.cli._run import TRACES, Running, alert_lines, needs_traces, pyfalco, rules_file
+
+pytestmark = needs_traces
+
+RULES = [{"rule": "Ping", "desc": "ping", "condition": "evt.type = sendmsg and evt.dir=<",
+          "output": "ping %evt.num", "priority": "NOTICE"}]
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+@pytest.mark.slow
+def test_webserver_endpoints_while_running(tmp_path):
+    rules = rules_file(tmp_path / "r.yaml", RULES)
+    # Running() adds webserver.enabled=false first; later -o wins
+    p = Running("-r", str(rules), "-e", str(TRACES / "ping_sendto.scap"),
+                "-o", "engine.replay.realtime=true", "-o", "webserver.enabled=true",
+                "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=0",
+                "-o", "metrics.enabled=true", "-o", "webserver.prometheus_metrics_enabled=true")
+    try:
+        line = p.wait_line("err", lambda x: "Starting health webserver" in x)
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
+        p.wait_line("out", lambda x: ": Notice ping " in x)
+        base = f"http://127.0.0.1:{port}"
+        assert json.loads(get(base + "/healthz")) == {"status": "ok"}
+        assert "falco_version" in json.loads(get(base + "/versions"))
+        metrics = get(base + "/metrics")
+        assert re.search(r'^falcosecurity_falco_rules_matches_total\{rule_name="Ping"\} [1-9]',
+                         metrics, re.M)
+        assert re.search(r"^falcosecurity_scap_n_evts_total [1-9]", metrics, re.M)
+        assert re.search(r'^pyfalco_output_sent_total\{output="stdout"\} ', metrics, re.M)
+        p.proc.terminate()
+        assert p.finish() == 0
+    finally:
+        p.kill()
+
+
+def test_print_additional(tmp_path):
+    rules = rules_file(tmp_path / "r.yaml", RULES)
+    cap = str(TRACES / "ping_sendto.scap")
+    plain = alert_lines(pyfalco("-r", str(rules), "-e", cap).stdout)
+    extra = pyfalco("-r", str(rules), "-e", cap, "-p", "tid=%thread.tid")
+    pc = pyfalco("-r", str(rules), "-e", cap, "-pc")
+    assert extra.returncode == pc.returncode == 0, extra.stderr + pc.stderr
+    assert plain
+    for a, b, c in zip(plain, alert_lines(extra.stdout), alert_lines(pc.stdout), strict=True):
+        assert re.fullmatch(re.escape(a) + r" tid=\d+", b)
+        assert c.startswith(a + " container=")
+    bad = pyfalco("-r", str(rules), "-e", cap, "-p", "%no.such.field")
+    assert bad.returncode == 1 and "Invalid -p output format" in bad.stderr
+
+
+def test_bundled_capture_fallback(monkeypatch, capsys):
+    """Without root (or probe), the default run replays the bundled capture and says so."""
+    from falco_cli import app, log
+    log.configure("info", True, False)
+    s = app.State(app.Options())
+    assert app.load_config(s).success
+    monkeypatch.setattr(app, "_live_unavailable_reason", lambda: "not running as root")
+    opened = app._open_source(s)
+    insp, source = opened
+    assert source == "syscall" and s.capture_file == app.bundled_capture_path()
+    insp.close()
+    err = capsys.readouterr().err
+    assert "Live capture unavailable (not running as root); falling back to replaying the " \
+           "bundled capture" in err
