@@ -70,7 +70,7 @@ def parse_clone_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         # the child's own exit event: it describes itself
         child_tid = evt.tid
         existing = threads.get(child_tid)
-        if existing is not None and existing.comm and existing.comm != "<NA>":
+        if existing is not None and existing.clone_ts and not existing.flags & CL_CLONE_INVERTED:
             return  # the caller's event already created it
         pid = as_int(evt.param("pid"), child_tid)
         ptid = pid if flags & CL_CLONE_THREAD else as_int(evt.param("ptid"), -1)
@@ -81,8 +81,10 @@ def parse_clone_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     # the caller's exit event: res is the new thread id
     child_tid = res
     existing = threads.get(child_tid)
-    if existing is not None and existing.comm and existing.comm != "<NA>":
+    if existing is not None and existing.clone_ts and existing.flags & CL_CLONE_INVERTED:
         return  # the child's own event came first (CLONE_INVERTED)
+    # anything else under that tid is stale (a reused tid whose exit was not
+    # seen, or a thread invented for an unknown tid): the clone replaces it
     parent = evt.thread
     caller_pid = as_int(evt.param("pid"), evt.tid)
     pid = caller_pid if flags & CL_CLONE_THREAD else child_tid

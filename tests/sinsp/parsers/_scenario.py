@@ -376,8 +376,14 @@ def net_capture(path: Path) -> Path:
     read(6)
     ev += [b.build("PROCEXIT_1_E", {"status": 0, "ret": 0, "sig": 0, "core": 0}, tid=710)]
     read(0, tid=710)
+    # tids reused by new children: 710 after its exit, 720 without a seen exit
+    for child, comm in ((710, "again"), (720, "reused")):
+        ev.append(b.build("SYSCALL_CLONE_20_X", _clone_x(child, 700, 700, 1, comm, "/bin/x", 0,
+                                                         _cg("/")), tid=700))
+        read(0, tid=child)
     procs = [_proc(1, 1, 0, "systemd", "/sbin/init"), _proc(700, 700, 1, "net", "/bin/net"),
-             _proc(710, 710, 700, "short", "/bin/short")]
+             _proc(710, 710, 700, "short", "/bin/short"),
+             _proc(720, 720, 1, "stale", "/bin/stale")]
     write_capture(path, ev, processes=procs)
     return path
 
