@@ -2,7 +2,7 @@
 containers), field extraction and filters, on top of scap records."""
 
 from sinsp.event import Event
-from sinsp.inspector import Inspector, InspectorStats
+from sinsp.inspector import EventParseError, Inspector, InspectorStats
 from sinsp.state.containers import ContainerInfo, ContainerTable
 from sinsp.state.fds import FdInfo, FdTable, FdType
 from sinsp.state.threads import ThreadInfo, ThreadTable
@@ -13,6 +13,7 @@ __all__ = [
     "ContainerInfo",
     "ContainerTable",
     "Event",
+    "EventParseError",
     "FdInfo",
     "FdTable",
     "FdType",

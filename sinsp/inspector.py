@@ -14,6 +14,7 @@ precede the first other event are parsed but not yielded.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,23 @@ SCAP_DF_STATE_ONLY = 1
 
 
 
+class EventParseError(Exception):
+    """A parser failed on one event (typically a malformed parameter).
+
+    Carries where: the event number, its type and the byte offset of its
+    block in the capture. By default the inspector counts it, keeps the last
+    few in ``Inspector.parse_errors`` and goes on (state for that event is
+    left as the parser had it); ``Inspector(strict=True)`` raises it instead.
+    """
+
+    def __init__(self, num: int, etype: int, offset: int | None, cause: BaseException) -> None:
+        super().__init__(f"event {num} (type {etype}, offset {offset}): {cause!r}")
+        self.num = num
+        self.type = etype
+        self.offset = offset
+        self.cause = cause
+
+
 @dataclass(slots=True)
 class InspectorStats:
     """Counters a consumer can report (``--stats`` style)."""
@@ -51,6 +69,7 @@ class InspectorStats:
     hidden_state_only: int = 0
     hidden_container: int = 0
     threads_created_on_demand: int = 0
+    parse_errors: int = 0
 
 
 class Inspector:
@@ -67,8 +86,12 @@ class Inspector:
         *,
         max_threads: int = DEFAULT_MAX_THREADS,
         max_fds: int = DEFAULT_MAX_FDS,
+        strict: bool = False,
     ) -> None:
         ensure_built()
+        self.strict = strict
+        #: the most recent parser failures (bounded), oldest first
+        self.parse_errors: deque[EventParseError] = deque(maxlen=32)
         self.source = source
         self.max_fds = max_fds
         self.threads = ThreadTable(max_threads)
@@ -191,10 +214,17 @@ class Inspector:
             self._seen_non_container = True
             for ti in sorted(self.threads, key=lambda t: t.tid):
                 self.containers.identify_category(ti)
-        self._reset(evt)
-        parser = PARSERS.get(rec.type)
-        if parser is not None:
-            parser(evt, self, self._verdict)
+        try:
+            self._reset(evt)
+            parser = PARSERS.get(rec.type)
+            if parser is not None:
+                parser(evt, self, self._verdict)
+        except Exception as exc:  # one bad event must not end the stream
+            err = EventParseError(self._num, rec.type, getattr(rec, "offset", None), exc)
+            if self.strict:
+                raise err from exc
+            self.stats.parse_errors += 1
+            self.parse_errors.append(err)
         if getattr(rec, "dump_flags", 0) & SCAP_DF_STATE_ONLY:
             self.stats.hidden_state_only += 1
             return None

@@ -152,3 +152,23 @@ def test_thread_table_is_bounded_and_counts_evictions() -> None:
         pass
     assert len(insp.threads) == 4
     assert insp.threads.stats.evicted == 6
+
+
+def test_a_malformed_event_is_counted_and_skipped_or_raised_when_strict() -> None:
+    import pytest
+
+    from sinsp import EventParseError, Inspector
+    from _feed import MemorySource
+
+    b = builder()
+    # an execve exit whose args param is a single byte where a string list is due,
+    # and an exe of invalid type: the parser must not take the stream down
+    bad = b.build("SYSCALL_CLONE_20_X", {**clone_x(300, 100, 100, 1), "flags": b"\x01"})
+    good = b.build("SYSCALL_READ_E", {"fd": 0, "size": 1})
+    insp = Inspector(MemorySource([bad, good], [proc(100)]))
+    nums = [e.num for e in insp]
+    assert nums == [1, 2] and insp.stats.parse_errors == 1
+    err = insp.parse_errors[0]
+    assert (err.num, err.type) == (1, bad.type)
+    with pytest.raises(EventParseError):
+        list(Inspector(MemorySource([bad], [proc(100)]), strict=True))
