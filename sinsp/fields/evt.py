@@ -31,7 +31,11 @@ evt = FieldClassBuilder("evt", "These fields can be used for all event types")
 
 
 def _info(evt: Any) -> Any:
-    return fmt.display_info(evt.record.type)
+    table = fmt._DISPLAY_TABLE
+    t = evt.record.type
+    if table and t < len(table):
+        return table[t]
+    return fmt.display_info(t)
 
 
 def evt_flags(evt: Any) -> int:
@@ -444,15 +448,24 @@ def _dir(evt: Any, arg: Any) -> Any:
     return "<" if evt.record.type & 1 else ">"
 
 
+_TYPE_NAMES: list[str] = []
+
+
 def type_name(evt: Any) -> str:
+    """``evt.type`` as sysdig 0.29.3 names it (generic events: the 0.29.3 syscall name)."""
     rec = evt.record
-    if rec.type <= 1 and rec.nparams >= 1:
+    t = rec.type
+    if t <= 1 and rec.nparams >= 1:
         code = int.from_bytes(rec.rawparam(0)[:2], "little")
         names = schema.SYSCALL_NAMES_0_29_3
         if code < len(names) and names[code]:
             return names[code]
-    info = _info(evt)
-    return info.name if info is not None else "unknown"
+    table = _TYPE_NAMES
+    if not table:
+        n = len(schema.EVENT_INFO)
+        table.extend(i.name if (i := fmt.display_info(e)) is not None else "unknown"
+                     for e in range(n))  # fmt: skip
+    return table[t] if t < len(table) else "unknown"
 
 
 @evt.field("evt.type", FieldType.CHARBUF, "The name of the event (e.g. 'open').")
