@@ -72,8 +72,10 @@ class OutputFormat:
                 break
             lit.append(body[i:j])
             m = _TOKEN.match(body, j + 1)
-            if m is None:
-                raise OutputFormatError(f"invalid formatting token {body[j:j + 20]}")
+            if m is None:  # a '%' not followed by a field name is plain text
+                lit.append("%")
+                i = j + 1
+                continue
             name, info, arg = self._resolve(m.group(0))
             if info is None:
                 raise OutputFormatError(f"invalid formatting token %{m.group(0)}")
