@@ -345,11 +345,23 @@ _fanout("ka.req.pod.containers.run_as_user", "When the request object refers to 
 
 
 def _effective(key: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Per container: its own securityContext value, else the pod's, else 0."""
+
     def fn(data: dict[str, Any], arg: Any) -> Any:
         pod = _get(data, *REQ_SPEC, SECCTX, key)
         default = "0" if pod is _MISSING else to_text(pod)
-        vals = _values(data, arg, (*CONTAINERS, SECCTX, key))
-        return [default if v is _MISSING else to_text(v) for v in vals] or None
+        conts = _get(data, *CONTAINERS)
+        if not isinstance(conts, list):
+            raise _NotAvailable
+        if arg is not None:
+            if not 0 <= arg < len(conts):
+                raise _NotAvailable
+            conts = [conts[arg]]
+        out = []
+        for c in conts:
+            v = _get(c, SECCTX, key)
+            out.append(default if v is _MISSING else to_text(v))
+        return out or None
 
     return fn
 
