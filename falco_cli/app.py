@@ -467,7 +467,7 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
     from sinsp import Inspector
     if path:
         try:
-            insp = Inspector.from_capture(path)
+            insp = Inspector.from_capture(path, max_threads=cfg["falco_libs.thread_table_size"])
         except FileNotFoundError:
             return RunResult.fatal(f"Could not open trace file {path}: No such file or directory")
         except Exception as e:
@@ -476,15 +476,23 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
         s.capture_file = path
         log.info(f"Reading system call events from file: {path}")
         return insp, "syscall"
-    if cfg["engine.kind"] == "nodriver" or s.options.nodriver:
+    kind = cfg["engine.kind"]
+    if kind == "nodriver" or s.options.nodriver:
         return RunResult.fatal("nodriver: no event source available (pyfalco has no plugins)")
+    if kind == "gvisor":
+        return RunResult.fatal("engine.kind 'gvisor' is not supported by pyfalco")
+    if kind in ("kmod", "ebpf"):
+        log.warning(f"engine.kind '{kind}' is not available in pyfalco; using its eBPF probe "
+                    f"(modern_ebpf)")
     live_err = _live_unavailable_reason()
     if live_err is None:
         try:
             from scap.engines.bpf import BpfSource
             syscalls = _interesting_syscalls(s)
-            src = BpfSource(syscalls, drop_self=True).open()
-            insp = Inspector(src)
+            preset = cfg[f"engine.{kind}.buf_size_preset"] if kind != "replay" else 4
+            ring = 1 << (20 + max(0, min(int(preset), 10) - 1))   # Falco's presets: 1 MiB..512 MiB
+            src = BpfSource(syscalls, drop_self=True, ring_bytes=ring).open()
+            insp = Inspector(src, max_threads=cfg["falco_libs.thread_table_size"])
             s.source_kind = "live"
             s.live_source = src
             n = "all" if syscalls is None else str(len(syscalls))

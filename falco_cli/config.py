@@ -145,9 +145,20 @@ UNSUPPORTED: dict[str, tuple[Any, str]] = {
     "load_plugins": ([], "plugins are not supported by pyfalco (k8s_audit is built in)"),
     "config_files": ([], "config_files (config includes) are not supported by pyfalco"),
     "libs_logger.enabled": (False, "libs_logger has no equivalent in pyfalco"),
-    "http_output.compress_uploads": (False, None),  # supported; listed to keep the table honest
     "engine.gvisor.config": ("", "the gvisor engine is not supported by pyfalco"),
-    "webserver.ssl_enabled": (False, None),
+    "watch_config_files": (False, "pyfalco does not watch files; send SIGHUP to reload"),
+    "engine.kmod.drop_failed_exit": (False, "pyfalco's probe has no drop_failed_exit"),
+    "engine.ebpf.drop_failed_exit": (False, "pyfalco's probe has no drop_failed_exit"),
+    "engine.modern_ebpf.drop_failed_exit": (False, "pyfalco's probe has no drop_failed_exit"),
+    "engine.modern_ebpf.cpus_for_each_buffer": (2, "pyfalco's probe uses one ring buffer"),
+    "modern_bpf.cpus_for_each_syscall_buffer": (2, "pyfalco's probe uses one ring buffer"),
+    "syscall_buf_size_preset": (4, "use engine.modern_ebpf.buf_size_preset"),
+    "syscall_event_timeouts.max_consecutives": (1000, "the timeouts notification is not "
+                                                      "implemented"),
+    "base_syscalls.repair": (False, "base_syscalls.repair is not implemented (the state "
+                                    "syscalls are always traced)"),
+    "metrics.output_file": ("", "metrics snapshots to a file are not implemented "
+                                "(use the Prometheus /metrics endpoint)"),
 }
 
 ENGINE_KINDS = ("kmod", "ebpf", "modern_ebpf", "replay", "gvisor", "nodriver")
@@ -372,19 +383,24 @@ def build(raw: dict[str, Any], path: str | None = None, overrides: Iterable[str]
         from_cmdline.add(re.sub(r"\[\d*\]", "", key))
 
     values: dict[str, Any] = {}
+    given: set[str] = set()
     for key, (typ, default) in SCHEMA.items():
         present, v = _get_path(tree, key)
         if not present or v is None:
             values[key] = copy.deepcopy(default)
             continue
+        given.add(key)
         where = "-o" if any(key == k or key.startswith(k + ".") for k in from_cmdline) else path
         values[key] = _coerce(key, typ, v, where)
 
     warnings = [f"Unknown configuration key '{k}' ignored" for k in _walk_unknown(tree)]
     for key, (harmless, why) in UNSUPPORTED.items():
-        if why and values.get(key) != harmless:
+        if why and key in given and values.get(key) != harmless:
             warnings.append(f"Configuration key '{key}' is not supported: {why}")
 
+    if values["metrics.enabled"] and values["metrics.output_rule"]:
+        warnings.append("Configuration key 'metrics.output_rule' is not supported: periodic "
+                        "metrics alerts are not implemented (the Prometheus /metrics endpoint is)")
     _check_enums(values, path)
     selection = _rules_selection(values["rules"], path)
     return Config(path=path, values=values, raw=tree, warnings=tuple(warnings),

@@ -123,3 +123,12 @@ def test_shipped_falco_yaml_is_clean():
     assert c.warnings == ()
     # every top-level key of the shipped file is known
     assert set(raw) <= {k.split(".")[0] for k in config.SCHEMA}
+
+
+def test_unsupported_only_when_given(tmp_path):
+    assert config.load(None).warnings == ()
+    p = tmp_path / "f.yaml"
+    p.write_text("watch_config_files: true\nbase_syscalls: {repair: true}\n")
+    w = config.load(str(p)).warnings
+    assert any(x.startswith("Configuration key 'watch_config_files' is not supported") for x in w)
+    assert any(x.startswith("Configuration key 'base_syscalls.repair' is not supported") for x in w)
