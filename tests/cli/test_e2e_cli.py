@@ -188,3 +188,11 @@ def test_pidfile_written_and_removed(good, tmp_path):
     assert res.returncode == 0, res.stderr
     assert not pid.exists()       # removed on exit; written while running (see test_e2e_signals)
     assert os.path.isdir(tmp_path)
+
+
+def test_list_k8s_audit():
+    res = pyfalco("--list", "k8s_audit", "-N")
+    assert res.returncode == 0, res.stderr
+    names = res.stdout.splitlines()
+    assert "ka.verb" in names and "ka.user.name" in names
+    assert "proc.name" not in names
