@@ -94,11 +94,11 @@ def interfaces() -> list[InterfaceInfo]:
             plen = a["prefixlen"]
             if fam == socket.AF_INET:
                 net = ipaddress.IPv4Network(f"{addr}/{plen}", strict=False)
-                bcast = a.get_attr("IFA_BROADCAST") or ""
+                bcast = a.get_attr("IFA_BROADCAST") or "0.0.0.0"  # libscap: 0 when none
                 out.append(InterfaceInfo(1, name, addr, str(net.netmask), bcast, 0))
             elif fam == socket.AF_INET6:
                 net6 = ipaddress.IPv6Network(f"{addr}/{plen}", strict=False)
-                out.append(InterfaceInfo(2, name, addr, str(net6.netmask), "", 0))
+                out.append(InterfaceInfo(2, name, addr, str(net6.netmask), "::", 0))
     return out
 
 
@@ -156,6 +156,24 @@ def _fdlimit(pid: str, proc: str) -> int:
     return 0
 
 
+#: libscap reads at most this much of /proc/PID/cmdline and environ (SCAP_MAX_ARGS_SIZE,
+#: SCAP_MAX_ENV_SIZE); sysdig 0.29.3 refuses a PL entry with more ("invalid argslen").
+MAX_ARGS_SIZE = 4096
+MAX_ENV_SIZE = 4096
+
+
+def _capped(items: list[str], limit: int) -> list[str]:
+    """The leading items whose NUL-terminated bytes fit in `limit`."""
+    out, used = [], 0
+    for it in items:
+        n = len(it.encode("utf-8", "surrogateescape")) + 1
+        if used + n > limit:
+            break
+        out.append(it)
+        used += n
+    return out
+
+
 def processes(proc: str = _PROC, with_fds: bool = True) -> Iterator[ProcInfo]:
     socks = _sockets(proc) if with_fds else {}
     for pid in os.listdir(proc):
@@ -171,11 +189,12 @@ def processes(proc: str = _PROC, with_fds: bool = True) -> Iterator[ProcInfo]:
         argv = cmdline.split("\0")
         if argv and argv[-1] == "":
             argv.pop()
-        env = [e for e in (_read(f"{proc}/{pid}/environ") or "").split("\0") if e]
+        env = _capped([e for e in (_read(f"{proc}/{pid}/environ") or "").split("\0") if e],
+                      MAX_ENV_SIZE)
         exepath = _readlink(f"{proc}/{pid}/exe")
         common = {
             "exe": argv[0] if argv else "",
-            "args": argv[1:],
+            "args": _capped(argv[1:], MAX_ARGS_SIZE - len((argv[0] if argv else "").encode()) - 1),
             "env": env,
             "exepath": exepath,
             "cwd": _readlink(f"{proc}/{pid}/cwd"),
