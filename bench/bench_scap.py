@@ -145,7 +145,8 @@ def main() -> int:
     results["(a) every event as EventRecord"] = (n_all, dt)
     types, share, total = pick_one_in_ten()
     n_some, dt = best_of(2, lambda: count_records(None, types))
-    results[f"(b) event_types={sorted(types)} ({share / total:.1%} pass)"] = (n_some, dt)
+    print(f"(b) keeps event types {sorted(types)}: {share / total:.1%} of the events")
+    results[f"(b) event_types=, {share / total:.1%} pass"] = (n_some, dt)
     if _binding.available():
         results["(a) pure-Python scanner"] = best_of(1, lambda: count_records(False))
         results["(b) pure-Python scanner"] = best_of(1, lambda: count_records(False, types))
@@ -163,8 +164,8 @@ def main() -> int:
         print(f"{what:<58} {dt:>8.2f} {rate:>12,.0f} {ratio:>9}")
     if sysdig_rate:
         a = n_all / results["(a) every event as EventRecord"][1] / sysdig_rate
-        b = n_all / results[next(k for k in results if k.startswith("(b) event_types"))][1] \
-            / sysdig_rate
+        b = n_all / results[next(k for k in results if k.startswith("(b) event_types"))][1] / \
+            sysdig_rate
         print(f"targets: (a) {a:.2f}x >= 0.1x: {'MET' if a >= 0.1 else 'MISSED'}; "
               f"(b) {b:.2f}x >= 0.5x: {'MET' if b >= 0.5 else 'MISSED'}")
     return 0
