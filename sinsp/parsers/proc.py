@@ -240,12 +240,13 @@ def parse_procexit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
 
 def _setid(attr: str, pname: str):  # type: ignore[no-untyped-def]
     def parse(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+        # setuid/setgid take the enter event's id as is (sinsp parse_setuid_exit)
         res = retval(evt)
         if evt.thread is None or res is None or res < 0:
             return
         v = evt.param(pname)
-        if isinstance(v, int) and v != 0xFFFFFFFF and v != -1:
-            setattr(evt.thread, attr, v)
+        if isinstance(v, int):
+            setattr(evt.thread, attr, v & 0xFFFFFFFF)
 
     return parse
 
@@ -275,6 +276,16 @@ def parse_chdir_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         return
     path = evt.param("path")
     if path is not None:
+        evt.thread.set_cwd(as_str(path))
+
+
+def parse_getcwd_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """getcwd's answer resynchronises the cwd (it only differs after drops)."""
+    res = retval(evt)
+    if evt.thread is None or res is None or res < 0:
+        return
+    path = evt.param("path")
+    if path:
         evt.thread.set_cwd(as_str(path))
 
 
@@ -315,5 +326,6 @@ HANDLERS = {
     ("setsid", "X"): parse_setsid_exit,
     ("chdir", "X"): parse_chdir_exit,
     ("fchdir", "X"): parse_fchdir_exit,
+    ("getcwd", "X"): parse_getcwd_exit,
     ("prctl", "X"): parse_prctl_exit,
 }

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scap.metadata import FdEntry, GroupInfo, ProcInfo, UserInfo
+from scap.metadata import FdEntry, GroupInfo, MachineInfo, ProcInfo, UserInfo
 from scap.testing import EventBuilder, write_capture
 
 DOCKER_ID = "3c1d2b7e9a8f" + "0" * 52
@@ -232,6 +232,17 @@ def events() -> list[Any]:
     for tid in (300, 310, 320, 330, 340, 4242):
         add(b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=tid))
         add(b.build("SYSCALL_READ_X", {"res": 0, "data": b""}, tid=tid))
+    # limits, getcwd resync, a context switch on the thread (vm goes to the process)
+    add(b.build("SYSCALL_SETRLIMIT_E", {"resource": 7}, tid=201))
+    add(b.build("SYSCALL_SETRLIMIT_X", {"res": 0, "cur": 2048, "max": 4096}, tid=201))
+    add(b.build("SYSCALL_PRLIMIT_E", {"pid": 100, "resource": 7}, tid=200))
+    add(b.build("SYSCALL_PRLIMIT_X", {"res": 0, "newcur": 99, "newmax": 99, "oldcur": 1,
+                                      "oldmax": 1}, tid=200))
+    add(b.build("SYSCALL_GETCWD_E", [], tid=200))
+    add(b.build("SYSCALL_GETCWD_X", {"res": 0, "path": "/var/tmp"}, tid=200))
+    add(b.build("SCHEDSWITCH_6_E", {"next": 100, "pgft_maj": 7, "pgft_min": 8, "vm_size": 3333,
+                                    "vm_rss": 444, "vm_swap": 5}, tid=201))
+    add(b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=100))
     # thread exits, then the process; reads after each show what is left
     add(b.build("PROCEXIT_1_E", {"status": 0, "ret": 0, "sig": 0, "core": 0}, tid=201))
     add(b.build("SYSCALL_READ_E", {"fd": 8, "size": 1}, tid=200))
@@ -244,7 +255,9 @@ def events() -> list[Any]:
 
 def write(path: Path) -> Path:
     u, g = users()
-    write_capture(path, events(), processes=processes(), users=u, groups=g)
+    # a machine block: sysdig sizes its per-CPU switch bookkeeping by num_cpus
+    machine = MachineInfo(num_cpus=2, memory_size_bytes=1 << 30, max_pid=32768, hostname="h")
+    write_capture(path, events(), processes=processes(), users=u, groups=g, machine=machine)
     return path
 
 

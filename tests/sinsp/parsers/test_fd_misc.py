@@ -92,3 +92,20 @@ def test_prctl_set_name_renames_the_thread() -> None:
     ]
     insp, _ = replay(recs, [proc(100)])
     assert insp.threads.get(100).comm == "renamed"
+
+
+def test_rlimit_nofile_updates_the_process_fd_limit() -> None:
+    b = builder()
+    recs = [
+        b.build("SYSCALL_SETRLIMIT_E", {"resource": 7}, tid=101),
+        b.build("SYSCALL_SETRLIMIT_X", {"res": 0, "cur": 4096, "max": 8192}, tid=101),
+        b.build("SYSCALL_GETRLIMIT_E", {"resource": 3}),
+        b.build("SYSCALL_GETRLIMIT_X", {"res": 0, "cur": 1, "max": 1}),
+        b.build("SYSCALL_PRLIMIT_E", {"pid": 200, "resource": 7}),
+        b.build("SYSCALL_PRLIMIT_X", {"res": 0, "newcur": 77, "newmax": 77, "oldcur": 1,
+                                      "oldmax": 1}),
+    ]
+    insp, _ = replay(recs, [proc(100, fdlimit=10), proc(101, pid=100, fdlimit=10),
+                            proc(200, fdlimit=10)])
+    assert insp.threads.get(100).fdlimit == 4096  # set on the main thread
+    assert insp.threads.get(200).fdlimit == 77
