@@ -943,20 +943,17 @@ class Formatter:
 
 
 class _Clock:
-    """``HH:MM:SS.nnnnnnnnn`` with the strftime part cached per second."""
+    """``HH:MM:SS.nnnnnnnnn`` like :func:`ts_time`, with the UTC offset taken once."""
 
-    __slots__ = ("sec", "text")
+    __slots__ = ("offset",)
 
     def __init__(self) -> None:
-        self.sec = -1
-        self.text = ""
+        self.offset = gmt2local()
 
     def __call__(self, ts: int) -> str:
         sec, ns = divmod(ts, 1_000_000_000)
-        if sec != self.sec:
-            self.sec = sec
-            self.text = time.strftime("%H:%M:%S", time.localtime(sec))
-        return f"{self.text}.{ns:09d}"
+        s = (sec + self.offset) % 86400
+        return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}.{ns:09d}"
 
 
 def by_name_of(registry: Any) -> dict[str, Any]:
@@ -1009,16 +1006,31 @@ def default_registry() -> Any:
 # --------------------------------------------------------------------------------------
 
 
+def gmt2local() -> int:
+    """The local UTC offset in seconds *now* (libsinsp ``gmt2local(0)``): sysdig shifts every
+    timestamp by today's offset, not by the offset in force at the event's time."""
+    now = int(time.time())
+    loc, gmt = time.localtime(now), time.gmtime(now)
+    dt = (loc.tm_hour - gmt.tm_hour) * 3600 + (loc.tm_min - gmt.tm_min) * 60
+    day = loc.tm_year - gmt.tm_year or loc.tm_yday - gmt.tm_yday
+    return dt + day * 86400
+
+
 def ts_time(ts: int, nanos: bool = True) -> str:
-    """``HH:MM:SS.nnnnnnnnn`` in local time."""
-    s, ns = divmod(ts, 1_000_000_000)
-    base = time.strftime("%H:%M:%S", time.localtime(s))
+    """``HH:MM:SS.nnnnnnnnn`` (sinsp_utils::ts_to_string)."""
+    sec, ns = divmod(ts, 1_000_000_000)
+    s = (sec + gmt2local()) % 86400
+    base = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
     return f"{base}.{ns:09d}" if nanos else base
 
 
 def ts_datetime(ts: int, nanos: bool = True) -> str:
-    s, ns = divmod(ts, 1_000_000_000)
-    base = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s))
+    """``YYYY-MM-DD HH:MM:SS.nnnnnnnnn``, shifted like :func:`ts_time`."""
+    sec, ns = divmod(ts, 1_000_000_000)
+    shifted = sec + gmt2local()
+    s = shifted % 86400
+    day = time.strftime("%Y-%m-%d", time.gmtime(shifted - s))
+    base = f"{day} {s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
     return f"{base}.{ns:09d}" if nanos else base
 
 

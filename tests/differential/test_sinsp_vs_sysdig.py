@@ -170,3 +170,14 @@ def test_write_uncompressed(tmp_path: Path) -> None:
     with open(out, "rb") as fh:
         assert fh.read(4) == b"\x0a\x0d\x0d\x0a"  # SHB, not gzip
     assert _sysdig(["-r", str(out)]) == _sysdig(["-r", str(src)])
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Kolkata"])
+def test_time_fields_follow_timezone(tz: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local-time fields shift by today's UTC offset (libsinsp gmt2local), ISO 8601 stays UTC."""
+    monkeypatch.setenv("TZ", tz)
+    src = TRACES / "connect_localhost.scap"
+    fmt = "*%evt.num %evt.time %evt.datetime %evt.time.s %evt.datetime.s %evt.outputtime " \
+          "%evt.time.iso8601"
+    args = ["-r", str(src), "-D", "-p", fmt]
+    assert _pysysdig(args) == _sysdig(args)
