@@ -126,10 +126,13 @@ enum scap_ppme {
 	PPME_SYSCALL_DUP2_X = 363,
 	PPME_SYSCALL_DUP3_X = 365,
 	PPME_SYSCALL_DUP_1_X = 367,
+	PPME_SYSCALL_BPF_2_X = 369,
 	PPME_SOCKET_ACCEPT4_6_X = 389,
 	PPME_SYSCALL_UMOUNT2_X = 391,
 	PPME_SYSCALL_PIPE2_X = 393,
 	PPME_SYSCALL_MEMFD_CREATE_X = 405,
+	PPME_SYSCALL_INIT_MODULE_X = 411,
+	PPME_SYSCALL_FINIT_MODULE_X = 413,
 	PPME_SYSCALL_SETREUID_X = 427,
 	PPME_SYSCALL_SETREGID_X = 429,
 };
@@ -150,7 +153,8 @@ enum scap_nr {
 	SCAP_NR_symlinkat = 266, SCAP_NR_fchmodat = 268, SCAP_NR_unshare = 272,
 	SCAP_NR_accept4 = 288, SCAP_NR_dup3 = 292, SCAP_NR_pipe2 = 293, SCAP_NR_setns = 308,
 	SCAP_NR_renameat2 = 316, SCAP_NR_memfd_create = 319, SCAP_NR_execveat = 322,
-	SCAP_NR_clone3 = 435, SCAP_NR_openat2 = 437,
+	SCAP_NR_clone3 = 435, SCAP_NR_openat2 = 437, SCAP_NR_bpf = 321, SCAP_NR_init_module = 175,
+	SCAP_NR_finit_module = 313,
 };
 
 #endif /* PYFALCO_EVENTS_H */

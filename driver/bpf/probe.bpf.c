@@ -1310,6 +1310,35 @@ FILLER(setns)
 	END();
 }
 
+FILLER(bpf)
+{
+	BEGIN(PPME_SYSCALL_BPF_2_X, 2);
+	put_s64(a, ret);                  /* fd (or -errno) */
+	put_u32(a, (__s32)arg(regs, 0));  /* cmd: INT32 */
+	END();
+}
+
+FILLER(init_module)
+{
+	BEGIN(PPME_SYSCALL_INIT_MODULE_X, 4);
+	__u64 len = arg(regs, 1);
+	put_s64(a, ret);
+	put_user_bytes(a, (void *)arg(regs, 0), len, 128); /* img: the head, like I/O data */
+	put_u64(a, len);
+	put_user_str(a, (void *)arg(regs, 2), SCAP_MAX_PATH);
+	END();
+}
+
+FILLER(finit_module)
+{
+	BEGIN(PPME_SYSCALL_FINIT_MODULE_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_u32(a, arg(regs, 2)); /* MODULE_INIT_* bits */
+	END();
+}
+
 /* Tail-call table: native syscall number -> filler. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -1372,6 +1401,9 @@ struct {
 		[SCAP_NR_kill] = (void *)&fill_kill,
 		[SCAP_NR_unshare] = (void *)&fill_unshare,
 		[SCAP_NR_setns] = (void *)&fill_setns,
+		[SCAP_NR_bpf] = (void *)&fill_bpf,
+		[SCAP_NR_init_module] = (void *)&fill_init_module,
+		[SCAP_NR_finit_module] = (void *)&fill_finit_module,
 	},
 };
 

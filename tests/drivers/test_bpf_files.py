@@ -146,3 +146,29 @@ def test_socket_syscall(cap):
     # fd, domain (PPM_AF_INET6 = 10), type, proto
     assert (i64(rec, 0), u32(rec, 1), u32(rec, 2), u32(rec, 3)) == (socks[0].fileno(), 10, 2, 0)
     socks[0].close()
+
+
+def test_module_loading_syscalls_are_recorded(cap):
+    """init_module/finit_module with bad arguments fail, but are recorded with their args."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    img = ctypes.create_string_buffer(b"\x7fELF-not-a-module", 17)
+    rec = cap.one(lambda: libc.syscall(175, img, ctypes.c_ulong(17), b"opt=1"),
+                  lambda r: r.type == 411 and r.tid == me())
+    assert i64(rec, 0) < 0                              # res: ERRNO
+    assert raw(rec, 1) == b"\x7fELF-not-a-module"       # img: BYTEBUF
+    assert u64(rec, 2) == 17 and text(rec, 3) == "opt=1"  # length, uargs
+    rec = cap.one(lambda: libc.syscall(313, -1, b"x=2", 0),
+                  lambda r: r.type == 413 and r.tid == me())
+    # res (-EBADF, or -ENOSYS on a kernel without modules), fd, uargs, flags
+    assert i64(rec, 0) in (-9, -38)
+    assert (i64(rec, 1), text(rec, 2), u32(rec, 3)) == (-1, "x=2", 0)
+
+
+def test_bpf_syscall_is_recorded(cap):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    attr = ctypes.create_string_buffer(128)
+    rec = cap.one(lambda: libc.syscall(321, 0xFFFF, attr, 128),   # unknown cmd: -EINVAL
+                  lambda r: r.type == 369 and r.tid == me())
+    assert i64(rec, 0) == -22 and u32(rec, 1) == 0xFFFF   # fd: -EINVAL, cmd: INT32
