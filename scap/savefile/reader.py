@@ -36,7 +36,6 @@ class _Inflater:
     def __init__(self) -> None:
         self._d = zlib.decompressobj(31)
         self.in_member = False
-        self.consumed = 0   # compressed bytes fully handed to zlib
 
     def _step(self, data: bytes) -> bytes:
         """One bounded decompress call.  On a zlib error, replay the same input in small
@@ -61,6 +60,17 @@ class _Inflater:
                             break
                     break
             raise _PartialInflateError(b"".join(got), e) from None
+
+    def drain(self) -> bytes:
+        """At end of input: whatever output zlib still holds; `in_member` tells whether the
+        member was complete."""
+        try:
+            out = self._d.flush()
+        except zlib.error:
+            return b""
+        if self._d.eof:
+            self.in_member = False
+        return out
 
     def pieces(self, data: bytes) -> Iterator[bytes]:
         while data:
@@ -135,14 +145,21 @@ class Capture:
             self._dec.feed(piece)
             return True
         if self._eof:
+            if self._broken:  # reported once the decoder has used every byte before it
+                raise self._err(self._dec.offset + self._dec.buffered(), self._broken)
             return False
         data = self._raw_read()
         if not data:
             self._eof = True
-            if self._inflater is not None and self._inflater.in_member:
-                raise self._err(self._dec.offset + self._dec.buffered(),
-                                "truncated gzip stream")
-            return False
+            inf = self._inflater
+            if inf is not None and inf.in_member:
+                tail = inf.drain()
+                if inf.in_member:
+                    self._broken = "truncated gzip stream"
+                if tail:
+                    self._dec.feed(tail)
+                    return True
+            return self._more()
         if self._inflater is None:
             self._dec.feed(data)
             return True
@@ -158,7 +175,6 @@ class Capture:
                 yield e.output
         if self._broken:
             self._eof = True
-            raise self._err(self._dec.offset + self._dec.buffered(), self._broken)
 
     def _err(self, offset: int, message: str) -> FormatError:
         return FormatError(self.path, offset, message)
