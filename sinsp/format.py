@@ -21,7 +21,6 @@ nothing here mutates it.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import struct
 import time
@@ -1041,7 +1040,3 @@ def ts_iso8601(ts: int) -> str:
 
 def compile_format(fmt: str, opts: RenderOptions = DEFAULT_OPTIONS) -> Formatter:
     return Formatter(fmt, None, opts)
-
-
-def dumps_debug(obj: Any) -> str:  # pragma: no cover - debugging aid
-    return json.dumps(obj, default=str)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from scap import schema
 from scap.schema import EF
 from sinsp import format as fmt
 from sinsp.fields.registry import REGISTRIES, FieldClassBuilder, FieldFlag, FieldType
@@ -465,7 +464,7 @@ def _name_changed(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return False
 
 
-def _ip_matches(fdi: Any, which: str) -> list[str]:
+def _ip_matches(fdi: Any) -> list[str]:
     if fdi is None:
         return []
     if fdi.type in _CONN:
@@ -478,13 +477,13 @@ def _ip_matches(fdi: Any, which: str) -> list[str]:
 @_sock_field("fd.ip", FieldType.IPADDR, "(FILTER ONLY) matches the ip address (client or server) of "
              "the fd.", FieldFlag.FILTER_ONLY | FieldFlag.IS_LIST)  # fmt: skip
 def _ip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    return _ip_matches(fdi, "ip") or None
+    return _ip_matches(fdi) or None
 
 
 @_sock_field("fd.net", FieldType.IPNET, "(FILTER ONLY) matches the IP network (client or server) of "
              "the fd.", FieldFlag.FILTER_ONLY | FieldFlag.IS_LIST)  # fmt: skip
 def _net(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    return _ip_matches(fdi, "net") or None
+    return _ip_matches(fdi) or None
 
 
 @_sock_field("fd.cnet", FieldType.IPNET, "(FILTER ONLY) matches the client IP network of the fd.",
@@ -677,6 +676,3 @@ _fdlist_field("fdlist.sports", "for poll events, this is a comma-separated list 
               "TCP/UDP ports in the 'fds' argument, returned as a string.", _fdl_sport)  # fmt: skip
 
 FDLIST_CLASS = REGISTRIES["syscall"].register(fdl.build())
-
-# keep the schema import used (flags come from it through format.display_info)
-_ = schema
