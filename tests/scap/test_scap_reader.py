@@ -314,3 +314,18 @@ def test_v1_notification_length_quirk(native: bool) -> None:
     _, recs = read_all(sb.encode_shb() + block, native=native)
     assert [(r.type, r.nparams, r.params) for r in recs] == \
         [(280, 2, ("id", "a description"))]
+
+
+@pytest.mark.parametrize(("chunk", "inflate"), [(7, 1), (64, 17), (333, 258), (1000, 4096)])
+def test_tiny_read_and_inflate_sizes(monkeypatch, chunk: int, inflate: int) -> None:
+    """Reads and inflate steps of any size (even 1 byte of output) give the same records."""
+    from scap.savefile import reader
+
+    _, recs = read_all(trace("empty.scap"))
+    data = io.BytesIO()
+    with scap.Writer(data) as w:
+        for _ in range(5):
+            w.write_events(recs)
+    monkeypatch.setattr(reader, "CHUNK", chunk)
+    monkeypatch.setattr(reader, "MAX_INFLATE", inflate)
+    assert [r.raw for r in read_all(data.getvalue())[1]] == [r.raw for r in recs] * 5
