@@ -90,6 +90,7 @@ enum scap_ppme {
 	PPME_SYSCALL_CHDIR_X = 95,
 	PPME_SYSCALL_FCHDIR_X = 97,
 	PPME_SYSCALL_KILL_X = 129,
+	PPME_SYSCALL_PTRACE_X = 169,
 	PPME_SYSCALL_RENAME_X = 175,
 	PPME_SYSCALL_RENAMEAT_X = 177,
 	PPME_SYSCALL_SYMLINK_X = 179,
@@ -154,7 +155,7 @@ enum scap_nr {
 	SCAP_NR_accept4 = 288, SCAP_NR_dup3 = 292, SCAP_NR_pipe2 = 293, SCAP_NR_setns = 308,
 	SCAP_NR_renameat2 = 316, SCAP_NR_memfd_create = 319, SCAP_NR_execveat = 322,
 	SCAP_NR_clone3 = 435, SCAP_NR_openat2 = 437, SCAP_NR_bpf = 321, SCAP_NR_init_module = 175,
-	SCAP_NR_finit_module = 313,
+	SCAP_NR_finit_module = 313, SCAP_NR_ptrace = 101,
 };
 
 #endif /* PYFALCO_EVENTS_H */

@@ -1310,6 +1310,71 @@ FILLER(setns)
 	END();
 }
 
+/* Linux PTRACE_* request to PPM_PTRACE_* (ENUMFLAGS16) */
+static __always_inline __u16 ptrace_request(long r)
+{
+	if (r >= 0 && r <= 9)
+		return r + 1;               /* TRACEME..SINGLESTEP */
+	switch (r) {
+	case 12: return 26;             /* GETREGS */
+	case 13: return 27;             /* SETREGS */
+	case 14: return 28;             /* GETFPREGS */
+	case 15: return 29;             /* SETFPREGS */
+	case 16: return 11;             /* ATTACH */
+	case 17: return 12;             /* DETACH */
+	case 18: return 30;             /* GETFPXREGS */
+	case 19: return 31;             /* SETFPXREGS */
+	case 21: return 32;             /* OLDSETOPTIONS */
+	case 24: return 13;             /* SYSCALL */
+	case 25: return 33;             /* GET_THREAD_AREA */
+	case 26: return 34;             /* SET_THREAD_AREA */
+	case 30: return 35;             /* ARCH_PRCTL */
+	case 31: return 36;             /* SYSEMU */
+	case 32: return 37;             /* SYSEMU_SINGLESTEP */
+	case 33: return 38;             /* SINGLEBLOCK */
+	}
+	if (r >= 0x4200 && r <= 0x420b)
+		return 14 + (r - 0x4200);   /* SETOPTIONS..SETSIGMASK */
+	return 0;
+}
+
+/* DYN param: u8 index into ptrace_dynamic_param (0: UINT64, 1: SIGTYPE), then the value */
+static __always_inline void put_dyn_u64(struct scap_aux *a, __u64 v)
+{
+	if (!room(a, 9))
+		return;
+	a->data[a->pos & MAX_MASK] = 0;
+	*(__u64 *)&a->data[(a->pos + 1) & MAX_MASK] = v;
+	a->pos += 9;
+	set_len(a, 9);
+}
+
+static __always_inline void put_dyn_sig(struct scap_aux *a, __u8 sig)
+{
+	if (!room(a, 2))
+		return;
+	a->data[a->pos & MAX_MASK] = 1;
+	a->data[(a->pos + 1) & MAX_MASK] = sig;
+	a->pos += 2;
+	set_len(a, 2);
+}
+
+FILLER(ptrace)
+{
+	BEGIN(PPME_SYSCALL_PTRACE_X, 5);
+	long req = arg(regs, 0);
+	__u16 ppm = ptrace_request(req);
+	put_s64(a, ret);
+	put_dyn_u64(a, arg(regs, 2));                        /* addr */
+	if (ppm == 8 || ppm == 10 || ppm == 12 || ppm == 13) /* CONT, SINGLESTEP, DETACH, SYSCALL */
+		put_dyn_sig(a, arg(regs, 3));                /* data: the signal to deliver */
+	else
+		put_dyn_u64(a, arg(regs, 3));                /* data */
+	put_u16(a, ppm);
+	put_s64(a, (int)arg(regs, 1));                       /* pid */
+	END();
+}
+
 FILLER(bpf)
 {
 	BEGIN(PPME_SYSCALL_BPF_2_X, 2);
@@ -1402,6 +1467,7 @@ struct {
 		[SCAP_NR_unshare] = (void *)&fill_unshare,
 		[SCAP_NR_setns] = (void *)&fill_setns,
 		[SCAP_NR_bpf] = (void *)&fill_bpf,
+		[SCAP_NR_ptrace] = (void *)&fill_ptrace,
 		[SCAP_NR_init_module] = (void *)&fill_init_module,
 		[SCAP_NR_finit_module] = (void *)&fill_finit_module,
 	},

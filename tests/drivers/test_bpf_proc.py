@@ -120,3 +120,23 @@ def test_setuid_family_in_child(cap):
     # res, ruid/euid/suid: UID
     assert [i64(by_type[193], 0)] + [u32(by_type[193], i) for i in (1, 2, 3)] == [0, 0, 0, 0]
     assert [i64(by_type[195], 0)] + [u32(by_type[195], i) for i in (1, 2, 3)] == [0, 0, 0, 0]
+
+
+def test_ptrace_attach_params(cap):
+    """PTRACE_ATTACH (Linux 16) to a sleeping child: request PPM_PTRACE_ATTACH (11), pid."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    child = subprocess.Popen(["sleep", "5"])
+    try:
+        rec = cap.one(lambda: libc.ptrace(16, child.pid, None, None),
+                      lambda r: r.type == 169 and r.tid == me())
+        assert i64(rec, 0) == 0                                   # res
+        assert raw(rec, 1) == b"\0" + bytes(8)                     # addr: DYN (UINT64 0)
+        assert int.from_bytes(raw(rec, 3), "little") == 11         # request: PPM_PTRACE_ATTACH
+        assert i64(rec, 4) == child.pid                           # pid
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
