@@ -2,7 +2,8 @@
 timerfd, inotify, epoll, memfd, userfaultfd, io_uring, bpf, pidfd.
 
 Each creates one typed ``FdInfo`` on success. Names follow sinsp: empty for
-anonymous objects, ``memfd:<name>`` for memfd_create.
+anonymous objects, ``memfd:<name>`` for memfd_create. Like sysdig 0.29.3 we do
+not track userfaultfd fds nor those of the old bpf event layout.
 """
 
 from __future__ import annotations
@@ -58,16 +59,13 @@ def parse_memfd_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
 
 
 def parse_bpf_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
-    """bpf(): old drivers send a DYN param (index 0 = a new fd, 1 = an errno),
-    newer ones the returned fd; only a positive result is a new fd (commands
-    that do not create objects return 0)."""
-    rec = evt.record
-    first = rec.param(0) if int(rec.nparams) >= 1 else None
-    if isinstance(first, tuple):
-        index, value = first
-        fd = value if index == 0 else None
-    else:
-        fd = first
+    """bpf(): a positive returned fd is a new BPF fd (commands that create no
+    object return 0). Only the newer event layout (plain ``fd``) is tracked:
+    for the older DYN ``res_or_fd`` layout, the one sysdig 0.29.3 knows, it
+    tracks nothing, and neither do we."""
+    if not evt.has_param("fd"):
+        return
+    fd = retval(evt)
     table = fd_table(evt)
     if not isinstance(fd, int) or fd <= 0 or table is None:
         return
@@ -88,7 +86,8 @@ HANDLERS = {
     ("inotify_init1", "X"): _simple(FdType.INOTIFY),
     ("epoll_create", "X"): _simple(FdType.EVENTPOLL),
     ("epoll_create1", "X"): _simple(FdType.EVENTPOLL),
-    ("userfaultfd", "X"): _simple(FdType.USERFAULTFD),
+    # ("userfaultfd", "X") is deliberately absent: sysdig 0.29.3 does not
+    # track userfaultfd fds, and its only event version is the one it knows
     ("io_uring_setup", "X"): _simple(FdType.IOURING),
     ("pidfd_open", "X"): _simple(FdType.PIDFD),
     ("pidfd_getfd", "X"): _simple(FdType.PIDFD),

@@ -58,3 +58,10 @@ def test_socket_names_match_sysdig(tmp_path: Path) -> None:
 def test_health_probe_classification_matches_sysdig(tmp_path: Path) -> None:
     path = _scenario.probes_capture(tmp_path / "probes.scap")
     assert diff(path, _fields(), limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
+
+
+def test_newer_syscalls_match_sysdig(tmp_path: Path) -> None:
+    path = _scenario.newer_syscalls_capture(tmp_path / "newer.scap")
+    extra = ["fd.name", "fd.type"] if _with_fd_name() else []
+    assert diff(path, _fields() + extra, limit=40, normalize=_NORMALIZE,
+                skip=skip_uninitialised) == []
