@@ -114,7 +114,7 @@ class State:
     n_drops: int = 0
     by_priority: Counter[int] = field(default_factory=Counter)
     by_rule: Counter[str] = field(default_factory=Counter)
-    rule_order: dict[str, int] = field(default_factory=dict)
+    rule_order: dict[str, tuple[int, int]] = field(default_factory=dict)
     start_ns: int = field(default_factory=time.time_ns)
     reloads: int = 0
     reload_failures: int = 0
@@ -556,6 +556,7 @@ def _paced(events: Any, s: State) -> Iterator[Any]:
 def _handle_signals(s: State) -> bool:
     """Act on pending signals; False means stop."""
     sig = s.signals
+    sig.pending = False   # before looking: a signal arriving now sets it again
     if sig.reopen.is_set():
         sig.reopen.clear()
         log.info("SIGUSR1 received, reopening outputs...")
@@ -623,10 +624,6 @@ def _outputs_changed(a: Config | None, b: Config) -> bool:
     return False
 
 
-def _priority_threshold(cfg: Config) -> int:
-    return priority_num(cfg["priority"])
-
-
 def process_events(s: State) -> RunResult:
     if s.options.dry_run:
         log.debug("Skipping event processing in dry-run")
@@ -662,10 +659,15 @@ def process_events(s: State) -> RunResult:
             timer = threading.Timer(s.options.duration_s, s.live_source.stop)
             timer.daemon = True
             timer.start()
+    sig = s.signals
+    drops = s.drops
+    process = s.engine.process
     try:
         for evt in events:
-            if s.signals.any() and not _handle_signals(s):
-                break
+            if sig.pending:
+                if not _handle_signals(s):
+                    break
+                process = s.engine.process       # a reload may have swapped the engine
             rec = evt.record
             ts = rec.ts
             if start_ts == 0:
@@ -675,18 +677,20 @@ def process_events(s: State) -> RunResult:
             s.n_evts += 1
             if rec.type == PPME_DROP_E:
                 s.n_drops += 1
-            counters.n_evts = s.n_evts
-            counters.n_drops = s.n_drops
-            if stats_fn is not None and ts > s.drops.next_check_ts:
-                st = stats_fn()
-                if st is not None:
+            if ts > drops.next_check_ts:         # at most once per second of event time
+                counters.n_evts = s.n_evts
+                counters.n_drops = s.n_drops
+                if stats_fn is not None:
+                    st = stats_fn()
                     counters.n_evts, counters.n_drops = st.n_evts, st.n_drops
                     counters.detail = dict(getattr(st, "detail", {}) or {})
                     s.n_drops = st.n_drops
-            if not s.drops.process(ts, counters):
-                res = RunResult.fatal("Drop manager internal error")
-                break
-            _match(s, evt, source)
+                if not drops.process(ts, counters):
+                    res = RunResult.fatal("Drop manager internal error")
+                    break
+            matches = process(evt, source)
+            if matches:
+                _alert(s, evt, matches)
     except KeyboardInterrupt:
         log.info("SIGINT received, exiting...")
     except Exception as e:
@@ -710,20 +714,16 @@ def process_events(s: State) -> RunResult:
     return res
 
 
-def _match(s: State, evt: Any, source: str) -> None:
+def _alert(s: State, evt: Any, matches: list[Any]) -> None:
+    """Count and emit the matches of one event (the engine already applied ``priority``)."""
     eng = s.engine
-    threshold = _priority_threshold(s.cfg)
-    matches = eng.process(evt, source=source)
-    if not matches:
-        return
     for m in matches:
         prio = priority_num(m.priority)
-        if prio > threshold:
-            continue
-        name = m.rule if isinstance(m.rule, str) else getattr(m.rule, "name", str(m.rule))
+        name = m.rule
         s.by_priority[prio] += 1
         if name not in s.rule_order:
-            s.rule_order[name] = len(s.rule_order)
+            # Falco lists triggered rules in rule load order
+            s.rule_order[name] = (s.reloads, getattr(getattr(m, "compiled", None), "order", 0))
         s.by_rule[name] += 1
         alert = eng.format_alert(m, evt)
         if s.extra_format is not None:

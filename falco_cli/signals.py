@@ -17,6 +17,8 @@ class SignalFlags:
         self.reload = threading.Event()
         self.reopen = threading.Event()
         self.last_terminate_signal: int | None = None
+        # one attribute for the event loop to test per event (cheaper than three Events)
+        self.pending = False
         # called from the handler: lets a blocking live source end its iteration
         self.on_terminate: list[object] = []
 
@@ -29,14 +31,17 @@ class SignalFlags:
     def _on_terminate(self, signum: int, frame: FrameType | None) -> None:
         self.last_terminate_signal = signum
         self.terminate.set()
+        self.pending = True
         for cb in self.on_terminate:
             cb()  # type: ignore[operator]
 
     def _on_reload(self, signum: int, frame: FrameType | None) -> None:
         self.reload.set()
+        self.pending = True
 
     def _on_reopen(self, signum: int, frame: FrameType | None) -> None:
         self.reopen.set()
+        self.pending = True
 
     def any(self) -> bool:
         return self.terminate.is_set() or self.reload.is_set() or self.reopen.is_set()
