@@ -16,8 +16,9 @@ What it accepts is the k8saudit plugin's contract: one ``POST`` to the endpoint 
 Resources are bounded, unlike ``ThreadingHTTPServer`` (a thread per connection): one accept
 thread hands connections to a fixed pool of ``workers`` through a queue of ``max_pending``;
 beyond that a connection is refused at once. Each socket read waits at most ``read_timeout``
-and each request must arrive within ``request_timeout``, so a client that connects and sends
-nothing, or trickles bytes, holds a worker for a bounded time and the others keep serving.
+and each request must arrive within ``request_timeout`` (a watchdog thread shuts overdue
+sockets), so a client that connects and sends nothing, or trickles bytes, holds a worker for a
+bounded time and the others keep serving. Threads: ``workers`` + accept + watchdog, always.
 With ``ssl_certificate`` (a PEM file holding the certificate and its key, as Falco's
 ``webserver.ssl_certificate``) every connection is TLS; the handshake runs in the worker, under
 the same timeout, never in the accept loop.
@@ -112,32 +113,6 @@ class EventQueue:
                 return out
 
 
-class _Deadline:
-    """A file wrapper that fails reads once the request's time is up (slow clients)."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.deadline = float("inf")
-
-    def _check(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise TimeoutError("request not received in time")
-
-    def read(self, n: int = -1) -> bytes:
-        self._check()
-        data: bytes = self.raw.read(n)
-        return data
-
-    def readline(self, limit: int = -1) -> bytes:
-        self._check()
-        data: bytes = self.raw.readline(limit)
-        self._check()
-        return data
-
-    def close(self) -> None:
-        self.raw.close()
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -145,20 +120,24 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.hook.read_timeout
         super().setup()
-        self.rfile = _Deadline(self.rfile)  # type: ignore[assignment]
 
     def handle_one_request(self) -> None:
-        # each request (request line, headers, body) must arrive within request_timeout;
-        # an idle keep-alive connection is closed earlier by the read timeout
-        self.rfile.deadline = (time.monotonic()  # type: ignore[attr-defined]
-                               + self.server.hook.request_timeout)
-        super().handle_one_request()
+        # the whole request (request line, headers, body) must arrive within request_timeout;
+        # the watchdog shuts the socket otherwise. Waiting for the next request on a
+        # keep-alive connection is bounded by the read timeout alone.
+        hook = self.server.hook
+        hook._arm(self.connection, hook.request_timeout)
+        try:
+            super().handle_one_request()
+        finally:
+            hook._arm(self.connection, None)
 
     # -- responses ----------------------------------------------------------------------
 
     def _reply(self, code: int, body: str, *, close: bool = False,
                ctype: str = "text/plain; charset=utf-8") -> None:
         data = (body + "\n").encode() if body else b""
+        self.server.hook._count(code)  # before the client can see the answer
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -167,7 +146,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
-        self.server.hook._count(code)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server API)
         pass
@@ -191,6 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body(hook.max_body)
         if body is None:
             return  # already answered
+        hook._arm(self.connection, None)  # the request is in; the sink may take its time
         hook._handle(self, body)
 
     def do_GET(self) -> None:  # noqa: N802
@@ -240,6 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(length)
         if n > limit:
             self._reply(413, f"request body too large (limit {limit} bytes)", close=True)
+            self.server.hook._lingering.add(self.connection)
             return None
         data = self.rfile.read(n)
         if len(data) < n:
@@ -264,6 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             total += size
             if total > limit:
                 self._reply(413, f"request body too large (limit {limit} bytes)", close=True)
+                self.server.hook._lingering.add(self.connection)
                 return None
             chunk = self.rfile.read(size)
             if len(chunk) < size:
@@ -321,7 +302,11 @@ class K8sAuditWebhook:
         self.stats = WebhookStats()
         self._lock = threading.Lock()
         self._pending: queue.Queue[tuple[Any, Any] | None] = queue.Queue(max_pending)
-        self._active: set[socket.socket] = set()
+        # open connections -> monotonic deadline of the request being read (inf: none)
+        self._conns: dict[socket.socket, float] = {}
+        # connections answered before their body was read: drain a little before closing,
+        # so the client sees the answer rather than a reset (a "lingering close")
+        self._lingering: set[socket.socket] = set()
         self._ssl: ssl.SSLContext | None = None
         if ssl_certificate:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -352,6 +337,9 @@ class K8sAuditWebhook:
                              name="k8s-webhook-accept", daemon=True)
         t.start()
         self._threads.append(t)
+        t = threading.Thread(target=self._watchdog, name="k8s-webhook-watchdog", daemon=True)
+        t.start()
+        self._threads.append(t)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -362,7 +350,7 @@ class K8sAuditWebhook:
         self._server.shutdown()
         self._server.server_close()
         with self._lock:
-            active = list(self._active)
+            active = list(self._conns)
         for sock in active:  # idle keep-alive connections: wake their workers
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -402,19 +390,58 @@ class K8sAuditWebhook:
 
     def _serve(self, sock: socket.socket, addr: Any) -> None:
         conn: socket.socket = sock
-        with self._lock:
-            self._active.add(sock)
+        self._arm(sock, self.request_timeout)  # the TLS handshake counts as request time
         try:
             sock.settimeout(self.read_timeout)
             if self._ssl is not None:
                 conn = self._ssl.wrap_socket(sock, server_side=True)
+                self._forget(sock)  # wrapping moved the descriptor to conn
+                self._arm(conn, None)
             _Handler(conn, addr, self._server)
         except (OSError, ssl.SSLError, TimeoutError, ValueError):
             pass  # handshake failure, timeout, reset: drop this client only
         finally:
-            with self._lock:
-                self._active.discard(sock)
+            self._forget(sock)
+            self._forget(conn)
+            if conn in self._lingering:
+                self._lingering.discard(conn)
+                self._linger(conn)
             self._close(conn)
+
+    def _linger(self, conn: socket.socket, max_bytes: int = 4 << 20,
+                max_seconds: float = 1.0) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(0.2)
+            end = time.monotonic() + max_seconds
+            got = 0
+            while got < max_bytes and time.monotonic() < end:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                got += len(data)
+
+    def _arm(self, sock: socket.socket, seconds: float | None) -> None:
+        with self._lock:
+            self._conns[sock] = (float("inf") if seconds is None
+                                 else time.monotonic() + seconds)
+
+    def _forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._conns.pop(sock, None)
+
+    def _watchdog(self) -> None:
+        """Shut the sockets whose request is overdue (slow senders), ~5 times a second."""
+        while self._running:
+            time.sleep(0.2)
+            now = time.monotonic()
+            with self._lock:
+                late = [s for s, dl in self._conns.items() if dl < now]
+                for s in late:
+                    self._conns[s] = float("inf")
+            for s in late:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
 
     @staticmethod
     def _close(sock: socket.socket) -> None:
