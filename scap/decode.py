@@ -157,6 +157,10 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
         if unpack_u32(buf, pos + blen - 4)[0] != blen:
             return ScanResult(events, pos, STOP_ERROR, skipped, "block trailer mismatch")
         v2, has_flags = kind
+        hsize = 26 if v2 else 22
+        # block header, cpu [+ flags], record header, trailer must all fit in the block
+        if blen < 12 + (6 if has_flags else 2) + hsize:
+            return ScanResult(events, pos, STOP_ERROR, skipped, "event block too short")
         if has_flags:
             cpu, dflags = _EVF_HEAD.unpack_from(buf, pos + 8)
             rec = pos + 14
@@ -165,9 +169,6 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
             dflags = 0
             rec = pos + 10
         room = pos + blen - 4 - rec
-        hsize = 26 if v2 else 22
-        if room < hsize:
-            return ScanResult(events, pos, STOP_ERROR, skipped, "event block too short")
         if v2:
             ts, tid, rec_len, evtype, nparams = HEADER_V2.unpack_from(buf, rec)
         else:

@@ -113,6 +113,10 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64
 			return stop(res, pos, SCAP_STOP_NEED_MORE, n);
 		if (rd32(b + blen - 4) != blen)
 			return fail(res, pos, n, "block trailer mismatch");
+		uint32_t hsize = v2 ? 26 : 22;
+		/* block header, cpu [+ flags], record header, trailer must all fit in the block */
+		if (blen < 12u + (has_flags ? 6u : 2u) + hsize)
+			return fail(res, pos, n, "event block too short");
 		uint16_t cpu = rd16(b + 8);
 		uint32_t dflags = 0;
 		uint64_t rec = pos + 10;
@@ -121,9 +125,6 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64
 			rec = pos + 14;
 		}
 		uint64_t room = pos + blen - 4 - rec;
-		uint32_t hsize = v2 ? 26 : 22;
-		if (room < hsize)
-			return fail(res, pos, n, "event block too short");
 		const uint8_t *r = buf + rec;
 		uint64_t ts = rd64(r);
 		int64_t tid = (int64_t)rd64(r + 8);

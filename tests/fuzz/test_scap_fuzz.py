@@ -216,3 +216,14 @@ def test_any_chunking_of_a_real_capture(sizes: list[int]) -> None:
 
 with open("/work/shared/traces/syscalls/cat_write.scap", "rb") as _f:
     _REAL = read(_f.read(), False)[0]
+
+
+@pytest.mark.parametrize("btype", [0x204, 0x208, 0x216, 0x217, 0x221, 0x222])
+@pytest.mark.parametrize("blen", [12, 16, 20, 28, 32, 36])
+def test_event_blocks_too_short_for_their_headers(btype: int, blen: int) -> None:
+    """A tiny event block at the very end of the data: nothing may be read past it."""
+    first = FULL[0].offset
+    block = struct.pack("<II", btype, blen) + bytes(blen - 12) + struct.pack("<I", blen)
+    for native in MODES:
+        recs, err = read(SMALL[:first] + block, native)
+        assert recs == [] and err is not None and err.offset == first, (native, err)
