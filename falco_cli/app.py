@@ -600,6 +600,8 @@ def reload(s: State) -> bool:
         log.warning(w)
     s.engine = eng
     s.rules_files = files
+    if s.live_source is not None:
+        s.live_source.set_interesting(_interesting_syscalls(s))
     if s.hub is not None and _outputs_changed(old_cfg, new_cfg):
         old_hub = s.hub
         s.hub = OutputHub.from_config(new_cfg, unbuffered=s.options.unbuffered)
@@ -611,6 +613,7 @@ def reload(s: State) -> bool:
 
 
 _OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property",
+                "json_include_message_property", "json_include_output_fields_property",
                 "buffered_outputs", "outputs.rate", "outputs.max_burst", "outputs_queue.capacity",
                 "output_timeout")
 

@@ -70,6 +70,8 @@ SCHEMA: dict[str, tuple[Any, Any]] = {
     "json_output": (bool, False),
     "json_include_output_property": (bool, True),
     "json_include_tags_property": (bool, True),
+    "json_include_message_property": (bool, False),
+    "json_include_output_fields_property": (bool, True),
     "buffered_outputs": (bool, False),
     "rule_matching": (str, "first"),
     "outputs_queue.capacity": (int, 0),

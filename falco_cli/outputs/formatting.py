@@ -75,7 +75,8 @@ def alert_time_ns(alert: Any) -> int:
 
 
 def format_alert(alert: Any, *, json_output: bool, include_output: bool = True,
-                 include_tags: bool = True) -> Message:
+                 include_tags: bool = True, include_message: bool = False,
+                 include_output_fields: bool = True) -> Message:
     """Render an engine ``Alert`` (time, priority, rule, source, output, output_fields, tags,
     hostname) as Falco does. ``alert.output`` is the complete Falco output line (time prefix,
     priority, rule output), the same string Falco puts in the JSON ``output`` property."""
@@ -89,8 +90,11 @@ def format_alert(alert: Any, *, json_output: bool, include_output: bool = True,
         "rule": alert.rule,
         "source": alert.source,
         "time": iso8601(ts),
-        "output_fields": dict(alert.output_fields),
     }
+    if include_output_fields:
+        obj["output_fields"] = dict(alert.output_fields)
+    if include_message:
+        obj["message"] = getattr(alert, "message", alert.output)
     if include_output:
         obj["output"] = alert.output
     if include_tags:

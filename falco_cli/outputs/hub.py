@@ -62,12 +62,16 @@ def build_outputs(cfg: Config, *, unbuffered: bool = False) -> list[Output]:
 
 class OutputHub:
     def __init__(self, outputs: list[Output], *, json_output: bool = False,
-                 include_output: bool = True, include_tags: bool = True, rate: float = 0,
+                 include_output: bool = True, include_tags: bool = True,
+                 include_message: bool = False, include_output_fields: bool = True,
+                 rate: float = 0,
                  max_burst: int = 1000, timeout_s: float = 2.0, hostname: str | None = None):
         self.outputs = outputs
         self.json_output = json_output
         self.include_output = include_output
         self.include_tags = include_tags
+        self.include_message = include_message
+        self.include_output_fields = include_output_fields
         self.timeout_s = timeout_s
         self.hostname = hostname or socket.gethostname()
         self._limiter = TokenBucket(rate, max_burst) if rate > 0 else None
@@ -81,7 +85,10 @@ class OutputHub:
     def from_config(cls, cfg: Config, *, unbuffered: bool = False) -> OutputHub:
         return cls(build_outputs(cfg, unbuffered=unbuffered), json_output=cfg["json_output"],
                    include_output=cfg["json_include_output_property"],
-                   include_tags=cfg["json_include_tags_property"], rate=float(cfg["outputs.rate"]),
+                   include_tags=cfg["json_include_tags_property"],
+                   include_message=cfg["json_include_message_property"],
+                   include_output_fields=cfg["json_include_output_fields_property"],
+                   rate=float(cfg["outputs.rate"]),
                    max_burst=int(cfg["outputs.max_burst"]), timeout_s=cfg["output_timeout"] / 1000.0)
 
     def start(self) -> None:
@@ -96,7 +103,8 @@ class OutputHub:
             log.debug(f"Skipping rate-limited notification for rule {alert.rule}")
             return False
         msg = format_alert(alert, json_output=self.json_output, include_output=self.include_output,
-                           include_tags=self.include_tags)
+                           include_tags=self.include_tags, include_message=self.include_message,
+                           include_output_fields=self.include_output_fields)
         self.submit(msg)
         return True
 

@@ -240,3 +240,14 @@ def test_unwritable_file_output_is_reported(capsys, tmp_path):
     hub = OutputHub.from_config(cfg)
     assert hub.outputs == []
     assert "Failed to init output: could not open file" in capsys.readouterr().err
+
+
+def test_json_message_and_no_output_fields():
+    @dataclass(frozen=True)
+    class WithMessage(FakeAlert):
+        message: str = "something happened (proc.name=cat)"
+
+    obj = json.loads(format_alert(WithMessage(), json_output=True, include_message=True,
+                                  include_output_fields=False).text)
+    assert obj["message"] == "something happened (proc.name=cat)"
+    assert "output_fields" not in obj
