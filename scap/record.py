@@ -121,7 +121,10 @@ class EventRecord:
     def name(self) -> str:
         """`evt.type`: the table name, generic events resolved to their syscall's name."""
         if self.type in (0, 1) and self.nparams >= 1:
-            return _schema().event_name(self.type, (self.param(0),))
+            try:
+                return _schema().event_name(self.type, (self.param(0),))
+            except ValueError:  # a malformed syscall id: fall back to the table name
+                pass
         return _schema().event_name(self.type)
 
     # -- parameters ----------------------------------------------------------------------
