@@ -360,7 +360,12 @@ def _extra_format(s: State) -> Any:
     fmt = {"c": PRINT_CONTAINER, "container": PRINT_CONTAINER, "k": PRINT_K8S,
            "kubernetes": PRINT_K8S}.get(pa, pa)
     from engine import OutputFormat
-    return OutputFormat(fmt, s.engine.registries["syscall"])
+    reg = s.engine.registries["syscall"]
+    if fmt == PRINT_K8S and "k8s.ns.name" not in reg:
+        # no k8s.* fields here: print what Falco prints without Kubernetes metadata
+        log.debug("-pk: k8s.* fields are not available; they print as <NA>")
+        fmt = "k8s.ns=<NA> k8s.pod=<NA> container=%container.id"
+    return OutputFormat(fmt, reg)
 
 
 def describe_rules(s: State) -> RunResult:
@@ -631,6 +636,10 @@ def process_events(s: State) -> RunResult:
     if s.options.dry_run:
         log.debug("Skipping event processing in dry-run")
         return RunResult.ok()
+    from falco_cli import k8s_source  # k8s_audit: audit files and the webhook (own loop)
+    k8s = k8s_source.process_if_selected(s)
+    if k8s is not None:
+        return k8s
     opened = _open_source(s)
     if isinstance(opened, RunResult):
         return opened

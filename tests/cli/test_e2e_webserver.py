@@ -53,11 +53,14 @@ def test_print_additional(tmp_path):
     plain = alert_lines(pyfalco("-r", str(rules), "-e", cap).stdout)
     extra = pyfalco("-r", str(rules), "-e", cap, "-p", "tid=%thread.tid")
     pc = pyfalco("-r", str(rules), "-e", cap, "-pc")
-    assert extra.returncode == pc.returncode == 0, extra.stderr + pc.stderr
+    pk = pyfalco("-r", str(rules), "-e", cap, "-pk")
+    assert extra.returncode == pc.returncode == pk.returncode == 0, extra.stderr + pc.stderr
     assert plain
-    for a, b, c in zip(plain, alert_lines(extra.stdout), alert_lines(pc.stdout), strict=True):
+    for a, b, c, k in zip(plain, alert_lines(extra.stdout), alert_lines(pc.stdout),
+                          alert_lines(pk.stdout), strict=True):
         assert re.fullmatch(re.escape(a) + r" tid=\d+", b)
         assert c.startswith(a + " container=")
+        assert k.startswith(a + " k8s.ns=")
     bad = pyfalco("-r", str(rules), "-e", cap, "-p", "%no.such.field")
     assert bad.returncode == 1 and "Invalid -p output format" in bad.stderr
 
