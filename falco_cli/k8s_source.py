@@ -1,0 +1,241 @@
+"""The ``k8s_audit`` event source in the pyfalco command: audit file replay and the webhook.
+
+Falco gets Kubernetes audit events from its k8saudit plugin (with the json plugin for
+``jevt.*``); pyfalco has both built in and reads the same configuration:
+
+* ``-e audit.json`` (or ``engine.replay.capture_file``): a file whose first non-blank byte is
+  ``{`` or ``[`` is an audit log (JSON lines, one JSON document or an EventList) rather than a
+  capture; a directory is read file by file;
+* ``plugins:`` with an entry named ``k8saudit`` (loaded when ``load_plugins`` is empty or names
+  it): ``open_params`` is a file or directory path, or ``http://[host]:PORT/PATH`` /
+  ``https://...`` to serve the webhook. ``init_config`` keys ``sslCertificate``,
+  ``maxEventSize`` and ``webhookMaxBatchSize`` mean what they mean for the plugin;
+  ``webserver.threadiness`` (when > 0) sizes the webhook's worker pool.
+
+The plugin source runs when the syscall source cannot (``--disable-source syscall``,
+``--enable-source k8s_audit``, ``engine.kind: nodriver``). Events go through the same rule
+engine (``source: k8s_audit`` rules), outputs, signals and summary as syscall events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from falco_cli import log
+
+if TYPE_CHECKING:
+    from falco_cli.app import RunResult, State
+
+__all__ = ["K8sOpen", "from_open_params", "is_audit_file", "process_if_selected", "select"]
+
+SOURCE = "k8s_audit"
+DEFAULT_SSL_CERTIFICATE = "/etc/falco/falco.pem"
+
+
+@dataclass(frozen=True, slots=True)
+class K8sOpen:
+    """How to open the source: replay ``path``, or serve the webhook."""
+
+    kind: str  # "file" | "webhook"
+    path: str = ""
+    address: str = ""
+    port: int = 0
+    endpoint: str = "/k8s-audit"
+    ssl_certificate: str | None = None
+    max_event_size: int = 262144
+    max_batch: int = 12 * 1024 * 1024
+    workers: int = 16
+
+
+def is_audit_file(path: str) -> bool:
+    """Whether ``path`` holds JSON (an audit log) rather than a scap capture."""
+    if os.path.isdir(path):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return head[:1] in (b"{", b"[")
+
+
+def _init_config(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str) and raw.strip():
+        try:
+            val = json.loads(raw)
+        except ValueError:
+            raise ValueError(f"k8saudit init_config is not JSON: {raw!r}") from None
+        return val if isinstance(val, dict) else {}
+    return {}
+
+
+def from_open_params(params: str, init_config: Any = None) -> K8sOpen:
+    """The plugin's ``open_params``: a path, or an ``http(s)://host:port/path`` to listen on.
+
+    Raises ``ValueError`` with a message for the user.
+    """
+    cfg = _init_config(init_config)
+    sizes = {"max_event_size": int(cfg.get("maxEventSize", 262144)),
+             "max_batch": int(cfg.get("webhookMaxBatchSize", 12 * 1024 * 1024))}
+    text = str(params).strip()
+    u = urlsplit(text)
+    if u.scheme in ("http", "https"):
+        try:
+            port = u.port
+        except ValueError:
+            raise ValueError(f"invalid port in open_params {text!r}") from None
+        if port is None:
+            raise ValueError(f"open_params {text!r} needs a port (http://:9765/k8s-audit)")
+        ssl_cert = None
+        if u.scheme == "https":
+            ssl_cert = str(cfg.get("sslCertificate") or DEFAULT_SSL_CERTIFICATE)
+        # like Go's ListenAndServe, an empty host listens on every interface
+        return K8sOpen("webhook", address=u.hostname or "0.0.0.0", port=port,
+                       endpoint=u.path or "/", ssl_certificate=ssl_cert, **sizes)
+    if u.scheme and len(u.scheme) > 1:
+        raise ValueError(f'scheme "{u.scheme}" is not supported')
+    if not text:
+        raise ValueError("k8saudit open_params is empty")
+    return K8sOpen("file", path=text, **sizes)
+
+
+def _plugin_entry(s: State) -> dict[str, Any] | None:
+    plugins = s.cfg["plugins"] or []
+    wanted = [str(p) for p in (s.cfg["load_plugins"] or [])]
+    for p in plugins:
+        if isinstance(p, dict) and str(p.get("name", "")).startswith("k8saudit"):
+            if wanted and p.get("name") not in wanted:
+                continue
+            return p
+    return None
+
+
+def _syscall_disabled(s: State) -> bool:
+    o = s.options
+    return ("syscall" in o.disable_sources
+            or (bool(o.enable_sources) and "syscall" not in o.enable_sources)
+            or s.cfg["engine.kind"] == "nodriver" or o.nodriver)
+
+
+def select(s: State) -> K8sOpen | str | None:
+    """What to open for this run: a :class:`K8sOpen`, an error message, or None (not k8s)."""
+    trace = s.options.trace_filename
+    if not trace and s.cfg["engine.kind"] == "replay":
+        trace = s.cfg["engine.replay.capture_file"] or None
+    if trace:
+        if os.path.exists(trace) and is_audit_file(trace):
+            return K8sOpen("file", path=trace)
+        return None
+    if "k8s_audit" in s.options.disable_sources:
+        return None
+    entry = _plugin_entry(s)
+    if entry is None or not _syscall_disabled(s):
+        return None
+    try:
+        spec = from_open_params(entry.get("open_params", ""), entry.get("init_config"))
+    except ValueError as e:
+        return f"Could not open k8saudit source: {e}"
+    threads = int(s.cfg["webserver.threadiness"] or 0)
+    if spec.kind == "webhook" and threads > 0:
+        spec = dataclasses.replace(spec, workers=threads)
+    return spec
+
+
+# -- the event loop -----------------------------------------------------------------------------
+
+
+def _file_events(s: State, spec: K8sOpen, errors: list[str]) -> Iterator[Any]:
+    from sinsp.k8saudit import AuditFileReader, AuditFormatError
+
+    def on_error(err: AuditFormatError) -> None:
+        errors.append(str(err))
+        log.error(f"Skipping k8s audit input: {err}")
+
+    log.info(f"Reading k8s audit events from file: {spec.path}")
+    yield from AuditFileReader(spec.path, on_error=on_error, max_event_size=spec.max_event_size)
+
+
+def _webhook_events(s: State, spec: K8sOpen, hook_box: list[Any]) -> Iterator[Any]:
+    from falco_cli.k8s_webhook import EventQueue, K8sAuditWebhook
+
+    q = EventQueue()
+    hook = K8sAuditWebhook(q, spec.address, spec.port, spec.endpoint,
+                           ssl_certificate=spec.ssl_certificate, max_body=spec.max_batch,
+                           max_event_size=spec.max_event_size, workers=spec.workers)
+    hook_box.append(hook)
+    hook.start()
+    log.info(f"Opening 'k8s_audit' source: webhook listening on {hook.url} "
+             f"({spec.workers} workers)")
+    num = 0
+    deadline = (time.monotonic() + s.options.duration_s) if s.options.duration_s else None
+    while not s.signals.terminate.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        evt = q.get(timeout=0.2)
+        if evt is None:
+            if s.signals.pending:
+                yield None  # let the loop act on SIGHUP/SIGUSR1 while idle
+            continue
+        num += 1
+        evt.num = num
+        yield evt
+
+
+def run(s: State, spec: K8sOpen) -> RunResult:
+    """Feed k8s audit events through the engine and outputs until done or told to stop."""
+    from falco_cli import app
+
+    s.source_kind = "replay" if spec.kind == "file" else "live"
+    errors: list[str] = []
+    hook_box: list[Any] = []
+    events = (_file_events(s, spec, errors) if spec.kind == "file"
+              else _webhook_events(s, spec, hook_box))
+    res = app.RunResult.ok()
+    wall_start = time.monotonic()
+    try:
+        for evt in events:
+            if s.signals.pending and not app._handle_signals(s):
+                break
+            if evt is None:
+                continue
+            s.n_evts += 1
+            matches = s.engine.process(evt, SOURCE)
+            if matches:
+                app._alert(s, evt, matches)
+    except KeyboardInterrupt:
+        log.info("SIGINT received, exiting...")
+    except OSError as e:
+        res = app.RunResult.fatal(f"Could not open k8saudit source: {e}")
+    except Exception as e:  # noqa: BLE001 - reported as a fatal run result, like the syscall loop
+        res = app.RunResult.fatal(f"{type(e).__name__}: {e}")
+    finally:
+        for hook in hook_box:
+            hook.stop()
+    if res.success and spec.kind == "file" and errors and s.n_evts == 0:
+        res = app.RunResult.fatal(errors[0])
+    if s.options.verbose:
+        el = time.monotonic() - wall_start
+        log.info(f"k8s_audit: {s.n_evts} events in {el:.3f}s, {len(errors)} input errors")
+    return res
+
+
+def process_if_selected(s: State) -> RunResult | None:
+    """The hook ``app.process_events`` calls first: run the k8s source if this run uses it."""
+    spec = select(s)
+    if spec is None:
+        return None
+    from falco_cli import app
+
+    if isinstance(spec, str):
+        return app.RunResult.fatal(spec)
+    return run(s, spec)
