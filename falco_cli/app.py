@@ -806,8 +806,12 @@ def run(s: State) -> RunResult:
     if processed:
         if s.drops is not None:
             s.drops.print_stats()
-        s.stdout.write(summary_text(s))
-        s.stdout.flush()
+        try:
+            s.stdout.write(summary_text(s))
+            s.stdout.flush()
+        except BrokenPipeError:  # `pyfalco ... | head`: the reader is gone, nothing to print
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, s.stdout.fileno())
     return res
 
 
