@@ -13,6 +13,7 @@ import struct as _struct
 from typing import Any, Protocol
 
 from scap.decode import EventTables, ScanResult, make_records
+from scap.errors import NativeError
 from scap.record import EventRecord
 
 __all__ = ["available", "import_error", "scan_events", "scan_records"]
@@ -99,6 +100,10 @@ def _scan(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | N
     res = s.res
     n = _lib.scap_scan_events(_ffi.from_buffer(buf), pos, end, base, nparams_t, large_t,
                               tables.size, s.wanted, s.cols, cap, res)
+    if res.stop > 3 or n > cap or res.pos < pos or res.pos > end:
+        # the C side broke its own contract: never guess, say so
+        raise NativeError(res.stop, "scap_scan_events",
+                          f"inconsistent result (n={n}, pos={res.pos}, range {pos}..{end})")
     err = _ffi.string(res.error).decode("utf-8", "replace") if res.stop == 2 else ""
     return s, n, ScanResult([], res.pos, res.stop, res.skipped_unknown, err)
 
