@@ -151,8 +151,9 @@ class Output:
                 retry = getattr(e, "retry", True)
                 if not retry or attempt >= self.max_retries:
                     self.failed += 1
-                    log.error(f"{self.name}: {e} (notification for rule '{msg.rule}' not "
-                              f"delivered after {attempt + 1} attempt(s))")
+                    if self.failed <= 10 or self.failed % 1000 == 0:  # a dead sink: no log flood
+                        log.error(f"{self.name}: {e} (notification for rule '{msg.rule}' not "
+                                  f"delivered after {attempt + 1} attempt(s); {self.failed} so far)")
                     self._safe(self.on_failure)
                     return
                 attempt += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from falco_cli.outputs.base import Output
+from falco_cli.outputs.base import Output, OutputError
 from falco_cli.outputs.formatting import Message
 
 
@@ -20,10 +20,18 @@ class StdoutOutput(Output):
         return self._stream or sys.stdout
 
     def write(self, msg: Message) -> None:
-        self.stream.write(msg.text + "\n")
+        try:
+            self.stream.write(msg.text + "\n")
+            if not self.buffered:
+                self.stream.flush()
+        except (BrokenPipeError, ValueError) as e:   # reader gone / stream closed: final
+            raise OutputError(self.name, str(e) or type(e).__name__, retry=False) from e
 
     def flush(self) -> None:
-        self.stream.flush()
+        try:
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
 
     def on_failure(self) -> None:
         pass
