@@ -23,7 +23,7 @@
 #endif
 
 /* Bumped when the sample layout or the maps change (checked at open). */
-#define SCAP_BPF_API_VERSION 1
+#define SCAP_BPF_API_VERSION 2
 /* Bumped when an event's parameter layout changes. */
 #define SCAP_BPF_SCHEMA_VERSION 1
 
@@ -71,7 +71,6 @@ struct scap_counters {
 	__u64 n_evts;          /* records submitted */
 	__u64 n_drops_buffer;  /* ring buffer full: record lost */
 	__u64 n_drops_size;    /* record larger than SCAP_MAX_EVENT: params truncated */
-	__u64 n_filtered;      /* syscalls seen and returned by the interesting table */
 };
 
 /* Event types emitted by the probe (current libs numbering). */

@@ -346,7 +346,6 @@ int scap_bpf_get_stats(struct scap_bpf *h, struct scap_bpf_stats *st, char *err)
 		st->n_evts += per[i].n_evts;
 		st->n_drops_buffer += per[i].n_drops_buffer;
 		st->n_drops_size += per[i].n_drops_size;
-		st->n_filtered += per[i].n_filtered;
 	}
 	free(per);
 	st->ncpus = h->ncpus;

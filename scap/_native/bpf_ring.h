@@ -20,7 +20,6 @@ struct scap_bpf_stats {
 	uint64_t n_evts;
 	uint64_t n_drops_buffer;
 	uint64_t n_drops_size;
-	uint64_t n_filtered;
 	uint32_t ncpus;
 	uint32_t api_version;
 	uint32_t schema_version;
