@@ -78,6 +78,11 @@ class Event:
             value = _param_by_name(self.enter, name)
         return default if value is _MISSING or value is None else value
 
+    def record_param(self, name: str, default: Any = None) -> Any:
+        """Parameter ``name`` of this record only (no fallback to the enter)."""
+        value = _param_by_name(self.record, name)
+        return default if value is _MISSING or value is None else value
+
     def has_param(self, name: str) -> bool:
         return _param_by_name(self.record, name) is not _MISSING
 

@@ -1,5 +1,5 @@
 """Socket parsers: socket, socketpair, bind, listen, connect, accept/accept4,
-and the tuple carried by sendto/recvfrom/sendmsg/recvmsg.
+and the tuples carried by sendto/recvfrom/sendmsg/recvmsg.
 
 Connected inet sockets are named ``sip:sport->dip:dport``; a bound inet
 socket becomes a server socket (``fd.is_server``) named by its address; unix
@@ -17,6 +17,8 @@ from sinsp.state.fds import (
     L4_TCP,
     L4_UDP,
     L4_UNKNOWN,
+    FLAG_ROLE_CLIENT,
+    FLAG_ROLE_SERVER,
     FdInfo,
     FdType,
     tuple_name,
@@ -153,6 +155,7 @@ def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     tup = evt.param("tuple")
     if tup is not None:
         apply_tuple(info, tup)
+    info.flags = (info.flags & ~FLAG_ROLE_SERVER) | FLAG_ROLE_CLIENT
 
 
 def parse_accept_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -167,6 +170,7 @@ def parse_accept_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     listener = table.get(evt.fdnum) if evt.fdnum is not None else None
     if listener is not None:
         info.l4proto = listener.l4proto
+    info.flags |= FLAG_ROLE_SERVER
     table.add(info)
     evt.fdnum = fd
     evt.fd = info
@@ -190,14 +194,60 @@ def parse_bind_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         info.name = str(addr.addr)
 
 
-def parse_data_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
-    """sendto/recvfrom/...: an unconnected socket learns its peer from the tuple."""
+def _same_endpoints(info: FdInfo, ts: tuple[str, int], td: tuple[str, int]) -> bool:
+    mine_s, mine_d = (info.sip, info.sport), (info.dip, info.dport)
+    return (ts, td) == (mine_s, mine_d) or (td, ts) == (mine_s, mine_d)
+
+
+def _update_from_datagram(evt: Event, tup: Any, incoming: bool) -> None:
+    """sendto/recvfrom/sendmsg/recvmsg tuples, as sysdig 0.29.3 applies them.
+
+    An unnamed socket takes the whole tuple and a role (server if its first
+    traffic is incoming, client otherwise). A named non-TCP socket only takes
+    the tuple's source as its new local end (measured on 0.29.3; a tuple equal
+    to the current endpoints, in either order, changes nothing). Then the ends
+    are swapped for a client receiving or a server sending, so that the name
+    always reads client->server. Named TCP sockets are left alone.
+    """
     info = evt.fd
-    if info is None or info.name:
+    if info is None or tup is None:
         return
-    tup = evt.param("tuple")
-    if tup is not None:
+    if info.name and info.l4proto == L4_TCP and info.type == FdType.IPV4_SOCK:
+        return
+    fam = _family(tup)
+    if fam == AF_UNIX:
         apply_tuple(info, tup)
+        return
+    if fam != AF_INET:
+        return  # 0.29.3 only follows IPv4 (and v4-mapped) datagram tuples
+    ts, td = (str(tup.sip), int(tup.sport)), (str(tup.dip), int(tup.dport))
+    had_tuple = info.type == FdType.IPV4_SOCK and info.sip is not None
+    info.type = FdType.IPV4_SOCK
+    if had_tuple and _same_endpoints(info, ts, td):
+        return
+    if had_tuple:
+        info.sip, info.sport = ts
+    else:
+        (info.sip, info.sport), (info.dip, info.dport) = ts, td
+    if not info.flags & (FLAG_ROLE_CLIENT | FLAG_ROLE_SERVER):
+        info.flags |= FLAG_ROLE_SERVER if incoming else FLAG_ROLE_CLIENT
+    client = bool(info.flags & FLAG_ROLE_CLIENT)
+    if client == incoming:  # a client receiving, or a server sending
+        info.sip, info.dip = info.dip, info.sip
+        info.sport, info.dport = info.dport, info.sport
+    info.name = tuple_name(False, info.sip or "", info.sport, info.dip or "", info.dport)
+
+
+def parse_recv_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    if res is not None and res >= 0:
+        _update_from_datagram(evt, evt.record_param("tuple"), incoming=True)
+
+
+def parse_send_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    res = retval(evt)
+    if res is not None and res >= 0:
+        _update_from_datagram(evt, evt.enter_param("tuple"), incoming=False)
 
 
 HANDLERS = {
@@ -208,8 +258,8 @@ HANDLERS = {
     ("connect", "X"): parse_connect_exit,
     ("accept", "X"): parse_accept_exit,
     ("accept4", "X"): parse_accept_exit,
-    ("sendto", "X"): parse_data_tuple,
-    ("recvfrom", "X"): parse_data_tuple,
-    ("sendmsg", "X"): parse_data_tuple,
-    ("recvmsg", "X"): parse_data_tuple,
+    ("sendto", "X"): parse_send_tuple,
+    ("recvfrom", "X"): parse_recv_tuple,
+    ("sendmsg", "X"): parse_send_tuple,
+    ("recvmsg", "X"): parse_recv_tuple,
 }

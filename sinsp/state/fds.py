@@ -106,6 +106,10 @@ L4_CHARS = {L4_TCP: "t", L4_UDP: "u", L4_ICMP: "i", L4_RAW: "r"}
 
 DEFAULT_MAX_FDS = 65536
 
+# FdInfo.flags bits (ours): the socket's role as sinsp sees it
+FLAG_ROLE_CLIENT = 1 << 0
+FLAG_ROLE_SERVER = 1 << 1
+
 
 class FdInfo:
     """One open file descriptor."""

@@ -362,8 +362,6 @@ def net_capture(path: Path) -> Path:
         b.build("SOCKET_SENDTO_E", {"fd": 4, "size": 10, "tuple": (2, "0.0.0.0", 0,
                                                                   "8.8.8.8", 53)}),
         b.build("SOCKET_SENDTO_X", {"res": 10, "data": b"q"}),
-        # (a later recvfrom from another peer re-addresses the socket in ways
-        # 0.29.3 derives from its client/server guess; not modelled, not here)
         b.build("SOCKET_SOCKET_E", {"domain": 2, "type": 2, "proto": 17}),
         b.build("SOCKET_SOCKET_X", {"fd": 7}),
         b.build("SOCKET_RECVFROM_E", {"fd": 7, "size": 100}),
@@ -379,7 +377,34 @@ def net_capture(path: Path) -> Path:
         b.build("SOCKET_ACCEPT4_5_X", {"fd": 6, "tuple": (1, 0x10, 0, 0x20, 0, "/run/srv.sock"),
                                        "queuepct": 0, "queuelen": 0, "queuemax": 0}),
     ]
-    for fd in (3, 4, 5, 6, 7):
+    # datagram sockets talking to several peers: 0.29.3 re-addresses them from
+    # each tuple according to the role it guessed (see net.py)
+    def sendto(fd: int, t: tuple[Any, ...]) -> None:
+        ev.append(b.build("SOCKET_SENDTO_E", {"fd": fd, "size": 1, "tuple": t}))
+        ev.append(b.build("SOCKET_SENDTO_X", {"res": 1, "data": b"q"}))
+
+    def recvfrom(fd: int, t: tuple[Any, ...]) -> None:
+        ev.append(b.build("SOCKET_RECVFROM_E", {"fd": fd, "size": 1}))
+        ev.append(b.build("SOCKET_RECVFROM_X", {"res": 1, "data": b"a", "tuple": t}))
+
+    local, dns = (2, "10.0.0.5", 5353, "8.8.8.8", 53), (2, "8.8.8.8", 53, "10.0.0.5", 5353)
+    for fd in (8, 9, 10):
+        ev.append(b.build("SOCKET_SOCKET_E", {"domain": 2, "type": 2, "proto": 17}))
+        ev.append(b.build("SOCKET_SOCKET_X", {"fd": fd}))
+    recvfrom(4, (2, "8.8.8.8", 53, "10.0.0.5", 5353))
+    sendto(8, local)
+    sendto(8, (2, "10.0.0.5", 5353, "1.1.1.1", 53))
+    sendto(8, (2, "10.0.0.5", 6000, "8.8.8.8", 53))
+    sendto(8, (2, "10.0.0.6", 5353, "8.8.8.8", 54))
+    sendto(9, local)
+    recvfrom(9, dns)
+    recvfrom(9, (2, "8.8.4.4", 53, "10.0.0.5", 5353))
+    recvfrom(9, (2, "8.8.4.4", 53, "10.0.0.5", 5353))
+    recvfrom(10, (2, "1.1.1.1", 53, "10.0.0.5", 5353))
+    recvfrom(10, (2, "2.2.2.2", 53, "10.0.0.5", 5353))
+    sendto(10, (2, "10.0.0.5", 5353, "3.3.3.3", 53))
+    recvfrom(10, (2, "7.7.7.7", 7, "10.0.0.5", 5353))
+    for fd in (3, 4, 5, 6, 7, 8, 9, 10):
         read(fd)
     ev += [
         b.build("SYSCALL_CLOSE_E", {"fd": 6}), b.build("SYSCALL_CLOSE_X", {"res": 0}),
