@@ -122,22 +122,23 @@ def _lib() -> tuple[Any, Any]:
 
 
 def find_probe(path: str | os.PathLike[str] | None = None, build: bool = True) -> Path:
-    """The probe object: `path`, $PYFALCO_BPF_PROBE, or driver/bpf/.output/probe.bpf.o,
-    built with `make -C driver/bpf` when missing and the sources are there."""
-    if path is None:
-        path = os.environ.get("PYFALCO_BPF_PROBE") or _DEFAULT_PROBE
-    p = Path(path)
-    if p.exists():
-        return p
+    """The probe object: `path`, $PYFALCO_BPF_PROBE, or driver/bpf/.output/probe.bpf.o.
+
+    For the default object, with the sources present, `make -C driver/bpf` runs first (quick
+    when up to date), so an object older than its sources (e.g. another API version) is
+    rebuilt rather than refused."""
+    explicit = path is not None or bool(os.environ.get("PYFALCO_BPF_PROBE"))
+    p = Path(path if path is not None else (os.environ.get("PYFALCO_BPF_PROBE") or _DEFAULT_PROBE))
     makefile = _REPO / "driver" / "bpf" / "Makefile"
-    if build and p == _DEFAULT_PROBE and makefile.exists():
+    if build and not explicit and makefile.exists():
         res = subprocess.run(["make", "-s", "-C", str(makefile.parent)],
                              capture_output=True, text=True, check=False)
-        if res.returncode == 0 and p.exists():
-            return p
-        raise DriverError(-_errno.ENOENT, "build",
-                          f"building the probe failed (make -C {makefile.parent})",
-                          res.stdout + res.stderr)
+        if res.returncode != 0 and not p.exists():
+            raise DriverError(-_errno.ENOENT, "build",
+                              f"building the probe failed (make -C {makefile.parent})",
+                              res.stdout + res.stderr)
+    if p.exists():
+        return p
     raise DriverError(-_errno.ENOENT, "open", f"probe object {p} not found")
 
 
