@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,27 @@ def test_bundled_capture_fallback(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Live capture unavailable (not running as root); falling back to replaying the " \
            "bundled capture" in err
+
+
+@pytest.mark.sysdig
+def test_bundled_demo_capture_matches_its_generator(tmp_path):
+    """falco_cli/data/demo.scap is what make_demo.py writes (compared as sysdig reads both)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("sysdig") is None:
+        pytest.skip("sysdig 0.29.3 (the reference) is not installed")
+    from falco_cli import app
+    demo = app.bundled_capture_path()
+    gen = tmp_path / "demo.scap"
+    subprocess.run([sys.executable, str(Path(demo).with_name("make_demo.py")), str(gen)],
+                   check=True)
+    fmt = "%evt.num %evt.rawtime %proc.name %proc.pname %proc.cmdline %evt.type %evt.dir %evt.args"
+
+    def read(p):
+        return subprocess.run(["sysdig", "-r", str(p), "-p", fmt], capture_output=True,
+                              text=True, check=True).stdout
+
+    assert read(demo) == read(gen)
+    assert "cat bash cat /etc/shadow openat <" in read(demo)
