@@ -218,10 +218,14 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     # newer drivers send the kernel's own path in trusted_exepath.
     trusted = evt.param("trusted_exepath")
     filename = evt.enter_param("filename")
+    pathname = evt.enter_param("pathname")  # execveat: relative to its dirfd
     if trusted:
         ti.exepath = as_str(trusted)
     elif filename:
         ti.exepath = resolve_path(evt, as_str(filename))
+    elif pathname:
+        dirfd = evt.enter_param("dirfd")
+        ti.exepath = resolve_path(evt, as_str(pathname), dirfd if isinstance(dirfd, int) else None)
     # else: without the enter event 0.29.3 leaves exepath as it was
     flags = evt.param("flags")
     if isinstance(flags, int):

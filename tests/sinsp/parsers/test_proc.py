@@ -172,3 +172,20 @@ def test_a_malformed_event_is_counted_and_skipped_or_raised_when_strict() -> Non
     assert (err.num, err.type) == (1, bad.type)
     with pytest.raises(EventParseError):
         list(Inspector(MemorySource([bad], [proc(100)]), strict=True))
+
+
+def test_execveat_resolves_exepath_against_its_dirfd() -> None:
+    b = builder()
+    recs = [
+        b.build("SYSCALL_OPENAT_E", {"dirfd": -100, "name": "/opt", "flags": 1 << 10,
+                                     "mode": 0}),
+        b.build("SYSCALL_OPENAT_X", {"fd": 3}),
+        b.build("SYSCALL_EXECVEAT_E", {"dirfd": 3, "pathname": "bin/../bin/tool", "flags": 0}),
+        b.build("SYSCALL_EXECVEAT_X", dict(
+            res=0, exe="tool", args=[], tid=100, pid=100, ptid=1, cwd="/", fdlimit=1,
+            pgft_maj=0, pgft_min=0, vm_size=1, vm_rss=1, vm_swap=0, comm="tool",
+            cgroups=["cpu=/"], env=[], tty=0, pgid=100, loginuid=0, flags=0)),
+    ]
+    insp, _ = replay(recs, [proc(100)])
+    t = insp.threads.get(100)
+    assert (t.comm, t.exepath) == ("tool", "/opt/bin/tool")
