@@ -598,7 +598,7 @@ def _param_bytes(rec: Any) -> list[bytes] | None:
     return out
 
 
-_K_GENERIC, _K_INT, _K_ERRNO, _K_CHARBUF = 0, 1, 2, 3
+_K_GENERIC, _K_INT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID = 0, 1, 2, 3, 4, 5
 # %d of the value as the C code passes it: 8/16-bit values promote unchanged, 32/64-bit
 # unsigned ones are printed signed
 _FAST_INT = {PT.INT8: _S8, PT.INT16: _S16, PT.INT32: _S32, PT.INT64: _S64, PT.UINT8: _U8,
@@ -618,6 +618,10 @@ def _plan(etype: int, einfo: Any) -> tuple[tuple[str, int, Any], ...]:
             plan.append((p.name + "=", _K_ERRNO, _S64))
         elif p.type == PT.CHARBUF:
             plan.append((p.name + "=", _K_CHARBUF, None))
+        elif p.type == PT.FD:
+            plan.append((p.name + "=", _K_FD, _S64))
+        elif p.type == PT.PID:
+            plan.append((p.name + "=", _K_PID, _S64))
         else:
             plan.append((p.name + "=", _K_GENERIC, None))
     result = tuple(plan)
@@ -643,6 +647,9 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
         return ""
     datas = _param_bytes(rec)
     parts = []
+    thread = evt.thread
+    fdtable: Any = None
+    threads: Any = None
     for i in range(n):
         prefix, kind, st = plan[i]
         data = datas[i] if datas is not None else rec.rawparam(i)
@@ -656,6 +663,33 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
             continue
         if kind == _K_CHARBUF:
             parts.append(f"{prefix}{_cstr(data)} ")
+            continue
+        if kind == _K_FD and len(data) == 8:
+            fd = st.unpack(data)[0]
+            if thread is None:
+                parts.append(f"{prefix}{fd} ")
+                continue
+            if fd >= 0:
+                if fdtable is None:
+                    fdtable = thread.fd_table() or {}
+                fdi = fdtable.get(fd)
+                resolved = "" if fdi is None else fd_desc(fdi)
+            elif fd == PPM_AT_FDCWD:
+                resolved = "AT_FDCWD"
+            else:
+                resolved = _ERRNO_NAMES.get(-fd, "")
+            parts.append(f"{prefix}{fd}({resolved}) " if resolved else f"{prefix}{fd} ")
+            continue
+        if kind == _K_PID and len(data) == 8:
+            pid = st.unpack(data)[0]
+            if threads is None:
+                insp = getattr(evt, "inspector", None)
+                threads = getattr(insp, "threads", None) if insp is not None else None
+                if threads is None:
+                    threads = {}
+            t = threads.get(pid)
+            parts.append(f"{prefix}{pid}({t.comm}) " if t is not None and t.comm
+                         else f"{prefix}{pid} ")  # fmt: skip
             continue
         value, resolved = param_str(evt, i, opts, einfo, data)
         if resolved:
