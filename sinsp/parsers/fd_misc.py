@@ -44,6 +44,7 @@ def parse_pipe_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
             info = FdInfo(fd, FdType.FIFO, "")
             info.ino = ino
             table.add(info)
+            evt.fdnum, evt.fd = fd, info  # the event refers to the last one, as in sinsp
 
 
 def parse_memfd_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:

@@ -76,7 +76,7 @@ def _dup_to(evt: Event, oldfd: object, newfd: int) -> None:
     if oldfd == newfd:
         return
     table.remove(newfd)
-    table.add(src.copy(newfd))
+    evt.fdnum, evt.fd = newfd, table.add(src.copy(newfd))  # the event now names the new fd
 
 
 def parse_dup_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:

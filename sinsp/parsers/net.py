@@ -99,6 +99,7 @@ def parse_socketpair_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None
             info = FdInfo(fd, FdType.UNIX_SOCK, "")
             info.unix_src, info.unix_dst = src, dst
             table.add(info)
+            evt.fdnum, evt.fd = fd, info  # the event refers to the last one, as in sinsp
 
 
 def _family(t: Any) -> int:
@@ -138,11 +139,31 @@ def apply_tuple(info: FdInfo, tup: Any) -> bool:
 
 
 def parse_connect_enter(evt: Event, insp: Inspector, verdict: Verdict) -> None:
-    """A unix socket is named after the path it connects to already at enter."""
+    """A unix socket is named after the path it connects to already at enter;
+    an IPv6 socket connecting to a v4-mapped address becomes an IPv4 one."""
     info = evt.fd
     addr = evt.param("addr")
-    if info is not None and info.type == FdType.UNIX_SOCK and _family(addr) == AF_UNIX:
+    if info is None:
+        return
+    fam = _family(addr)
+    if info.type == FdType.UNIX_SOCK and fam == AF_UNIX:
         info.name = str(addr.addr)
+    elif fam == AF_INET6 and str(addr.addr).startswith("::ffff:") and "." in str(addr.addr):
+        info.type = FdType.IPV4_SOCK
+
+
+def _raw_family(evt: Event, name: str) -> int | None:
+    """The family byte of a socket param as written (scap.params already turns
+    v4-mapped IPv6 tuples into IPv4 ones; sinsp 0.29.3 does not always)."""
+    rec = evt.record
+    info = rec.info
+    if info is None:
+        return None
+    for i, p in enumerate(info.params[: int(rec.nparams)]):
+        if p.name == name:
+            raw = rec.rawparam(i)
+            return raw[0] if raw else None
+    return None
 
 
 def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -155,6 +176,9 @@ def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     tup = evt.param("tuple")
     if tup is not None:
         apply_tuple(info, tup)
+        if _family(tup) == AF_INET and _raw_family(evt, "tuple") == AF_INET6:
+            # measured: 0.29.3 names a v4-mapped IPv6 connection "<unknown>"
+            info.name = "<unknown>"
     info.flags = (info.flags & ~FLAG_ROLE_SERVER) | FLAG_ROLE_CLIENT
 
 
@@ -218,11 +242,12 @@ def _update_from_datagram(evt: Event, tup: Any, incoming: bool) -> None:
     if fam == AF_UNIX:
         apply_tuple(info, tup)
         return
-    if fam != AF_INET:
-        return  # 0.29.3 only follows IPv4 (and v4-mapped) datagram tuples
+    if fam not in (AF_INET, AF_INET6):
+        return
     ts, td = (str(tup.sip), int(tup.sport)), (str(tup.dip), int(tup.dport))
-    had_tuple = info.type == FdType.IPV4_SOCK and info.sip is not None
-    info.type = FdType.IPV4_SOCK
+    ftype = FdType.IPV4_SOCK if fam == AF_INET else FdType.IPV6_SOCK
+    had_tuple = info.type == ftype and info.sip is not None
+    info.type = ftype
     if had_tuple and _same_endpoints(info, ts, td):
         return
     if had_tuple:
@@ -235,7 +260,8 @@ def _update_from_datagram(evt: Event, tup: Any, incoming: bool) -> None:
     if client == incoming:  # a client receiving, or a server sending
         info.sip, info.dip = info.dip, info.sip
         info.sport, info.dport = info.dport, info.sport
-    info.name = tuple_name(False, info.sip or "", info.sport, info.dip or "", info.dport)
+    info.name = tuple_name(fam == AF_INET6, info.sip or "", info.sport, info.dip or "",
+                           info.dport)
 
 
 def parse_recv_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:

@@ -404,7 +404,22 @@ def net_capture(path: Path) -> Path:
     recvfrom(10, (2, "2.2.2.2", 53, "10.0.0.5", 5353))
     sendto(10, (2, "10.0.0.5", 5353, "3.3.3.3", 53))
     recvfrom(10, (2, "7.7.7.7", 7, "10.0.0.5", 5353))
-    for fd in (3, 4, 5, 6, 7, 8, 9, 10):
+    # IPv6 sockets with v4-mapped peers (0.29.3 turns them into IPv4 ones, and
+    # names a mapped connect "<unknown>") and a plain IPv6 datagram peer
+    ev += [
+        b.build("SOCKET_SOCKET_E", {"domain": 10, "type": 1, "proto": 0}),
+        b.build("SOCKET_SOCKET_X", {"fd": 11}),
+        b.build("SOCKET_CONNECT_E", {"fd": 11, "addr": (10, "::ffff:1.2.3.4", 80)}),
+        b.build("SOCKET_CONNECT_X", {"res": 0, "tuple": (10, "::ffff:10.0.0.1", 4000,
+                                                         "::ffff:1.2.3.4", 80)}),
+        b.build("SOCKET_SOCKET_E", {"domain": 10, "type": 2, "proto": 0}),
+        b.build("SOCKET_SOCKET_X", {"fd": 12}),
+        b.build("SOCKET_SOCKET_E", {"domain": 10, "type": 2, "proto": 0}),
+        b.build("SOCKET_SOCKET_X", {"fd": 13}),
+    ]
+    sendto(12, (10, "::ffff:10.0.0.1", 5000, "::ffff:8.8.8.8", 53))
+    sendto(13, (10, "fe80::1", 5000, "2001:db8::53", 53))
+    for fd in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13):
         read(fd)
     ev += [
         b.build("SYSCALL_CLOSE_E", {"fd": 6}), b.build("SYSCALL_CLOSE_X", {"res": 0}),

@@ -34,6 +34,8 @@ def test_parser_families_match_sysdig(tmp_path: Path) -> None:
     # sysdig 0.29.3 aborts ("invalid thread state ID0") extracting
     # thread.totexectime on the shown container event (tid -1)
     fields = [f for f in _fields() if f != "thread.totexectime"] + _with_fd_name()
+    if _with_fd_name():
+        fields += ["fd.type", "fd.num"]
     assert diff(path, fields, limit=40, normalize=_NORMALIZE, skip=skip_uninitialised) == []
 
 
@@ -51,7 +53,7 @@ def test_socket_names_match_sysdig(tmp_path: Path) -> None:
     path = _scenario.net_capture(tmp_path / "net.scap")
     if not _with_fd_name():
         pytest.skip("the fd field class is not available")
-    assert diff(path, [*_fields(), "fd.name", "fd.type"], limit=40, normalize=_NORMALIZE,
+    assert diff(path, [*_fields(), "fd.name", "fd.type", "fd.num"], limit=40, normalize=_NORMALIZE,
                 skip=skip_uninitialised) == []
 
 
