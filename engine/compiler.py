@@ -240,9 +240,12 @@ class _Compiler:
             items: list[fast.Value] = []
             for it in info.items:
                 ref = self.col.lists.get(it)
-                if ref is not None and ref.index < info.visibility and it in self.lists:
+                if ref is not None and ref.index < info.visibility:
+                    # an earlier list: its flattened items, or (when it is compiled later
+                    # because this list was redefined after it) its raw items, as Falco does
                     self.used_lists.add(it)
-                    items.extend(self.lists[it])
+                    items.extend(self.lists[it] if it in self.lists
+                                 else tuple(_item_value(x) for x in ref.items))
                 else:
                     items.append(_item_value(it))
             self.lists[info.name] = tuple(items)

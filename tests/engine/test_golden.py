@@ -127,6 +127,13 @@ def test_alert_text_line_matches_sysdig_rendering() -> None:
                                f"evt.num = {evt.num}"], capture_output=True, text=True,
                               check=True).stdout.strip()
         assert alert.output == want
+        e.set_time_format_iso_8601(True)
+        fmt_iso = f"*%evt.time.iso8601: {m.priority.text()} {e.rule(rule).output}"
+        want_iso = subprocess.run(["sysdig", "-r", str(TRACES / f"{capture}.scap"), "-p",
+                                   fmt_iso, f"evt.num = {evt.num}"], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        assert e.format_alert(m, evt).output == want_iso
+        e.set_time_format_iso_8601(False)
 
 
 def test_alert_json_shape() -> None:

@@ -245,3 +245,21 @@ def test_multi_source_k8s_rules(eng: RuleEngine) -> None:
     a = eng.format_alert(m[0], {"user": "system:anonymous", "verb": "create"})
     assert a.message == "user=system:anonymous verb=create"
     assert a.output_fields["ka.user.name"] == "system:anonymous"
+
+
+def test_redefined_list_sees_lists_defined_before_its_redefinition(eng: RuleEngine) -> None:
+    res = load(eng, """
+        - list: a
+          items: [x]
+        - list: b
+          items: [y, z]
+        - list: a
+          items: [b, w]
+        - rule: r
+          desc: d
+          condition: evt.type = open and proc.name in (a)
+          output: o
+          priority: info
+        """)
+    assert res.successful, res.as_string()
+    assert to_text(eng.rule("r").ast) == "evt.type = open and proc.name in (y, z, w)"
