@@ -110,7 +110,8 @@ def alerts(tmp_path_factory):
     threading.Thread(target=lambda: [listener.accept() for _ in range(4)], daemon=True).start()
 
     proc = subprocess.Popen([str(PYFALCO), "-r", str(rules), "-o", "json_output=true",
-                             "-o", "json_include_output_property=true", "-M", "90"],
+                             "-o", "json_include_output_property=true", "-o", "webserver.enabled=false",
+                             "-M", "90"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: list[str] = []
     ready = threading.Event()
@@ -146,6 +147,7 @@ def alerts(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         t.join(5)
+        proc.stdout.close()
         listener.close()
     out = []
     for line in lines:
