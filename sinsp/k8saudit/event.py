@@ -141,7 +141,7 @@ def parse_rfc3339(text: str) -> int:
     return secs * 1_000_000_000 + ns
 
 
-def _single(value: Any, max_event_size: int) -> AuditEvent | AuditEventError:
+def _single(value: Any, max_event_size: int, size_hint: int) -> AuditEvent | AuditEventError:
     if not isinstance(value, dict):
         return AuditEventError(NOT_RECOGNIZED)
     stamp = value.get("stageTimestamp")
@@ -151,36 +151,44 @@ def _single(value: Any, max_event_size: int) -> AuditEvent | AuditEventError:
         ts = parse_rfc3339(stamp)
     except ValueError as e:
         return AuditEventError(str(e))
+    if size_hint <= max_event_size:
+        # the text it came from bounds its compact encoding: no need to encode it here
+        return AuditEvent(value, ts)
     raw = dumps_compact(value).encode()
     if len(raw) > max_event_size:
         return AuditEventError(f"event larger than maxEventSize: size={len(raw)}")
     return AuditEvent(value, ts, raw=raw)
 
 
-def _collect(value: Any, out: ParseResult, max_event_size: int) -> None:
+def _collect(value: Any, out: ParseResult, max_event_size: int, size_hint: int) -> None:
     if isinstance(value, list):
         for item in value:
-            _collect(item, out, max_event_size)
+            _collect(item, out, max_event_size, size_hint)
         return
     if isinstance(value, dict):
         kind = value.get("kind")
         if kind == "EventList" and isinstance(value.get("items"), list):
             for item in value["items"]:
-                got = _single(item, max_event_size)
+                got = _single(item, max_event_size, size_hint)
                 (out.errors if isinstance(got, AuditEventError) else out.events).append(got)
             return
         if kind == "Event":
-            got = _single(value, max_event_size)
+            got = _single(value, max_event_size, size_hint)
             (out.errors if isinstance(got, AuditEventError) else out.events).append(got)
             return
     raise AuditFormatError(NOT_RECOGNIZED)
 
 
-def parse_value(value: Any, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> ParseResult:
+def parse_value(value: Any, max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+                size_hint: int | None = None) -> ParseResult:
     """Decoded JSON -> events. Raises :class:`AuditFormatError` when the value is not an
-    Event, an EventList or an array of those; per-event problems land in ``errors``."""
+    Event, an EventList or an array of those; per-event problems land in ``errors``.
+
+    ``size_hint``: the byte length of the JSON text the value was decoded from, an upper bound
+    of each event's compact size (unknown: every event is measured)."""
     out = ParseResult([], [])
-    _collect(value, out, max_event_size)
+    hint = max_event_size + 1 if size_hint is None else size_hint
+    _collect(value, out, max_event_size, hint)
     return out
 
 
@@ -193,4 +201,4 @@ def parse_payload(payload: bytes | str,
         raise AuditFormatError(f"malformed JSON: {e}") from None
     except RecursionError:
         raise AuditFormatError("malformed JSON: nested too deeply") from None
-    return parse_value(value, max_event_size)
+    return parse_value(value, max_event_size, len(payload))

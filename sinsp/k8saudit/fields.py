@@ -158,19 +158,34 @@ def _add(builder: FieldClassBuilder, name: str, desc: str, extractor: Callable[[
 
 
 def _path(name: str, desc: str, *keys: str, is_list: bool = False) -> None:
-    """A field that is the value at a fixed path (the plugin's ``extractFromKeys``)."""
+    """A field that is the value at a fixed path (the plugin's ``extractFromKeys``).
 
-    def fn(data: dict[str, Any], arg: Any) -> Any:
-        v = _get(data, *keys)
+    These are the fields every rule tests (verb, stage, resource, user), so the extractor is
+    one flat closure: no wrapper call, dict lookups inline, arrays only on the slow path.
+    """
+    first, rest = keys[0], keys[1:]
+
+    def extract(evt: Any, arg: Any) -> Any:
+        d = evt.data
+        if type(d) is not dict or "auditID" not in d:
+            return None
+        v = d.get(first, _MISSING)
+        for k in rest:
+            if type(v) is dict:
+                v = v.get(k, _MISSING)
+            else:
+                v = _child(v, k) if v is not _MISSING else _MISSING
+            if v is _MISSING:
+                return None
         if v is _MISSING:
             return None
         if is_list:
-            if not isinstance(v, list):
+            if type(v) is not list:
                 return None  # wrong type: not extracted
-            return [to_text(x) for x in v] or None
-        return to_text(v)
+            return [x if type(x) is str else dumps_compact(x) for x in v] or None
+        return v if type(v) is str else dumps_compact(v)
 
-    _add(ka, name, desc, _audit(fn), LIST if is_list else FieldFlag.NONE)
+    _add(ka, name, desc, extract, LIST if is_list else FieldFlag.NONE)
 
 
 def _fanout(name: str, desc: str, *keys: str) -> None:

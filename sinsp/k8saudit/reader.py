@@ -94,9 +94,10 @@ class AuditFileReader:
             raise err
         self.on_error(err)
 
-    def _emit(self, value: object, where: str, line: int) -> Iterator[AuditEvent]:
+    def _emit(self, value: object, where: str, line: int,
+              size_hint: int | None = None) -> Iterator[AuditEvent]:
         try:
-            res = parse_value(value, self.max_event_size)
+            res = parse_value(value, self.max_event_size, size_hint)
         except AuditFormatError as e:
             self._fail(AuditFormatError(e.message, where, line))
             return
@@ -126,13 +127,13 @@ class AuditFileReader:
                 except (ValueError, RecursionError):
                     pass
                 else:
-                    yield from self._emit(value, where, lineno)
+                    yield from self._emit(value, where, lineno, _size(line) + _size(rest))
                     return
             # neither: report this line and go on with the next ones
             self._fail(AuditFormatError(_json_error(e), where, lineno))
             yield from self._lines(itertools.chain(io.StringIO(rest), fh), where, lineno)
             return
-        yield from self._emit(value, where, lineno)
+        yield from self._emit(value, where, lineno, _size(line))
         yield from self._lines(fh, where, lineno)
 
     def _lines(self, lines: Iterator[str], where: str, lineno: int) -> Iterator[AuditEvent]:
@@ -146,7 +147,12 @@ class AuditFileReader:
             except (ValueError, RecursionError) as e:
                 self._fail(AuditFormatError(_json_error(e), where, lineno))
                 continue
-            yield from self._emit(value, where, lineno)
+            yield from self._emit(value, where, lineno, _size(line))
+
+
+def _size(text: str) -> int:
+    """UTF-8 length of text, without encoding it (an upper bound is enough)."""
+    return len(text) if text.isascii() else 4 * len(text)
 
 
 def _json_error(e: BaseException) -> str:
