@@ -215,3 +215,17 @@ def test_fal_01_003_is_a_clear_error() -> None:
     with pytest.raises(AuditFormatError) as ei:
         list(read_audit_events(p))
     assert str(ei.value) == f"{p}:1: data not recognized as a k8s audit event"
+
+
+def test_max_event_size_is_on_the_compact_encoding(tmp_path: pathlib.Path) -> None:
+    evt = make_event(requestObject={"data": "y" * 300})
+    compact = len(json.dumps(evt, separators=(",", ":")))
+    # one line over the limit: rejected with its size
+    p = _write(tmp_path, "big.log", json.dumps(evt, separators=(",", ":")) + "\n")
+    errors: list[AuditFormatError] = []
+    assert list(AuditFileReader(p, on_error=errors.append, max_event_size=compact - 1)) == []
+    assert errors[0].message == f"event larger than maxEventSize: size={compact}"
+    # pretty-printed text longer than the limit, compact form within it: accepted
+    p = _write(tmp_path, "pretty.json", json.dumps(evt, indent=8))
+    assert p.stat().st_size > compact
+    assert len(list(AuditFileReader(p, max_event_size=compact))) == 1
