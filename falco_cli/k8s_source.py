@@ -12,9 +12,11 @@ Falco gets Kubernetes audit events from its k8saudit plugin (with the json plugi
   ``maxEventSize`` and ``webhookMaxBatchSize`` mean what they mean for the plugin;
   ``webserver.threadiness`` (when > 0) sizes the webhook's worker pool.
 
-The plugin source runs when the syscall source cannot (``--disable-source syscall``,
-``--enable-source k8s_audit``, ``engine.kind: nodriver``). Events go through the same rule
-engine (``source: k8s_audit`` rules), outputs, signals and summary as syscall events.
+With the syscall source disabled (``--enable-source k8s_audit``, ``engine.kind: nodriver``)
+the k8s source is the only loop. Otherwise both run, as in Falco: the k8s loop in a thread of
+its own next to the syscall loop, until the syscall loop ends (its end, ``-M`` or a signal).
+Either way events go through the same rule engine (``source: k8s_audit`` rules), outputs,
+signals and summary as syscall events.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +55,7 @@ class K8sOpen:
     max_event_size: int = 262144
     max_batch: int = 12 * 1024 * 1024
     workers: int = 16
+    alongside: bool = False  # the syscall source runs too (the k8s loop gets a thread)
 
 
 def is_audit_file(path: str) -> bool:
@@ -128,7 +132,9 @@ def _syscall_disabled(s: State) -> bool:
 
 
 def select(s: State) -> K8sOpen | str | None:
-    """What to open for this run: a :class:`K8sOpen`, an error message, or None (not k8s)."""
+    """What to open for this run: a :class:`K8sOpen`, an error message, or None (not k8s).
+
+    The returned spec has ``alongside=True`` when the syscall source runs too."""
     trace = s.options.trace_filename
     if not trace and s.cfg["engine.kind"] == "replay":
         trace = s.cfg["engine.replay.capture_file"] or None
@@ -139,7 +145,7 @@ def select(s: State) -> K8sOpen | str | None:
     if "k8s_audit" in s.options.disable_sources:
         return None
     entry = _plugin_entry(s)
-    if entry is None or not _syscall_disabled(s):
+    if entry is None:
         return None
     try:
         spec = from_open_params(entry.get("open_params", ""), entry.get("init_config"))
@@ -148,6 +154,8 @@ def select(s: State) -> K8sOpen | str | None:
     threads = int(s.cfg["webserver.threadiness"] or 0)
     if spec.kind == "webhook" and threads > 0:
         spec = dataclasses.replace(spec, workers=threads)
+    if not _syscall_disabled(s):
+        spec = dataclasses.replace(spec, alongside=True)
     return spec
 
 
@@ -165,7 +173,8 @@ def _file_events(s: State, spec: K8sOpen, errors: list[str]) -> Iterator[Any]:
     yield from AuditFileReader(spec.path, on_error=on_error, max_event_size=spec.max_event_size)
 
 
-def _webhook_events(s: State, spec: K8sOpen, hook_box: list[Any]) -> Iterator[Any]:
+def _webhook_events(s: State, spec: K8sOpen, hook_box: list[Any],
+                    stop: threading.Event | None = None) -> Iterator[Any]:
     from falco_cli.k8s_webhook import EventQueue, K8sAuditWebhook
 
     q = EventQueue()
@@ -178,40 +187,53 @@ def _webhook_events(s: State, spec: K8sOpen, hook_box: list[Any]) -> Iterator[An
              f"({spec.workers} workers)")
     num = 0
     deadline = (time.monotonic() + s.options.duration_s) if s.options.duration_s else None
-    while not s.signals.terminate.is_set():
+    while not s.signals.terminate.is_set() and not (stop is not None and stop.is_set()):
         if deadline is not None and time.monotonic() >= deadline:
             return
         evt = q.get(timeout=0.2)
         if evt is None:
-            if s.signals.pending:
-                yield None  # let the loop act on SIGHUP/SIGUSR1 while idle
+            if s.signals.pending or stop is not None:
+                yield None  # let the loop act on signals (or its stop flag) while idle
             continue
         num += 1
         evt.num = num
         yield evt
 
 
-def run(s: State, spec: K8sOpen) -> RunResult:
-    """Feed k8s audit events through the engine and outputs until done or told to stop."""
+def run(s: State, spec: K8sOpen, stop: threading.Event | None = None) -> RunResult:
+    """Feed k8s audit events through the engine and outputs until done or told to stop.
+
+    ``stop`` (the alongside mode): set by the syscall side when it is done; signals are then
+    acted on by the syscall loop, this one only reads ``s.engine`` afresh for every event.
+    """
     from falco_cli import app
 
     s.source_kind = "replay" if spec.kind == "file" else "live"
     errors: list[str] = []
     hook_box: list[Any] = []
     events = (_file_events(s, spec, errors) if spec.kind == "file"
-              else _webhook_events(s, spec, hook_box))
+              else _webhook_events(s, spec, hook_box, stop))
     res = app.RunResult.ok()
     wall_start = time.monotonic()
     try:
         for evt in events:
-            if s.signals.pending and not app._handle_signals(s):
+            if stop is not None:
+                if stop.is_set():
+                    break
+            elif s.signals.pending and not app._handle_signals(s):
                 break
             if evt is None:
                 continue
-            s.n_evts += 1
             matches = s.engine.process(evt, SOURCE)
-            if matches:
-                app._alert(s, evt, matches)
+            if stop is None:
+                s.n_evts += 1
+                if matches:
+                    app._alert(s, evt, matches)
+            else:
+                with s.lock:  # the syscall loop counts too
+                    s.n_evts += 1
+                    if matches:
+                        app._alert(s, evt, matches)
     except KeyboardInterrupt:
         log.info("SIGINT received, exiting...")
     except OSError as e:
@@ -229,8 +251,19 @@ def run(s: State, spec: K8sOpen) -> RunResult:
     return res
 
 
+_ALONGSIDE: set[int] = set()  # states whose syscall loop is running with a k8s thread
+
+
 def process_if_selected(s: State) -> RunResult | None:
-    """The hook ``app.process_events`` calls first: run the k8s source if this run uses it."""
+    """The hook ``app.process_events`` calls first: run the k8s source if this run uses it.
+
+    None means "not k8s, go on with the syscall source". In the alongside mode this runs the
+    whole of ``process_events`` for the syscall source itself (re-entering it with the hook
+    off), with the k8s loop in a thread, and returns the syscall result unless the k8s side
+    failed.
+    """
+    if id(s) in _ALONGSIDE:
+        return None
     spec = select(s)
     if spec is None:
         return None
@@ -238,4 +271,20 @@ def process_if_selected(s: State) -> RunResult | None:
 
     if isinstance(spec, str):
         return app.RunResult.fatal(spec)
-    return run(s, spec)
+    if not spec.alongside:
+        return run(s, spec)
+    stop = threading.Event()
+    box: list[RunResult] = []
+    t = threading.Thread(target=lambda: box.append(run(s, spec, stop)), name="k8s_audit",
+                         daemon=True)
+    t.start()
+    _ALONGSIDE.add(id(s))
+    try:
+        res = app.process_events(s)
+    finally:
+        _ALONGSIDE.discard(id(s))
+        stop.set()
+        t.join(10)
+    if res.success and box and not box[0].success:
+        return box[0]
+    return res

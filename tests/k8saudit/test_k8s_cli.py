@@ -159,3 +159,44 @@ rules_files: [{OUR_RULES}]
     proc = _run("-c", str(conf), "--enable-source", "k8s_audit")
     assert proc.returncode == 0, proc.stderr
     assert "Attach/Exec Pod: 1" in proc.stdout
+
+
+@needs_cli
+@pytest.mark.slow
+def test_webhook_alongside_the_syscall_source(tmp_path: pathlib.Path) -> None:
+    """Plugins configured and the syscall source left on: both run (live probe as root,
+    else the bundled capture), k8s alerts come out and -M ends both."""
+    port = _free_port()
+    conf = tmp_path / "falco.yaml"
+    conf.write_text(f"""
+plugins:
+  - name: k8saudit
+    open_params: "http://127.0.0.1:{port}/k8s-audit"
+rules_files: [{OUR_RULES}]
+json_output: true
+""")
+    proc = subprocess.Popen([str(PYFALCO), *QUIET, "-c", str(conf), "-M", "6"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        body = trace("exec_pod.json").read_bytes()
+        deadline = time.monotonic() + 5
+        while True:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/k8s-audit", data=body,
+                                         method="POST",
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    assert r.status == 200
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert [a["rule"] for a in _alerts(out)] == ["Attach/Exec Pod"]
+    assert "Attach/Exec Pod: 1" in out
