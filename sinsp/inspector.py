@@ -31,7 +31,7 @@ from sinsp.state.fds import (
     server_name,
     tuple_name,
 )
-from sinsp.state.threads import DEFAULT_MAX_THREADS, ThreadInfo, ThreadTable
+from sinsp.state.threads import DEFAULT_MAX_THREADS, ThreadInfo, ThreadTable, seed_exe_state
 from sinsp.state.users import UserTable
 from sinsp.verdict import Verdict
 
@@ -368,6 +368,7 @@ def thread_from_procinfo(
     ti.cap_permitted = int(g(p, "cap_permitted", 0) or 0)
     ti.cap_effective = int(g(p, "cap_effective", 0) or 0)
     ti.cgroups = _split_cgroups(g(p, "cgroups", None))
+    seed_exe_state(ti, p)  # PL v9: pidns start, exe inode/layers/memfd, pgid
     ti.fdtable = FdTable(max_fds, fd_stats)
     for entry in g(p, "fds", None) or []:
         ti.fdtable.add(fd_from_entry(entry))

@@ -18,6 +18,9 @@ from sinsp.state.threads import (
     CL_CLONE_THREAD,
     CL_NAME_CHANGED,
     ThreadInfo,
+    apply_exec_params,
+    inherit_exe_state,
+    set_clone_pidns_start,
 )
 
 if TYPE_CHECKING:
@@ -137,6 +140,7 @@ def _build_child(
         child.cap_inheritable = parent.cap_inheritable
         child.cap_permitted = parent.cap_permitted
         child.cap_effective = parent.cap_effective
+        inherit_exe_state(child, parent)
         # no cgroups param (before clone_20): none recorded, container kept
         child.cgroups = cg if cg is not None else []
         child.cwd = parent.get_cwd()
@@ -152,6 +156,8 @@ def _build_child(
         child.fdtable = insp.new_fd_table()
     if not child.cwd.endswith("/"):
         child.cwd += "/"
+    boot_ts = getattr(insp.machine, "boot_ts_epoch", 0) or 0
+    set_clone_pidns_start(child, evt.tid == tid, evt.param("pidns_init_start_ts"), boot_ts)
     insp.threads.add(child)
     if cg is None and parent is not None:
         child.container_id = parent.container_id
@@ -230,6 +236,7 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     flags = evt.param("flags")
     if isinstance(flags, int):
         ti.exe_writable = bool(flags & 1)  # PPM_EXE_WRITABLE
+    apply_exec_params(ti, evt.param)  # current libs: exe layers, memfd, exe inode
     ti.lastexec_ts = evt.ts
     ti.flags |= CL_NAME_CHANGED
     if not ti.category:

@@ -11,7 +11,7 @@ are evicted and counted, so a fork bomb cannot grow our memory without limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sinsp.state.fds import FdTable
@@ -57,6 +57,14 @@ class ThreadInfo:
         "cwd",
         "env",
         "exe",
+        "exe_from_memfd",
+        "exe_ino",
+        "exe_ino_ctime",
+        "exe_ino_ctime_duration_clone_ts",
+        "exe_ino_ctime_duration_pidns_start",
+        "exe_ino_mtime",
+        "exe_lower_layer",
+        "exe_upper_layer",
         "exe_writable",
         "exepath",
         "fdlimit",
@@ -68,8 +76,10 @@ class ThreadInfo:
         "loginuid",
         "nchilds",
         "pfmajor",
+        "pgid",
         "pfminor",
         "pid",
+        "pidns_init_start_ts",
         "ptid",
         "root",
         "sid",
@@ -115,6 +125,19 @@ class ThreadInfo:
         self.cap_inheritable = 0
         self.cap_permitted = 0
         self.cap_effective = 0
+        # current-libs executable facts (execve exit params 19-25, PL v9); 0/False
+        # when the capture does not carry them, which the fields show as N/A
+        self.exe_upper_layer = False
+        self.exe_lower_layer = False
+        self.exe_from_memfd = False
+        self.exe_ino = 0
+        self.exe_ino_ctime = 0
+        self.exe_ino_mtime = 0
+        self.exe_ino_ctime_duration_clone_ts = 0
+        self.exe_ino_ctime_duration_pidns_start = 0
+        #: start of the thread's pid namespace, ns since epoch (0 = unknown)
+        self.pidns_init_start_ts = 0
+        self.pgid = -1
         self.cgroups: list[tuple[str, str]] = []
         self.container_id = ""
         #: sinsp command category (containers.CAT_*): container init, probe...
@@ -284,3 +307,103 @@ class ThreadTable:
 
     def threads_of(self, pid: int) -> list[ThreadInfo]:
         return [t for t in self._threads.values() if t.pid == pid]
+
+
+# -- executable facts of current drivers -----------------------------------------------
+# PPM_EXE_* bits of the execve/execveat exit "flags" param (driver ppm_events_public.h);
+# 0.29.3-era drivers only ever set EXE_WRITABLE.
+EXE_WRITABLE = 1 << 0
+EXE_UPPER_LAYER = 1 << 1
+EXE_FROM_MEMFD = 1 << 2
+EXE_LOWER_LAYER = 1 << 3
+
+#: What a new thread takes over from the thread it was cloned from (libsinsp
+#: parse_clone_exit copies these from the caller, or from the parent/leader).
+INHERITED_EXE_ATTRS = (
+    "exe_upper_layer",
+    "exe_lower_layer",
+    "exe_from_memfd",
+    "exe_ino",
+    "exe_ino_ctime",
+    "exe_ino_mtime",
+    "exe_ino_ctime_duration_clone_ts",
+    "pgid",
+)
+
+
+def inherit_exe_state(child: ThreadInfo, source: ThreadInfo) -> None:
+    """Copy the executable facts a clone child shares with its caller/parent."""
+    for attr in INHERITED_EXE_ATTRS:
+        setattr(child, attr, getattr(source, attr))
+
+
+def set_clone_pidns_start(
+    child: ThreadInfo, own_event: bool, pidns_param: object, boot_ts_epoch: int
+) -> None:
+    """``pidns_init_start_ts`` of a clone child, as current libsinsp computes it.
+
+    The driver sends the pid namespace's start as ns since boot (clone exit param 20);
+    sinsp adds the machine's boot time. A child created from the caller's event, or not
+    in a child pid namespace, gets the boot time itself (the host namespace's start).
+    Without a boot time (0.29.3-era machine blocks) the value stays unknown (0).
+    """
+    if not boot_ts_epoch:
+        return
+    in_pidns = bool(child.flags & (CL_CHILD_IN_PIDNS | CL_CLONE_NEWPID)) or (
+        child.vtid not in (-1, child.tid)
+    )
+    if own_event and in_pidns:
+        if isinstance(pidns_param, int):
+            child.pidns_init_start_ts = pidns_param + boot_ts_epoch
+    else:
+        child.pidns_init_start_ts = boot_ts_epoch
+
+
+def apply_exec_params(ti: ThreadInfo, param: Callable[[str], object]) -> None:
+    """Apply what a current-libs execve/execveat exit says about the new image.
+
+    ``param(name)`` returns the event's parameter or None when this version lacks it.
+    Follows libsinsp parse_execve_exit: the layer/memfd bits of ``flags``, the exe inode
+    and its ctime/mtime (params 23-25, all or none) and the two ctime durations.
+    """
+    flags = param("flags")
+    if isinstance(flags, int):
+        ti.exe_upper_layer = bool(flags & EXE_UPPER_LAYER)
+        ti.exe_lower_layer = bool(flags & EXE_LOWER_LAYER)
+        ti.exe_from_memfd = bool(flags & EXE_FROM_MEMFD)
+    mtime = param("exe_ino_mtime")
+    if isinstance(mtime, int):
+        ti.exe_ino = _as_int(param("exe_ino"))
+        ti.exe_ino_ctime = _as_int(param("exe_ino_ctime"))
+        ti.exe_ino_mtime = mtime
+        update_exe_durations(ti)
+    # (pgid is not taken here: the 0.29.3 table names param 17, the vpgid, "pgid")
+
+
+def update_exe_durations(ti: ThreadInfo) -> None:
+    """libsinsp's two derived ctime values (kept as it computes them: the clone one is
+    ``clone_ts - ctime`` whenever the clone time is known, unsigned 64-bit)."""
+    if ti.clone_ts:
+        ti.exe_ino_ctime_duration_clone_ts = (ti.clone_ts - ti.exe_ino_ctime) & 0xFFFFFFFFFFFFFFFF
+    start = ti.pidns_init_start_ts
+    if start and ti.exe_ino_ctime > start:
+        ti.exe_ino_ctime_duration_pidns_start = ti.exe_ino_ctime - start
+
+
+def seed_exe_state(ti: ThreadInfo, proc: object) -> None:
+    """Fill the current-libs attributes from a ``scap.ProcInfo`` (PL v9 carries them)."""
+    g = getattr
+    ti.pidns_init_start_ts = _as_int(g(proc, "pidns_init_start_ts", 0))
+    ti.exe_upper_layer = bool(g(proc, "exe_upper_layer", False))
+    ti.exe_lower_layer = bool(g(proc, "exe_lower_layer", False))
+    ti.exe_from_memfd = bool(g(proc, "exe_from_memfd", False))
+    ti.exe_ino = _as_int(g(proc, "exe_ino", 0))
+    ti.exe_ino_ctime = _as_int(g(proc, "exe_ino_ctime", 0))
+    ti.exe_ino_mtime = _as_int(g(proc, "exe_ino_mtime", 0))
+    ti.pgid = _as_int(g(proc, "pgid", -1), -1)
+    if ti.exe_ino_ctime:
+        update_exe_durations(ti)
+
+
+def _as_int(v: object, default: int = 0) -> int:
+    return v if isinstance(v, int) else default
