@@ -26,6 +26,7 @@ the same timeout, never in the accept loop.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import queue
 import socket
@@ -75,42 +76,63 @@ class WebhookStats:
 
 
 class EventQueue:
-    """A bounded queue of event batches between the webhook and the consumer loop.
+    """A bounded queue of events between the webhook's workers and the consumer loop.
 
-    ``put`` (the webhook's sink) waits up to ``put_timeout`` for room and raises
-    :class:`SinkFull` otherwise; ``get`` returns one event at a time, ``None`` on timeout.
+    Bounded in events, not batches: ``put`` (the webhook's sink) waits up to ``put_timeout``
+    until the batch fits under ``max_events`` (an empty queue takes any batch) and raises
+    :class:`SinkFull` otherwise, so memory stays bounded however the API server batches.
+    ``get`` returns one event at a time, ``None`` on timeout.
     """
 
-    def __init__(self, max_batches: int = 1024, put_timeout: float = 5.0) -> None:
-        self._q: queue.Queue[list[AuditEvent]] = queue.Queue(max_batches)
+    def __init__(self, max_events: int = 100_000, put_timeout: float = 5.0) -> None:
+        self._batches: collections.deque[list[AuditEvent]] = collections.deque()
+        self._count = 0
+        self._cond = threading.Condition()
         self._pending: list[AuditEvent] = []
+        self.max_events = max_events
         self.put_timeout = put_timeout
 
+    def __len__(self) -> int:
+        return self._count + len(self._pending)
+
     def put(self, events: list[AuditEvent]) -> None:
-        try:
-            self._q.put(events, timeout=self.put_timeout)
-        except queue.Full:
-            raise SinkFull("event queue full") from None
+        n = len(events)
+        with self._cond:
+            fits = self._cond.wait_for(
+                lambda: self._count == 0 or self._count + n <= self.max_events,
+                timeout=self.put_timeout)
+            if not fits:
+                raise SinkFull("event queue full")
+            self._batches.append(events)
+            self._count += n
+            self._cond.notify_all()
 
     __call__ = put
 
+    def _take(self, timeout: float | None) -> list[AuditEvent] | None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._count > 0, timeout=timeout):
+                return None
+            batch = self._batches.popleft()
+            self._count -= len(batch)
+            self._cond.notify_all()
+            return batch
+
     def get(self, timeout: float | None = None) -> AuditEvent | None:
         while not self._pending:
-            try:
-                self._pending = list(reversed(self._q.get(timeout=timeout)))
-            except queue.Empty:
+            batch = self._take(timeout)
+            if batch is None:
                 return None
+            self._pending = list(reversed(batch))
         return self._pending.pop()
 
     def drain(self) -> list[AuditEvent]:
         """Everything queued now, without waiting."""
         out = list(reversed(self._pending))
         self._pending = []
-        while True:
-            try:
-                out.extend(self._q.get_nowait())
-            except queue.Empty:
-                return out
+        while (batch := self._take(0)) is not None:
+            out.extend(batch)
+        return out
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -159,12 +159,25 @@ def test_sink_full_is_503() -> None:
 
 
 def test_event_queue_bounds() -> None:
-    q = EventQueue(max_batches=1, put_timeout=0.05)
-    a, b = (AuditEvent(make_event(auditID=i), 1) for i in "ab")
+    q = EventQueue(max_events=3, put_timeout=0.05)
+    a, b, c = (AuditEvent(make_event(auditID=i), 1) for i in "abc")
     q.put([a, b])
     with pytest.raises(SinkFull):
-        q.put([a])
-    assert q.get(0.1) is a and q.get(0.1) is b and q.get(0.01) is None
+        q.put([a, b])  # 4 > 3 events
+    q.put([c])
+    assert len(q) == 3
+    assert q.get(0.1) is a
+    big = EventQueue(max_events=1, put_timeout=0.05)
+    big.put([a, b, c])  # an empty queue takes any batch
+    assert big.drain() == [a, b, c]
+    assert q.get(0.1) is b and q.get(0.1) is c and q.get(0.01) is None
+    # a waiting put goes through as soon as the consumer makes room
+    q2 = EventQueue(max_events=1, put_timeout=5)
+    q2.put([a])
+    threading.Timer(0.2, lambda: q2.get(0)).start()
+    t0 = time.monotonic()
+    q2.put([b])
+    assert 0.1 < time.monotonic() - t0 < 2 and q2.get(1) is b
 
 
 # -- every trace through the webhook, then the rules ------------------------------------------
