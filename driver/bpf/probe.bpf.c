@@ -799,6 +799,36 @@ FILLER(clone3)
 	return fill_clone_common(a, t, ret, flags);
 }
 
+/* PPM_EXE_* flags of the new image: WRITABLE (1) when the caller could write the
+ * executable (owner/group/other bits against fsuid/fsgid, or CAP_DAC_OVERRIDE),
+ * FROM_MEMFD (4) when it runs from a memfd ("memfd:" dentry).  The overlayfs
+ * layer bits (2, 8) are not computed. */
+#define PPM_EXE_WRITABLE 1
+#define PPM_EXE_FROM_MEMFD 4
+#define CAP_DAC_OVERRIDE 1
+static __always_inline __u32 exe_flags(struct task_struct *t, struct mm_struct *mm)
+{
+	struct file *exe = mm ? BPF_CORE_READ(mm, exe_file) : NULL;
+	__u32 flags = 0;
+
+	if (!exe)
+		return 0;
+	struct inode *ino = BPF_CORE_READ(exe, f_inode);
+	__u32 mode = BPF_CORE_READ(ino, i_mode);
+	__u32 iuid = BPF_CORE_READ(ino, i_uid.val), igid = BPF_CORE_READ(ino, i_gid.val);
+	__u32 fsuid = BPF_CORE_READ(t, cred, fsuid.val), fsgid = BPF_CORE_READ(t, cred, fsgid.val);
+	__u64 caps = BPF_CORE_READ(t, cred, cap_effective.val);
+	if ((caps & (1ULL << CAP_DAC_OVERRIDE)) ||
+	    (fsuid == iuid ? (mode & 0200) : fsgid == igid ? (mode & 020) : (mode & 02)))
+		flags |= PPM_EXE_WRITABLE;
+	char name[8] = {};
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' &&
+	    name[5] == ':')
+		flags |= PPM_EXE_FROM_MEMFD;
+	return flags;
+}
+
 /* execve/execveat exit: res, then the common 14, then env, tty, vpgid,
  * loginuid, flags, caps x3, exe_ino, ctime, mtime, uid, trusted_exepath,
  * pgid, gid [, filename for execve]. */
@@ -842,7 +872,7 @@ static __always_inline int fill_exec_common(struct scap_aux *a, struct task_stru
 	put_u32(a, tty_of(t));
 	put_s64(a, pid_vnr(BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID])));
 	put_u32(a, BPF_CORE_READ(t, loginuid.val));
-	put_u32(a, 0); /* PPM_EXE_* flags */
+	put_u32(a, exe_flags(t, mm));
 	put_u64(a, BPF_CORE_READ(t, cred, cap_inheritable.val));
 	put_u64(a, BPF_CORE_READ(t, cred, cap_permitted.val));
 	put_u64(a, BPF_CORE_READ(t, cred, cap_effective.val));

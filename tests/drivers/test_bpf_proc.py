@@ -140,3 +140,21 @@ def test_ptrace_attach_params(cap):
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
+
+
+def test_execve_flags_writable_and_memfd(cap, tmp_path):
+    """flags (#19, PPM_EXE_*): a root caller can write any exe (WRITABLE 1); an image run
+    from a memfd has FROM_MEMFD (4)."""
+    with open(os.path.realpath("/bin/true"), "rb") as f:
+        image = f.read()
+    fd = os.memfd_create("pyfalco-memfd-exe", 0)
+    os.write(fd, image)
+    marker = f"memfd-run-{os.getpid()}"
+    rec = cap.one(lambda: subprocess.run([f"/proc/self/fd/{fd}", marker], pass_fds=(fd,)),
+                  lambda r: r.type == 293 and i64(r, 0) == 0 and marker.encode() in raw(r, 2))
+    os.close(fd)
+    assert u32(rec, 19) & 4                                   # PPM_EXE_FROM_MEMFD
+    assert u32(rec, 19) & 1 == (os.geteuid() == 0)            # PPM_EXE_WRITABLE (root)
+    rec = cap.one(lambda: subprocess.run(["/bin/true", "plain-" + marker]),
+                  lambda r: r.type == 293 and i64(r, 0) == 0 and b"plain-" in raw(r, 2))
+    assert not u32(rec, 19) & 4
