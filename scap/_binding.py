@@ -18,12 +18,13 @@ from scap.record import EventRecord
 
 __all__ = ["available", "import_error", "scan_events", "scan_records"]
 
-_ABI = 3
+_ABI = 4
 #: the output columns of scap_scan_events: (field, cffi element type, memoryview format)
 _COLS = (("ts", "uint64_t", "Q"), ("tid", "int64_t", "q"), ("block_off", "uint64_t", "Q"),
          ("rec_start", "uint64_t", "Q"), ("rec_end", "uint64_t", "Q"),
          ("nparams", "uint32_t", "I"), ("dump_flags", "uint32_t", "I"),
-         ("type", "uint16_t", "H"), ("cpu", "uint16_t", "H"), ("v1", "uint8_t", "B"))
+         ("type", "uint16_t", "H"), ("cpu", "uint16_t", "H"), ("v1", "uint8_t", "B"),
+         ("seq", "uint64_t", "Q"))
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
@@ -82,7 +83,7 @@ _scratch: _Scratch | None = None
 
 
 def _scan(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | None,
-          max_events: int, base: int) -> tuple[_Scratch, int, ScanResult]:
+          max_events: int, base: int, seq: int) -> tuple[_Scratch, int, ScanResult]:
     global _scratch
     if _lib is None:
         raise ImportError(_import_error)
@@ -98,6 +99,7 @@ def _scan(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | N
         s.wanted_key = wanted
     nparams_t, large_t = s.tables  # type: ignore[misc]
     res = s.res
+    res.seq = seq
     n = _lib.scap_scan_events(_ffi.from_buffer(buf), pos, end, base, nparams_t, large_t,
                               tables.size, s.wanted, s.cols, cap, res)
     if res.stop > 3 or n > cap or res.pos < pos or res.pos > end:
@@ -105,32 +107,34 @@ def _scan(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | N
         raise NativeError(res.stop, "scap_scan_events",
                           f"inconsistent result (n={n}, pos={res.pos}, range {pos}..{end})")
     err = _ffi.string(res.error).decode("utf-8", "replace") if res.stop == 2 else ""
-    return s, n, ScanResult([], res.pos, res.stop, res.skipped_unknown, err)
+    return s, n, ScanResult([], res.pos, res.stop, res.skipped_unknown, err, res.seq)
 
 
 def scan_events(buf: bytes, pos: int, end: int, tables: EventTables,
-                wanted: bytes | None = None, max_events: int = 4096) -> ScanResult:
+                wanted: bytes | None = None, max_events: int = 4096, seq: int = 0) -> ScanResult:
     """Same contract and results as `scap.decode.scan_events`, done in C."""
-    s, n, result = _scan(buf, pos, end, tables, wanted, max_events, 0)
+    s, n, result = _scan(buf, pos, end, tables, wanted, max_events, 0, seq)
     if n:
         c = {name: s.column(name, fmt, n) for name, _, fmt in _COLS}
         ends = c["rec_end"]
         starts = c["rec_start"]
         lens = [e - a for a, e in zip(starts, ends, strict=True)]
         result.events = list(zip(c["block_off"], starts, lens, c["ts"], c["tid"], c["type"],
-                                 c["nparams"], c["cpu"], c["dump_flags"], c["v1"], strict=True))
+                                 c["nparams"], c["cpu"], c["dump_flags"], c["v1"], c["seq"],
+                                 strict=True))
     return result
 
 
 def scan_records(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | None,
-                 max_events: int, base: int) -> tuple[list[EventRecord], ScanResult]:
+                 max_events: int, base: int, seq: int = 0
+                 ) -> tuple[list[EventRecord], ScanResult]:
     """Same contract and results as `scap.decode.scan_records`: one C call per batch, then
     one list per column and `map` (no per-event Python bytecode for V2 records)."""
-    s, n, result = _scan(buf, pos, end, tables, wanted, max_events, base)
+    s, n, result = _scan(buf, pos, end, tables, wanted, max_events, base, seq)
     if not n:
         return [], result
     if s.res.n_v1:  # V1 records need rewriting to the V2 layout: the generic path
-        result.events = scan_events(buf, pos, result.pos, tables, wanted, n).events
+        result.events = scan_events(buf, pos, result.pos, tables, wanted, n, seq).events
         return make_records(buf, result.events, base), result
     col = s.column
     # These objects cannot form reference cycles, so the cyclic GC has nothing to find among
@@ -146,7 +150,8 @@ def scan_records(buf: bytes, pos: int, end: int, tables: EventTables, wanted: by
                                                  col("rec_end", "Q", n))))
         recs = list(map(EventRecord, col("ts", "Q", n), col("tid", "q", n),
                         col("cpu", "H", n), col("type", "H", n), col("dump_flags", "I", n),
-                        col("nparams", "I", n), raws, col("block_off", "Q", n)))
+                        col("nparams", "I", n), raws, col("block_off", "Q", n),
+                        col("seq", "Q", n)))
     finally:
         if was_enabled:
             gc.enable()

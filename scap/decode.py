@@ -100,11 +100,13 @@ def type_bitmap(event_types: Any) -> bytes | None:
 class ScanResult:
     """Outcome of one `scan_events` call.
 
-    `events`: tuples `(block_off, rec_off, rec_len, ts, tid, type, nparams, cpu, dump_flags, v1)`
-    with `block_off` relative to the buffer start, `rec_off` the record start (absolute in buf).
+    `events`: tuples `(block_off, rec_off, rec_len, ts, tid, type, nparams, cpu, dump_flags, v1,
+    seq)` with `block_off` relative to the buffer start, `rec_off` the record start (absolute in
+    buf), `seq` the event's index in the stream counting the events `wanted` dropped.
     `pos`: first byte not consumed.  `stop`: one of STOP_*.  `skipped_unknown`: events dropped
     because their type is beyond the table.  `error`: message when stop == STOP_ERROR (the
-    damage is at `pos`).
+    damage is at `pos`).  `seq`: the stream index of the next event (the `seq` passed in plus
+    every event of known type consumed, kept or dropped by `wanted`).
     """
 
     events: list[tuple[int, ...]]
@@ -112,6 +114,7 @@ class ScanResult:
     stop: int
     skipped_unknown: int = 0
     error: str = ""
+    seq: int = 0
 
 
 def _v1_nparams(buf: Any, rec: int, rec_len: int, evtype: int, tables: EventTables) -> int:
@@ -131,8 +134,11 @@ def _v1_nparams(buf: Any, rec: int, rec_len: int, evtype: int, tables: EventTabl
 
 
 def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
-                wanted: bytes | None = None, max_events: int = 1 << 62) -> ScanResult:
-    """Walk event blocks in buf[pos:end] (pure Python; see module doc)."""
+                wanted: bytes | None = None, max_events: int = 1 << 62,
+                seq: int = 0) -> ScanResult:
+    """Walk event blocks in buf[pos:end] (pure Python; see module doc).  `seq` is the stream
+    index of the first event at `pos` (events dropped by `wanted` are counted too, so the
+    kept ones carry the numbers they would have without the filter)."""
     events: list[tuple[int, ...]] = []
     append = events.append
     skipped = 0
@@ -143,24 +149,24 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
     unpack_u32 = _U32.unpack_from
     while True:
         if len(events) >= max_events:
-            return ScanResult(events, pos, STOP_FULL, skipped)
+            return ScanResult(events, pos, STOP_FULL, skipped, "", seq)
         if end - pos < 8:
-            return ScanResult(events, pos, STOP_NEED_MORE, skipped)
+            return ScanResult(events, pos, STOP_NEED_MORE, skipped, "", seq)
         btype, blen = unpack_block(buf, pos)
         kind = kinds.get(btype)
         if kind is None:
-            return ScanResult(events, pos, STOP_NON_EVENT, skipped)
+            return ScanResult(events, pos, STOP_NON_EVENT, skipped, "", seq)
         if blen < 12 or (blen > MAX_EVENT_BLOCK and btype not in _LARGE_BLOCKS):
-            return ScanResult(events, pos, STOP_ERROR, skipped, f"bad block length {blen}")
+            return ScanResult(events, pos, STOP_ERROR, skipped, f"bad block length {blen}", seq=seq)
         if end - pos < blen:
-            return ScanResult(events, pos, STOP_NEED_MORE, skipped)
+            return ScanResult(events, pos, STOP_NEED_MORE, skipped, "", seq)
         if unpack_u32(buf, pos + blen - 4)[0] != blen:
-            return ScanResult(events, pos, STOP_ERROR, skipped, "block trailer mismatch")
+            return ScanResult(events, pos, STOP_ERROR, skipped, "block trailer mismatch", seq=seq)
         v2, has_flags = kind
         hsize = 26 if v2 else 22
         # block header, cpu [+ flags], record header, trailer must all fit in the block
         if blen < 12 + (6 if has_flags else 2) + hsize:
-            return ScanResult(events, pos, STOP_ERROR, skipped, "event block too short")
+            return ScanResult(events, pos, STOP_ERROR, skipped, "event block too short", seq=seq)
         if has_flags:
             cpu, dflags = _EVF_HEAD.unpack_from(buf, pos + 8)
             rec = pos + 14
@@ -181,30 +187,35 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
         if not v2 and evtype in (_NOTIFICATION_E, _INFRASTRUCTURE_EVENT_E) and rec_len >= 3:
             rec_len -= 3  # old captures over-count these two by 3; libs always subtracts it
         if rec_len < hsize or rec_len > room:
-            return ScanResult(events, pos, STOP_ERROR, skipped, f"bad event length {rec_len}")
+            return ScanResult(events, pos, STOP_ERROR, skipped,
+                              f"bad event length {rec_len}", seq=seq)
         if v2:
             w = 4 if large[evtype] else 2
             lens_end = 26 + w * nparams
             if lens_end > rec_len:
                 return ScanResult(events, pos, STOP_ERROR, skipped,
-                                  f"{nparams} params do not fit in {rec_len} bytes")
+                                  f"{nparams} params do not fit in {rec_len} bytes", seq=seq)
             if wanted is not None and not (wanted[evtype >> 3] >> (evtype & 7)) & 1:
+                seq += 1
                 pos += blen
                 continue
             total = lens_end + sum(struct.unpack_from(f"<{nparams}{'I' if w == 4 else 'H'}",
                                                       buf, rec + 26))
             if total > rec_len:
                 return ScanResult(events, pos, STOP_ERROR, skipped,
-                                  f"param lengths exceed the event length {rec_len}")
+                                  f"param lengths exceed the event length {rec_len}", seq=seq)
         else:
             nparams = _v1_nparams(buf, rec, rec_len, evtype, tables)
             if nparams < 0:
                 return ScanResult(events, pos, STOP_ERROR, skipped,
-                                  f"cannot infer the params of a V1 event of type {evtype}")
+                                  f"cannot infer the params of a V1 event of type {evtype}",
+                                  seq=seq)
             if wanted is not None and not (wanted[evtype >> 3] >> (evtype & 7)) & 1:
+                seq += 1
                 pos += blen
                 continue
-        append((pos, rec, rec_len, ts, tid, evtype, nparams, cpu, dflags, 0 if v2 else 1))
+        append((pos, rec, rec_len, ts, tid, evtype, nparams, cpu, dflags, 0 if v2 else 1, seq))
+        seq += 1
         pos += blen
 
 
@@ -213,20 +224,21 @@ def make_records(buf: bytes, entries: list[tuple[int, ...]], base: int) -> list[
     out = []
     append = out.append
     pack = HEADER_V2.pack
-    for boff, rec, rlen, ts, tid, evtype, nparams, cpu, dflags, v1 in entries:
+    for boff, rec, rlen, ts, tid, evtype, nparams, cpu, dflags, v1, seq in entries:
         if v1:
             raw = pack(ts, tid, rlen + 4, evtype, nparams) + buf[rec + 22:rec + rlen]
         else:
             raw = buf[rec:rec + rlen]
-        append(EventRecord(ts, tid, cpu, evtype, dflags, nparams, raw, base + boff))
+        append(EventRecord(ts, tid, cpu, evtype, dflags, nparams, raw, base + boff, seq))
     return out
 
 
 def scan_records(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | None,
-                 max_events: int, base: int) -> tuple[list[EventRecord], ScanResult]:
+                 max_events: int, base: int, seq: int = 0
+                 ) -> tuple[list[EventRecord], ScanResult]:
     """`scan_events` + `make_records`: the records of the next batch and how the scan ended.
     (`scap._binding.scan_records` is the C version, with the same results.)"""
-    res = scan_events(buf, pos, end, tables, wanted, max_events)
+    res = scan_events(buf, pos, end, tables, wanted, max_events, seq)
     was_enabled = gc.isenabled()
     gc.disable()  # records cannot form cycles: the cyclic GC has nothing to find here
     try:
@@ -290,6 +302,9 @@ class StreamDecoder:
         self.batch = batch
         self.skipped_unknown = 0
         self.events_returned = 0
+        #: events of known type consumed so far, kept or dropped by `event_types` (the next
+        #: record's `seq`)
+        self.seq = 0
         self._buf = b""
         self._pos = 0
         self._base = 0          # stream offset of _buf[0]
@@ -397,8 +412,9 @@ class StreamDecoder:
                 return []
             buf = self._buf
             recs, res = self.scan(buf, self._pos, len(buf), self.tables, self.wanted,
-                                  self.batch, self._base)
+                                  self.batch, self._base, self.seq)
             self.skipped_unknown += res.skipped_unknown
+            self.seq = res.seq
             self._pos = res.pos
             if res.stop == STOP_ERROR:
                 err = self._fail(self._base + res.pos, res.error)

@@ -72,10 +72,13 @@ def is_large_payload(evtype: int) -> bool:
 
 class EventRecord:
     """One event: `ts` (ns since epoch), `tid` (signed), `cpu`, `type` (PPME code),
-    `dump_flags`, `nparams` (as stored), `raw` (V2 record bytes) and `offset` (byte offset of
-    its block in the decompressed stream, -1 when built in memory)."""
+    `dump_flags`, `nparams` (as stored), `raw` (V2 record bytes), `offset` (byte offset of
+    its block in the decompressed stream, -1 when built in memory) and `seq` (0-based index of
+    the event in its capture, counting the events an `event_types` filter dropped, so sinsp
+    numbers `evt.num` as without the filter; -1 when not read from a capture)."""
 
-    __slots__ = ("_spans", "cpu", "dump_flags", "nparams", "offset", "raw", "tid", "ts", "type")
+    __slots__ = ("_spans", "cpu", "dump_flags", "nparams", "offset", "raw", "seq", "tid", "ts",
+                 "type")
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class EventRecord:
         nparams: int,
         raw: bytes,
         offset: int = -1,
+        seq: int = -1,
     ) -> None:
         self.ts = ts
         self.tid = tid
@@ -96,6 +100,7 @@ class EventRecord:
         self.nparams = nparams
         self.raw = raw
         self.offset = offset
+        self.seq = seq
         # `_spans` (parameter byte ranges) is left unset until first needed
 
     @classmethod

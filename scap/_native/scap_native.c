@@ -153,6 +153,7 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64
 				return fail(res, pos, n, msg);
 			}
 			if (!keep) {
+				res->seq++;
 				pos += blen;
 				continue;
 			}
@@ -173,6 +174,7 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64
 			}
 			nparams = (uint32_t)np;
 			if (!keep) {
+				res->seq++;
 				pos += blen;
 				continue;
 			}
@@ -187,6 +189,7 @@ uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64
 		out->type[n] = type;
 		out->cpu[n] = cpu;
 		out->v1[n] = v2 ? 0 : 1;
+		out->seq[n] = res->seq++;
 		res->n_v1 += v2 ? 0 : 1;
 		n++;
 		pos += blen;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCAP_NATIVE_ABI 3
+#define SCAP_NATIVE_ABI 4
 
 /* why scap_scan_events stopped */
 #define SCAP_STOP_NEED_MORE 0
@@ -36,6 +36,7 @@ typedef struct {
 	uint16_t *type;
 	uint16_t *cpu;
 	uint8_t *v1;         /* 1 if the record has the 22-byte V1 header */
+	uint64_t *seq;       /* index of the event in the stream, counting the ones `wanted` drops */
 } scap_evt_cols;
 
 typedef struct {
@@ -43,6 +44,7 @@ typedef struct {
 	uint32_t stop;            /* SCAP_STOP_* */
 	uint32_t skipped_unknown; /* events with type >= table size */
 	uint32_t n_v1;            /* how many of the returned events are V1 records */
+	uint64_t seq;             /* in: events (of known type) before buf[pos]; out: after res.pos */
 	char error[256];          /* message when stop == SCAP_STOP_ERROR */
 } scap_scan_result;
 
@@ -51,8 +53,10 @@ int scap_native_abi(void);
 /*
  * Scan buf[pos, end) (`base` = stream offset of buf[0]).  `wanted` is a 65536-bit type
  * bitmap or NULL for all types; `nparams_table`/`large_table` have `table_size` entries
- * (param count, u32-lengths flag).  Returns the number of events written to `out`
- * (at most max_events).
+ * (param count, u32-lengths flag).  `res->seq` is read as the stream index of the first
+ * event at `pos` and left past the last event consumed: events the bitmap drops still count,
+ * so a consumer numbers the kept ones as if it had seen every event (sinsp's evt.num).
+ * Returns the number of events written to `out` (at most max_events).
  */
 uint32_t scap_scan_events(const uint8_t *buf, uint64_t pos, uint64_t end, uint64_t base,
                           const uint8_t *nparams_table, const uint8_t *large_table,

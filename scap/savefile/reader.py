@@ -227,6 +227,11 @@ class Capture:
         return self._dec.skipped_unknown
 
     @property
+    def events_seen(self) -> int:
+        """Events read so far, counting those `event_types` dropped (not `skipped_unknown`)."""
+        return self._dec.seq
+
+    @property
     def metadata(self):  # the whole StreamMetadata, for tools
         return self._dec.meta
 
