@@ -32,10 +32,12 @@ def prometheus(s: Any) -> str:
     metric("falcosecurity_scap_n_evts_total", "counter", "events processed", [({}, s.n_evts)])
     metric("falcosecurity_scap_n_drops_total", "counter", "events dropped by the driver",
            [({}, s.n_drops)])
+    # dict() copies in one step under the GIL: the event loop keeps counting meanwhile
+    by_rule, by_prio = dict(s.by_rule), dict(s.by_priority)
     metric("falcosecurity_falco_rules_matches_total", "counter", "alerts by rule",
-           [({"rule_name": r}, n) for r, n in s.by_rule.items()])
+           [({"rule_name": r}, n) for r, n in by_rule.items()])
     metric("falcosecurity_falco_rules_matches_by_priority_total", "counter", "alerts by priority",
-           [({"priority": PRIORITY_NAMES[p]}, n) for p, n in sorted(s.by_priority.items())])
+           [({"priority": PRIORITY_NAMES[p]}, n) for p, n in sorted(by_prio.items())])
     hub = s.hub
     stats = hub.stats() if hub is not None else {}
     drops = sum(v["dropped"] for v in stats.values())
