@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from sinsp.fields.registry import REGISTRIES, ArgKind, FieldClassBuilder, FieldType
+from sinsp.fields.registry import REGISTRIES, ArgKind, FieldClassBuilder, FieldFlag, FieldType
 from sinsp.state.containers import HOST_ID, ContainerInfo
 
 T = FieldType
@@ -25,7 +25,7 @@ def _cid(evt: Any) -> str | None:
     return t.container_id or HOST_ID
 
 
-def _info(evt: Any) -> ContainerInfo | None:
+def container_info(evt: Any) -> ContainerInfo | None:
     cid = _cid(evt)
     insp = evt.inspector
     if cid is None or cid == HOST_ID or insp is None:
@@ -47,13 +47,13 @@ def _name(evt: Any, arg: Any) -> str | None:
     cid = _cid(evt)
     if cid == HOST_ID:
         return HOST_ID
-    info = _info(evt)
+    info = container_info(evt)
     return None if info is None else _str_or_na(info.name)
 
 
 def _meta(attr: str):  # type: ignore[no-untyped-def]
     def extract(evt: Any, arg: Any) -> Any:
-        info = _info(evt)
+        info = container_info(evt)
         return None if info is None else _str_or_na(getattr(info, attr))
 
     return extract
@@ -76,7 +76,7 @@ def _type(evt: Any, arg: Any) -> str | None:
         return None
     if cid == HOST_ID:
         return HOST_ID
-    info = _info(evt)
+    info = container_info(evt)
     return None if info is None else info.type_name
 
 
@@ -86,7 +86,7 @@ def _type(evt: Any, arg: Any) -> str | None:
     "true for containers running as privileged, false otherwise",
 )
 def _privileged(evt: Any, arg: Any) -> bool | None:
-    info = _info(evt)
+    info = container_info(evt)
     if info is None or info.privileged is None:
         return None
     return info.privileged
@@ -112,7 +112,7 @@ def _mount_str(m: dict[str, Any]) -> str:
     "<source>:<dest>:<mode>:<rdrw>:<propagation>",
 )
 def _mounts(evt: Any, arg: Any) -> str | None:
-    info = _info(evt)
+    info = container_info(evt)
     if info is None:
         return None
     return ",".join(_mount_str(m) for m in info.mounts)
@@ -133,7 +133,7 @@ def _find_mount(info: ContainerInfo, arg: Any, by: str) -> dict[str, Any] | None
 
 def _mount_field(key: str | None, by: str):  # type: ignore[no-untyped-def]
     def extract(evt: Any, arg: Any) -> str | None:
-        info = _info(evt)
+        info = container_info(evt)
         if info is None:
             return None
         m = _find_mount(info, arg, by)
@@ -194,7 +194,7 @@ container.field(
 
 def _probe_field(attr: str):  # type: ignore[no-untyped-def]
     def extract(evt: Any, arg: Any) -> str | None:
-        info = _info(evt)
+        info = container_info(evt)
         if info is None:
             return None
         v = getattr(info, attr)
@@ -222,6 +222,124 @@ container.field(
     "The container's readiness probe. Will be the null value (\"N/A\") if no readiness probe "
     "configured, the readiness probe command line otherwise",
 )(_probe_field("readiness_probe"))
+
+# -- current-libs additions (container plugin / sinsp_filtercheck_container) ------------
+
+
+@container.field(
+    "container.full_id",
+    T.CHARBUF,
+    "The full container id (64 characters), as the container JSON event gives it.",
+)
+def _full_id(evt: Any, arg: Any) -> str | None:
+    if _cid(evt) == HOST_ID:
+        return HOST_ID
+    info = container_info(evt)
+    return None if info is None else _str_or_na(info.full_id)
+
+
+def _start_ts(evt: Any) -> int | None:
+    """The start of the thread's pid namespace (current Falco), else the runtime's
+    creation time of a described container (0.29.3-era captures carry no pidns start)."""
+    t = evt.thread
+    cid = _cid(evt)
+    if t is None or cid is None or cid == HOST_ID:
+        return None
+    if t.pidns_init_start_ts:
+        return int(t.pidns_init_start_ts)
+    info = container_info(evt)
+    if info is not None and info.created_time > 0:
+        return info.created_time * 1_000_000_000
+    return None
+
+
+@container.field(
+    "container.start_ts",
+    T.ABSTIME,
+    "Container start as epoch timestamp in nanoseconds based on proc.pidns_init_start_ts "
+    "(falling back to the creation time the container event gave, when the capture has no "
+    "pid namespace start).",
+)
+def _start(evt: Any, arg: Any) -> int | None:
+    return _start_ts(evt)
+
+
+@container.field(
+    "container.duration", T.RELTIME, "Number of nanoseconds since container.start_ts."
+)
+def _duration(evt: Any, arg: Any) -> int | None:
+    start = _start_ts(evt)
+    return None if start is None else int(evt.ts) - start
+
+
+container.field(
+    "container.ip",
+    T.CHARBUF,
+    "The container's / pod's primary ip address as retrieved from the container engine. Only "
+    "ipv4 addresses are tracked. Consider container.cni.json (CRI use case) for logging ip "
+    "addresses for each network interface.",
+)(_meta("ip"))
+container.field(
+    "container.cni.json",
+    T.CHARBUF,
+    "The container's / pod's CNI result field from the respective pod status info. It "
+    "contains ip addresses for each network interface exposed as unparsed escaped JSON "
+    "string. Supported for CRI container engine (containerd, cri-o runtimes).",
+)(_meta("cni_json"))
+
+
+def _host_flag(attr: str):  # type: ignore[no-untyped-def]
+    def extract(evt: Any, arg: Any) -> bool | None:
+        info = container_info(evt)
+        return None if info is None or not info.has_metadata else bool(getattr(info, attr))
+
+    return extract
+
+
+for _attr, _what in (("host_pid", "PID"), ("host_network", "network"), ("host_ipc", "IPC")):
+    container.field(
+        f"container.{_attr}",
+        T.BOOL,
+        f"'true' if the container is running in the host {_what} namespace, 'false' otherwise.",
+    )(_host_flag(_attr))
+
+
+@container.field(
+    "container.label",
+    T.CHARBUF,
+    "Container label. E.g. 'container.label[foo]'.",
+    arg=ArgKind.KEY,
+    flags=FieldFlag.REQUIRES_ARG,
+)
+def _label(evt: Any, arg: Any) -> str | None:
+    info = container_info(evt)
+    if info is None or arg is None:
+        return None
+    return info.labels.get(str(arg))
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """``key:value`` pairs joined by ", " in key order, leaving out Kubernetes' own
+    ``io.kubernetes.*`` labels and ``annotation.*`` entries, a bare key for an empty value
+    (libs concatenate_container_labels)."""
+    out = []
+    for key in sorted(labels):
+        if key.startswith(("annotation.", "io.kubernetes.")):
+            continue
+        value = labels[key]
+        out.append(f"{key}:{value}" if value else key)
+    return ", ".join(out)
+
+
+@container.field(
+    "container.labels",
+    T.CHARBUF,
+    "Container comma-separated key/value labels. E.g. 'foo1:bar1, foo2:bar2'.",
+)
+def _labels(evt: Any, arg: Any) -> str | None:
+    info = container_info(evt)
+    return None if info is None else labels_text(info.labels)
+
 
 CONTAINER_CLASS = container.build()
 REGISTRIES["syscall"].register(CONTAINER_CLASS)

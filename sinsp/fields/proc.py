@@ -640,9 +640,10 @@ _f(
 _f(
     "proc.is_exe_upper_layer",
     T.BOOL,
-    "true if this process' executable file is in upper layer in overlayfs (not tracked by "
-    "0.29.3-era captures: false unless the state says so).",
-    lambda t: False,
+    "'true' if this process' executable file is in upper layer in overlayfs. This field value "
+    "can only be trusted if the underlying kernel version is greater or equal than 3.18.0, "
+    "since overlayfs was introduced at that time.",
+    lambda t: t.exe_upper_layer,
 )
 _f(
     "proc.pvpid",
@@ -657,6 +658,119 @@ _f(
     lambda t: f"{t.comm}{t.tid}",
     flags=FieldFlag.HIDDEN,
 )
+
+# -- current-libs process fields (execve exit params 19-25, clone param 20, PL v9) ------
+_f(
+    "proc.is_exe_from_memfd",
+    T.BOOL,
+    "'true' if the executable file of the current process is an anonymous file created using "
+    "memfd_create() and is being executed by referencing its file descriptor (fd). This type "
+    "of file exists only in memory and not on disk. Relevant to detect malicious in-memory code "
+    "injection. Requires kernel version greater or equal to 3.17.0.",
+    lambda t: t.exe_from_memfd,
+)
+_f(
+    "proc.is_sid_leader",
+    T.BOOL,
+    "'true' if this process is the leader of the process session, proc.sid == proc.vpid. For "
+    "host processes vpid reflects pid.",
+    lambda t: t.sid == t.vpid,
+)
+_f(
+    "proc.is_vpgid_leader",
+    T.BOOL,
+    "'true' if this process is the leader of the virtual process group, proc.vpgid == "
+    "proc.vpid. For host processes vpgid and vpid reflect pgid and pid. Can help to "
+    "distinguish if the process was 'directly' executed for instance in a tty (similar to bash "
+    "history logging, `is_vpgid_leader` would be 'true') or executed as descendent process in "
+    "the same process group which for example is the case when subprocesses are spawned from a "
+    "script (`is_vpgid_leader` would be 'false').",
+    lambda t: t.vpgid == t.vpid,
+)
+
+
+def _nonzero(attr: str):  # type: ignore[no-untyped-def]
+    """libsinsp uses 0 as "not known" for the inode facts and the pidns start."""
+
+    def get(t: ThreadInfo) -> int | None:
+        v: int = getattr(t, attr)
+        return v or None
+
+    return get
+
+
+_f(
+    "proc.exe_ino",
+    T.INT64,
+    "The inode number of the executable file on disk. Can be correlated with fd.ino.",
+    _nonzero("exe_ino"),
+)
+_f(
+    "proc.exe_ino.ctime",
+    T.ABSTIME,
+    "Last status change time of executable file (inode->ctime) as epoch timestamp in "
+    "nanoseconds. Time is changed by writing or by setting inode information e.g. owner, "
+    "group, link count, mode etc.",
+    _nonzero("exe_ino_ctime"),
+)
+_f(
+    "proc.exe_ino.mtime",
+    T.ABSTIME,
+    "Last modification time of executable file (inode->mtime) as epoch timestamp in "
+    "nanoseconds. Time is changed by file modifications, e.g. by mknod, truncate, utime, write "
+    "of more than zero bytes etc. For tracking changes in owner, group, link count or mode, "
+    "use proc.exe_ino.ctime instead.",
+    _nonzero("exe_ino_mtime"),
+)
+_f(
+    "proc.exe_ino.ctime_duration_proc_start",
+    T.ABSTIME,
+    "Number of nanoseconds between modifying status of executable image and spawning a new "
+    "process using the changed executable image.",
+    _nonzero("exe_ino_ctime_duration_clone_ts"),
+)
+_f(
+    "proc.exe_ino.ctime_duration_pidns_start",
+    T.ABSTIME,
+    "Number of nanoseconds between PID namespace start ts and ctime exe file if PID namespace "
+    "start predates ctime.",
+    _nonzero("exe_ino_ctime_duration_pidns_start"),
+)
+_f(
+    "proc.pidns_init_start_ts",
+    T.UINT64,
+    "Start of PID namespace (container or non container pid namespace) as epoch timestamp in "
+    "nanoseconds.",
+    _nonzero("pidns_init_start_ts"),
+)
+
+#: Capability names by bit number (libsinsp sinsp_utils::caps_to_string's table).
+CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)  # fmt: skip
+
+
+def caps_to_string(caps: int) -> str:
+    """Names of the set bits, space separated, lowest bit first; bits past the table
+    are dropped (libsinsp does the same). An empty set is the empty string, not N/A."""
+    return " ".join(name for i, name in enumerate(CAPABILITIES) if caps >> i & 1)
+
+
+for _which in ("permitted", "inheritable", "effective"):
+    _f(
+        f"thread.cap_{_which}",
+        T.CHARBUF,
+        f"The {_which} capabilities set",
+        (lambda attr: lambda t: caps_to_string(getattr(t, attr)))(f"cap_{_which}"),
+    )
 
 PROCESS_CLASS = proc.build()
 REGISTRIES["syscall"].register(PROCESS_CLASS)

@@ -103,6 +103,20 @@ class ContainerInfo:
     probes: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     #: True once a container event described it (rather than only a cgroup).
     has_metadata: bool = False
+    #: runtime labels (CRI containers carry io.kubernetes.pod.name/namespace/uid here)
+    labels: dict[str, str] = field(default_factory=dict)
+    #: creation time from the runtime, seconds since epoch (0 = not given)
+    created_time: int = 0
+    full_id: str = ""
+    user: str = ""
+    #: CRI: the pod sandbox this container runs in (64 hex), its pod labels and CNI result
+    pod_sandbox_id: str = ""
+    pod_sandbox_labels: dict[str, str] = field(default_factory=dict)
+    cni_json: str = ""
+    is_pod_sandbox: bool = False
+    host_pid: bool = False
+    host_network: bool = False
+    host_ipc: bool = False
 
     @property
     def type_name(self) -> str:
@@ -165,6 +179,17 @@ class ContainerTable:
             ip=str(c.get("ip", "") or ""),
             mounts=list(c.get("Mounts", []) or []),
             has_metadata=True,
+            labels=_str_map(c.get("labels")),
+            created_time=_int(c.get("created_time")),
+            full_id=str(c.get("full_id", "") or ""),
+            user=str(c.get("User", "") or ""),
+            pod_sandbox_id=str(c.get("pod_sandbox_id", "") or ""),
+            pod_sandbox_labels=_str_map(c.get("pod_sandbox_labels")),
+            cni_json=str(c.get("cni_json", "") or ""),
+            is_pod_sandbox=bool(c.get("is_pod_sandbox", False)),
+            host_pid=bool(c.get("host_pid", False)),
+            host_network=bool(c.get("host_network", False)),
+            host_ipc=bool(c.get("host_ipc", False)),
         )
         for keys, attr, cat in (
             (("Healthcheck", "healthcheck"), "healthcheck", CAT_HEALTHCHECK),
@@ -206,3 +231,24 @@ class ContainerTable:
         """Apply an old-style ``container`` event (id, type, name, image)."""
         info = ContainerInfo(id=cid, type=ctype, name=name, image=image, has_metadata=True)
         return self.add(info)
+
+
+def _str_map(v: object) -> dict[str, str]:
+    """A JSON object of strings (labels); ``null`` or anything else is empty, as libs'
+    ``object_from_json`` treats the ``null`` old writers left."""
+    if not isinstance(v, dict):
+        return {}
+    return {str(k): "" if x is None else str(x) for k, x in v.items()}
+
+
+def _int(v: object) -> int:
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            return 0
+    return 0
