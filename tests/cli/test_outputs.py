@@ -251,3 +251,18 @@ def test_json_message_and_no_output_fields():
                                   include_output_fields=False).text)
     assert obj["message"] == "something happened (proc.name=cat)"
     assert "output_fields" not in obj
+
+
+def test_syslog_output_uses_rule_priority(monkeypatch):
+    import syslog as pysyslog
+
+    from falco_cli.outputs import SyslogOutput
+    got = []
+    monkeypatch.setattr(pysyslog, "openlog", lambda *a: got.append(("open", a)))
+    monkeypatch.setattr(pysyslog, "syslog", lambda *a: got.append(("log", a)))
+    o = SyslogOutput()
+    o.start()
+    o.submit(format_alert(FakeAlert(priority=2), json_output=False))
+    assert o.stop(2.0)
+    assert got == [("open", ("falco", pysyslog.LOG_PID, pysyslog.LOG_USER)),
+                   ("log", (pysyslog.LOG_USER | 2, FakeAlert().output))]
