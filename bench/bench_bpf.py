@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_bpf.py [--rates 50000,100000,200000,300000] [--seconds 2]
                                         [--pipeline drain|inspector|rules] [--rules FILE]
 
-For each rate it runs bench/storm.c (a paced getppid storm) in the same run:
+For each rate it runs bench/storm.c (a paced syscall storm, getppid by default) in the same run:
   bare            no probe: the syscall's own cost
   minimal-filter  bench ceiling probe (driver/bpf/minimal.bpf.c), syscall returned in the kernel
   minimal-record  the same, writing a fixed 64-byte record, drained by a C thread
@@ -11,7 +11,8 @@ For each rate it runs bench/storm.c (a paced getppid storm) in the same run:
   pyfalco-record  our probe recording it, drained by BpfSource and fed to the pipeline:
                   `drain` (records only), `inspector` (+ sinsp state), `rules` (+ the engine
                   with the given rules, default the upstream falco_rules.yaml)
-and prints the added ns per syscall (vs bare), the ratio to the minimal probe's added cost,
+(`--kind openclose`: an openat+close storm, syscalls the rules and the state use) and prints
+the added ns per syscall (vs bare), the ratio to the minimal probe's added cost,
 the events per second delivered to the consumer, and drops.  Needs root and the probe.
 With two or more CPUs the storm is pinned to CPU 0 and the consumers run on the others, so
 "added ns" is the probe's cost, not the consumer competing for the storm's CPU (the minimal
@@ -54,8 +55,12 @@ def _storm_cpu() -> None:
         os.sched_setaffinity(0, {0})
 
 
+KIND = "getppid"
+KIND_SYSCALLS = {"getppid": {"getppid"}, "openclose": {"openat", "close"}}
+
+
 def storm(rate: int, secs: float, minimal_mode: str | None = None) -> dict:
-    cmd = [str(STORM), "getppid", str(rate), str(secs)]
+    cmd = [str(STORM), KIND, str(rate), str(secs)]
     if minimal_mode:
         cmd += [str(MINIMAL), minimal_mode]
     res = subprocess.run(cmd, capture_output=True, text=True, check=True, preexec_fn=_storm_cpu)
@@ -63,7 +68,8 @@ def storm(rate: int, secs: float, minimal_mode: str | None = None) -> dict:
 
 
 def _pipeline(kind: str, rules: str | None):
-    """Returns (feed(records) -> n_delivered_to_rules, description)."""
+    """Returns (feed, description): feed(records) -> n delivered; for the state pipelines a
+    (feed, make_inspector) pair."""
     if kind == "drain":
         return (lambda recs: len(recs)), "records only"
     from sinsp import Inspector
@@ -124,14 +130,14 @@ def pyfalco(rate: int, secs: float, record: bool, pipeline, interesting: set[str
     feed, make_insp = pipeline if isinstance(pipeline, tuple) else (pipeline, None)
     wanted = set(interesting or set())
     if record:
-        wanted.add("getppid")
+        wanted |= KIND_SYSCALLS[KIND]
     else:
-        wanted.discard("getppid")
+        wanted -= KIND_SYSCALLS[KIND]
     with BpfSource(wanted, with_state=make_insp is not None, ring_bytes=8 << 20,
                    drop_self=True) as src:
         if make_insp is not None:
             make_insp(src)
-        proc = subprocess.Popen([str(STORM), "getppid", str(rate), str(secs)],
+        proc = subprocess.Popen([str(STORM), KIND, str(rate), str(secs)],
                                 stdout=subprocess.PIPE, text=True, preexec_fn=_storm_cpu)
         delivered = 0
         t0 = time.monotonic()
@@ -156,9 +162,14 @@ def main() -> None:
     ap.add_argument("--rates", default="50000,100000,200000,300000")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--pipeline", choices=("drain", "inspector", "rules"), default="inspector")
+    ap.add_argument("--kind", choices=tuple(KIND_SYSCALLS), default="getppid",
+                    help="getppid (not used by the rules) or openclose (openat+close: state and "
+                         "rules syscalls, so only the record runs apply to pyfalco)")
     ap.add_argument("--rules", default=os.environ.get("PYFALCO_RULES",
                                                       "/work/upstream/rules/falco_rules.yaml"))
     args = ap.parse_args()
+    global KIND
+    KIND = args.kind
     if os.geteuid() != 0:
         raise SystemExit("bench_bpf needs root (it loads BPF programs)")
     build()
@@ -169,7 +180,7 @@ def main() -> None:
     if args.pipeline == "rules":
         interesting = rule_syscalls(_pipeline_engine(pipe))
     interesting = set(interesting or set())
-    print(f"pipeline: {desc}; storm: getppid; {args.seconds:g}s per run; ncpu={os.cpu_count()}")
+    print(f"pipeline: {desc}; storm: {KIND}; {args.seconds:g}s per run; ncpu={os.cpu_count()}")
     hdr = (f"{'rate/s':>8} {'run':<15} {'ns/sc':>7} {'added':>7} {'x min':>6} "
            f"{'delivered/s':>12} {'drops':>8}")
     print(hdr)
@@ -180,7 +191,8 @@ def main() -> None:
         mf = storm(rate, args.seconds, "filter")
         mr = storm(rate, args.seconds, "record")
         rows += [("minimal-filter", mf), ("minimal-record", mr)]
-        rows.append(("pyfalco-filter", pyfalco(rate, args.seconds, False, pipe, interesting)))
+        if KIND == "getppid" or make_state_free(pipe):
+            rows.append(("pyfalco-filter", pyfalco(rate, args.seconds, False, pipe, interesting)))
         rows.append(("pyfalco-record", pyfalco(rate, args.seconds, True, pipe, interesting)))
         base = bare["ns_per_syscall"]
         min_add = {"filter": mf["ns_per_syscall"] - base, "record": mr["ns_per_syscall"] - base}
@@ -200,6 +212,11 @@ def main() -> None:
             print(f"{r['achieved_rate']:>8.0f} {name:<15} {r['ns_per_syscall']:>7.1f} "
                   f"{added:>7.1f} {ratio:>6} {dl:>12} {drops!s:>8}")
         sys.stdout.flush()
+
+
+def make_state_free(pipe) -> bool:
+    """openat/close can only be filtered out when no state is kept (the drain pipeline)."""
+    return not isinstance(pipe, tuple)
 
 
 def _pipeline_engine(pipe):
