@@ -149,3 +149,23 @@ def test_missing_capture_is_an_error(rules):
     assert res.returncode == 1
     assert res.stderr.rstrip().endswith("Error: Could not open trace file /nonexistent.scap: "
                                         "No such file or directory")
+
+
+def test_rule_matching_first_and_all(tmp_path):
+    cond = "evt.type in (open, openat) and evt.dir=<"
+    rules = rules_file(tmp_path / "two.yaml", [
+        {"rule": "One", "desc": "d", "condition": cond, "output": "one %fd.name",
+         "priority": "WARNING"},
+        {"rule": "Two", "desc": "d", "condition": cond, "output": "two %fd.name",
+         "priority": "ERROR"}])
+    capture = TRACES / "open-multiple-files.scap"
+    n = len(sysdig(capture, "%evt.num", cond))
+    assert n > 0
+    first = pyfalco("-r", str(rules), "-e", str(capture))
+    every = pyfalco("-r", str(rules), "-e", str(capture), "-o", "rule_matching=all")
+    assert first.returncode == every.returncode == 0
+    assert summary(first.stdout) == expected_summary([("One", "WARNING", n), ("Two", "ERROR", 0)])
+    assert summary(every.stdout) == expected_summary([("One", "WARNING", n), ("Two", "ERROR", n)])
+    lines = alert_lines(every.stdout)
+    assert [x.split(": ", 1)[1].split(" ")[0:2] for x in lines[:2]] == [["Warning", "one"],
+                                                                         ["Error", "two"]]
