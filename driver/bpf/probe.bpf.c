@@ -38,6 +38,7 @@ const volatile __u32 scap_schema_version = SCAP_BPF_SCHEMA_VERSION;
 #define S_IFSOCK 0140000
 #define FMODE_CREATED 0x100000
 #define PPM_O_F_CREATED (1 << 14)
+#define TS_COMPAT 0x0002 /* x86 thread_info.status: in an ia32 syscall */
 
 /* ------------------------------------------------------------------ */
 /* Record building                                                     */
@@ -1524,6 +1525,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!cfg || !cfg->capture_on)
 		return 0;
 	if (cfg->drop_tgid && (bpf_get_current_pid_tgid() >> 32) == cfg->drop_tgid)
+		return 0;
+	/* A 32-bit (ia32) syscall: orig_ax is an ia32 number our tables do not describe. */
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task_btf();
+	if (BPF_CORE_READ(cur, thread_info.status) & TS_COMPAT)
 		return 0;
 
 	bpf_tail_call(ctx, &fillers, nr);
