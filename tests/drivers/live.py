@@ -1,0 +1,84 @@
+"""Run the installed `pyfalco` live (JSON output) around some actions and collect its alerts."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYFALCO = Path(sys.executable).parent / "pyfalco"
+MEMCG = Path("/sys/fs/cgroup/memory")
+
+
+def in_cgroup(path: Path, argv: list[str], **kw) -> subprocess.CompletedProcess:
+    """Run argv inside a fresh cgroup (v1 memory hierarchy) at `path`, then remove it."""
+    path.mkdir(parents=True)
+    try:
+        return subprocess.run(["sh", "-c", f'echo $$ > {path}/cgroup.procs && exec "$@"', "sh",
+                               *argv], check=False, stdout=subprocess.DEVNULL, **kw)
+    finally:
+        for _ in range(50):
+            try:
+                path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
+def run_pyfalco(rules: Path, actions: Callable[[], None], wait_for: Iterable[str],
+                timeout: float = 60.0) -> tuple[list[dict], str]:
+    """Start pyfalco on `rules`, wait until it captures live, run `actions`, wait until an
+    alert of every rule in `wait_for` arrived (or `timeout`), stop it with SIGINT."""
+    if not PYFALCO.exists():
+        pytest.skip("pyfalco entry point not installed")
+    proc = subprocess.Popen([str(PYFALCO), "-r", str(rules), "-o", "json_output=true",
+                             "-o", "json_include_output_property=true",
+                             "-o", "webserver.enabled=false", "-M", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def reader():
+        for line in proc.stdout:
+            lines.append(line)
+            if "Opening 'syscall' source" in line:
+                ready.set()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        if not ready.wait(90):
+            pytest.fail("pyfalco did not start live capture:\n" + "".join(lines))
+        if any("falling back" in ln or "unavailable" in ln for ln in lines):
+            pytest.fail("pyfalco did not run live:\n" + "".join(lines))
+        time.sleep(1.0)
+        actions()
+        want = [f'"rule":"{r}"' for r in wait_for]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(any(w in ln for ln in lines) for w in want):
+            time.sleep(0.5)
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        t.join(5)
+        proc.stdout.close()
+    alerts = [json.loads(ln) for ln in lines if ln.startswith("{")]
+    return alerts, "".join(lines)
+
+
+def by_rule(alerts: list[dict], log: str, rule: str) -> list[dict]:
+    found = [a for a in alerts if a["rule"] == rule]
+    assert found, f"no alert for {rule!r}; pyfalco said:\n{log[-3000:]}"
+    return found
