@@ -114,6 +114,39 @@ def _param_by_name(record: Any, name: str) -> Any:
             index.setdefault(p.name, i)
         _INDEX[etype] = index
     i = index.get(name)
-    if i is None or i >= record.nparams:
+    if i is None:
+        return _appended_param(record, name) if record.nparams > len(index) else _MISSING
+    if i >= record.nparams:
         return _MISSING
     return record.param(i)
+
+
+#: per event type: name -> (index, ParamInfo) of the params current libs appended past the
+#: reader's (0.29.3) table
+_APPENDED: dict[int, dict[str, tuple[int, Any]]] = {}
+
+
+def _appended_param(record: Any, name: str) -> Any:
+    """A param a current-libs driver appended to an event the reader knows in its 0.29.3
+    layout (execve's caps and exe inode, clone's pidns start), decoded by the current
+    table; _MISSING when neither table has it or this record stops before it."""
+    etype = record.type
+    extra = _APPENDED.get(etype)
+    if extra is None:
+        from scap import params, schema
+
+        extra = {}
+        cur = schema.event_info(etype, current=True)
+        info = record.info
+        if cur is not None and info is not None and cur.name == info.name:
+            for i in range(len(info.params), len(cur.params)):
+                extra.setdefault(cur.params[i].name, (i, cur.params[i]))
+        _APPENDED[etype] = extra
+        _APPENDED_DECODE[0] = params.decode_param
+    hit = extra.get(name)
+    if hit is None or hit[0] >= record.nparams:
+        return _MISSING
+    return _APPENDED_DECODE[0](hit[1].type, record.rawparam(hit[0]), hit[1])
+
+
+_APPENDED_DECODE: list[Any] = [None]
