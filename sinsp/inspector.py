@@ -9,6 +9,12 @@ for the next event, so ``procexit`` and ``close`` still resolve their names.
 Numbering follows sinsp on files: every record the source returns gets an
 ``evt.num``; state-only records (dump flag bit 0) and container events that
 precede the first other event are parsed but not yielded.
+
+Prefilter: ``Inspector.from_capture(path, event_types=..., fields=...)`` opens the
+capture so that only the consumer's event types plus those the state needs
+(``sinsp.parsers.prefilter``) are ever decoded into Python; records carry their
+index in the unfiltered capture (``EventRecord.seq``), so ``evt.num`` is the
+same with and without the prefilter.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 from sinsp.event import Event
 from sinsp.parsers import CONTAINER_TYPES, NO_CREATE_TYPES, PARSERS, ensure_built, event_flags
+from sinsp.parsers.prefilter import prefilter_types
 from sinsp.state.containers import ContainerTable, container_id_from_cgroups
 from sinsp.state.fds import (
     DEFAULT_MAX_FDS,
@@ -103,6 +110,8 @@ class Inspector:
         self.interfaces = list(getattr(source, "interfaces", None) or [])
         self.stats = InspectorStats()
         self._verdict = Verdict()
+        #: the prefilter the source was opened with (``None``: every event)
+        self.event_types: frozenset[int] | None = None
         self._num = 0
         self._seen_non_container = False
         self._iter: Iterator[Any] | None = None
@@ -113,15 +122,41 @@ class Inspector:
     # -- construction -----------------------------------------------------------
 
     @classmethod
-    def from_capture(cls, path: str | os.PathLike[str], **kwargs: Any) -> Inspector:
-        """Open a ``.scap`` file (gzip or plain) with ``scap.open``."""
+    def from_capture(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        event_types: Iterable[int] | None = None,
+        fields: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> Inspector:
+        """Open a ``.scap`` file (gzip or plain) with ``scap.open``.
+
+        ``event_types``: the PPME codes the consumer evaluates (``Filter.event_types``,
+        ``prefilter.rules_prefilter(engine.enabled_rules())`` ...; ``None`` = every event).
+        The inspector adds the types its state needs for ``fields`` (the field names the
+        consumer reads; ``None`` = any) and the scanner drops every other event in C. The
+        final set is ``insp.event_types``.
+        """
         import scap  # the layer below; imported late so sinsp state is usable alone
 
-        cap = scap.open(path)
+        wanted = prefilter_types(event_types, fields)
+        cap = scap.open(path, event_types=wanted)
         cap_ctx = cap.__enter__() if hasattr(cap, "__enter__") else cap
-        insp = cls(cap_ctx, **kwargs)
+        try:
+            insp = cls(cap_ctx, **kwargs)
+        except BaseException:
+            cap.close()
+            raise
         insp._closer = cap
+        insp.event_types = wanted
         return insp
+
+    @property
+    def prefiltered(self) -> int:
+        """Events the prefilter kept from Python so far (numbered, never parsed); at the end
+        of the source, all of them."""
+        return self._num - self.stats.events
 
     def close(self) -> None:
         closer, self._closer = self._closer, None
@@ -195,6 +230,8 @@ class Inspector:
             evt = self.process(rec)
             if evt is not None:
                 return evt
+        # the events a prefilter dropped after the last kept one are numbered too
+        self._num = max(self._num, getattr(self.source, "events_seen", 0))
         return None
 
     def process(self, rec: Any) -> Event | None:
@@ -205,10 +242,13 @@ class Inspector:
         """
         if self._verdict:
             self._verdict.apply(self.threads)
-        self._num += 1
+        seq = getattr(rec, "seq", -1)
+        skipped = seq > self._num  # a prefilter dropped events before this one
+        self._num = seq + 1 if seq >= 0 else self._num + 1
         self.stats.events += 1
         evt = Event(rec, self._num, self)
-        if not self._seen_non_container and rec.type not in CONTAINER_TYPES:
+        if not self._seen_non_container and (skipped or rec.type not in CONTAINER_TYPES):
+            # (dropped events are never container events: those are state events)
             # sysdig reads the leading container events while opening the file,
             # then classifies the process-list threads (identify_category)
             self._seen_non_container = True
