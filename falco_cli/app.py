@@ -162,6 +162,7 @@ def load_config(s: State) -> RunResult:
     log.configure(cfg["log_level"], cfg["log_stderr"], cfg["log_syslog"])
     if s.options.verbose and not log.enabled("debug"):
         log.configure("debug", cfg["log_stderr"], cfg["log_syslog"])
+    log.info(f"Falco version: {__version__} ({platform.machine()})")
     if path:
         log.info(f"Falco initialized with configuration file: {path}")
     else:
@@ -501,6 +502,8 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
             s.source_kind = "live"
             s.live_source = src
             n = "all" if syscalls is None else str(len(syscalls))
+            log.info("Loaded event sources: syscall, k8s_audit")
+            log.info("Enabled event sources: syscall")
             log.info(f"Opening 'syscall' source with modern BPF probe ({n} syscalls of interest).")
             return insp, "syscall"
         except Exception as e:
@@ -674,6 +677,7 @@ def process_events(s: State) -> RunResult:
     sig = s.signals
     drops = s.drops
     process = s.engine.process
+    final_stats: Any = None
     try:
         for evt in events:
             if sig.pending:
@@ -712,6 +716,10 @@ def process_events(s: State) -> RunResult:
         if close is not None:
             close()
         if s.live_source is not None:
+            try:
+                final_stats = stats_fn() if stats_fn is not None else None
+            except Exception as e:
+                log.debug(f"driver stats unavailable: {e}")
             s.live_source.close()
     if res.success and s.source_kind == "replay" and s.options.duration_s and \
             not s.signals.terminate.is_set():
@@ -720,6 +728,9 @@ def process_events(s: State) -> RunResult:
         if left > 0:
             s.signals.terminate.wait(left)
     if s.options.verbose:
+        if final_stats is not None:
+            sys.stderr.write(f"Driver Events:{final_stats.n_evts}\n"
+                             f"Driver Drops:{final_stats.n_drops}\n")
         el = time.monotonic() - wall_start
         sys.stderr.write(f"Elapsed time: {el:.3f}, Captured Events: {s.n_evts}, "
                          f"{(s.n_evts / el) if el > 0 else 0:.2f} eps\n")
