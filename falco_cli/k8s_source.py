@@ -9,8 +9,11 @@ Falco gets Kubernetes audit events from its k8saudit plugin (with the json plugi
 * ``plugins:`` with an entry named ``k8saudit`` (loaded when ``load_plugins`` is empty or names
   it): ``open_params`` is a file or directory path, or ``http://[host]:PORT/PATH`` /
   ``https://...`` to serve the webhook. ``init_config`` keys ``sslCertificate``,
-  ``maxEventSize`` and ``webhookMaxBatchSize`` mean what they mean for the plugin;
-  ``webserver.threadiness`` (when > 0) sizes the webhook's worker pool.
+  ``maxEventSize`` and ``webhookMaxBatchSize`` mean what they mean for the plugin; without
+  ``sslCertificate`` an ``https`` webhook uses ``webserver.ssl_certificate`` (a PEM with
+  certificate and key, default ``/etc/falco/falco.pem``), and ``webserver.threadiness``
+  (when > 0) sizes the webhook's worker pool. Falco 0.31's ``webserver.k8s_audit_endpoint``
+  (the webhook inside the health webserver) is not supported: use the plugin form.
 
 With the syscall source disabled (``--enable-source k8s_audit``, ``engine.kind: nodriver``)
 the k8s source is the only loop. Otherwise both run, as in Falco: the k8s loop in a thread of
@@ -83,7 +86,8 @@ def _init_config(raw: Any) -> dict[str, Any]:
     return {}
 
 
-def from_open_params(params: str, init_config: Any = None) -> K8sOpen:
+def from_open_params(params: str, init_config: Any = None,
+                     default_certificate: str = DEFAULT_SSL_CERTIFICATE) -> K8sOpen:
     """The plugin's ``open_params``: a path, or an ``http(s)://host:port/path`` to listen on.
 
     Raises ``ValueError`` with a message for the user.
@@ -102,7 +106,7 @@ def from_open_params(params: str, init_config: Any = None) -> K8sOpen:
             raise ValueError(f"open_params {text!r} needs a port (http://:9765/k8s-audit)")
         ssl_cert = None
         if u.scheme == "https":
-            ssl_cert = str(cfg.get("sslCertificate") or DEFAULT_SSL_CERTIFICATE)
+            ssl_cert = str(cfg.get("sslCertificate") or default_certificate)
         # like Go's ListenAndServe, an empty host listens on every interface
         return K8sOpen("webhook", address=u.hostname or "0.0.0.0", port=port,
                        endpoint=u.path or "/", ssl_certificate=ssl_cert, **sizes)
@@ -148,7 +152,8 @@ def select(s: State) -> K8sOpen | str | None:
     if entry is None:
         return None
     try:
-        spec = from_open_params(entry.get("open_params", ""), entry.get("init_config"))
+        spec = from_open_params(entry.get("open_params", ""), entry.get("init_config"),
+                                s.cfg["webserver.ssl_certificate"] or DEFAULT_SSL_CERTIFICATE)
     except ValueError as e:
         return f"Could not open k8saudit source: {e}"
     threads = int(s.cfg["webserver.threadiness"] or 0)

@@ -6,6 +6,7 @@ import json
 import pathlib
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -202,3 +203,50 @@ json_output: true
     assert [a["rule"] for a in _alerts(out) if a.get("source") == "k8s_audit"] == \
         ["Attach/Exec Pod"]
     assert "Attach/Exec Pod: 1" in out
+
+
+@needs_cli
+def test_https_webhook_from_plugin_config(tmp_path: pathlib.Path,
+                                          self_signed: tuple[pathlib.Path, pathlib.Path]
+                                          ) -> None:
+    pem, cert = self_signed
+    port = _free_port()
+    conf = tmp_path / "falco.yaml"
+    conf.write_text(f"""
+engine: {{kind: nodriver}}
+plugins:
+  - name: k8saudit
+    init_config: {{sslCertificate: "{pem}", maxEventSize: 1000000}}
+    open_params: "https://127.0.0.1:{port}/audit"
+rules_files: [{OUR_RULES}]
+json_output: true
+""")
+    proc = subprocess.Popen([str(PYFALCO), *QUIET, "-c", str(conf)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    ctx = ssl.create_default_context(cafile=str(cert))
+    try:
+        body = trace("attach_cluster_admin_role.json").read_bytes()
+        deadline = time.monotonic() + 30
+        while True:
+            req = urllib.request.Request(f"https://127.0.0.1:{port}/audit", data=body,
+                                         method="POST",
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=5, context=ctx) as r:
+                    assert r.status == 200
+                break
+            except urllib.error.HTTPError:
+                raise
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert [a["rule"] for a in _alerts(out)] == ["Attach to cluster-admin Role"]
