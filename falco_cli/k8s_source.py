@@ -62,9 +62,11 @@ class K8sOpen:
 
 
 def is_audit_file(path: str) -> bool:
-    """Whether ``path`` holds JSON (an audit log) rather than a scap capture."""
+    """Whether ``path`` holds JSON (an audit log) rather than a scap capture; a directory
+    when its files do (judged by the first one)."""
     if os.path.isdir(path):
-        return True
+        files = sorted(f for f in os.listdir(path) if os.path.isfile(os.path.join(path, f)))
+        return bool(files) and is_audit_file(os.path.join(path, files[0]))
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)

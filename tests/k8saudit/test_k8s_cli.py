@@ -51,7 +51,12 @@ def test_is_audit_file(tmp_path: pathlib.Path) -> None:
     scap.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 20)  # gzip magic
     assert not is_audit_file(str(scap))
     assert not is_audit_file(str(tmp_path / "missing.json"))
-    assert is_audit_file(str(tmp_path))  # a directory of audit logs
+    assert not is_audit_file(str(tmp_path))  # a directory of captures
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    assert not is_audit_file(str(logs))  # empty
+    (logs / "a.log").write_text('\n{"kind": "Event"}\n')
+    assert is_audit_file(str(logs))  # a directory of audit logs
 
 
 def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
