@@ -1,0 +1,168 @@
+"""Decode + state (+ a condition, + the rules) against sysdig 0.29.3 (issues #2/#3/#4).
+
+On B's large capture (bench/.data, built by bench_scap.py's recipe if missing), CPU seconds
+(user + sys; sysdig's from RUSAGE_CHILDREN) for:
+
+1. state alone: every event through ``Inspector`` (the first ``BENCH_STATE_EVENTS``, default
+   400 000, so this stays short: the rate is what is compared) vs ``sysdig -r F -q``;
+2. state + the typical condition ``COND`` with no prefilter (first N events), and with the
+   prefilter (``Inspector.from_capture(F, event_types=flt.event_types, fields=...)``, the
+   whole file) vs ``sysdig -r F -q COND``;
+3. state + the rules (``rules/falco_rules.yaml``, or ``$PYFALCO_UPSTREAM_RULES/falco_rules.yaml``)
+   through ``RuleEngine.process`` with the rules' prefilter, the whole file, with the RSS at a
+   quarter and at the end of the run (flat memory) vs ``sysdig -r F -q COND``'s rate.
+
+Rates are events of the capture per CPU second: a prefiltered run is credited with every
+event of the file, since it numbered (and skipped) them all, as sysdig reads them all.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+COND = "evt.type in (open, openat, openat2) and fd.name startswith /etc"
+N = int(os.environ.get("BENCH_STATE_EVENTS", "400000"))
+
+
+def capture() -> pathlib.Path:
+    import bench_scap  # B's helper builds and caches the capture
+
+    if not bench_scap.BIG.exists():
+        bench_scap.DATA.mkdir(parents=True, exist_ok=True)
+        print(f"building {bench_scap.BIG} ...", flush=True)
+        bench_scap.build(bench_scap.BIG)
+    return bench_scap.BIG
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def sysdig_cpu(args: list[str]) -> float:
+    """Best of two: CPU seconds of `sysdig -r F -q [filter]`."""
+    best = None
+    for _ in range(2):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(["sysdig", *args], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best = t if best is None else min(best, t)
+    return best or 1e-9
+
+
+def line(what: str, events: int, secs: float, ref: float | None, extra: str = "") -> float:
+    rate = events / secs
+    ratio = f"{rate / ref:7.3f}" if ref else "      -"
+    print(f"{what:<58} {events:>9} {secs:7.2f} {rate:>11,.0f} {ratio} {extra}", flush=True)
+    return rate
+
+
+def main() -> int:
+    from engine import RuleEngine
+    from sinsp import Inspector
+    from sinsp.filter import compile_filter
+    from sinsp.format import default_registry
+    from sinsp.parsers.prefilter import fields_of, rules_prefilter
+
+    big = str(capture())
+    import scap
+
+    with scap.open(big) as cap:
+        total = sum(len(b) for b in cap.batches())
+    print(f"capture: {big} ({total:,} events)")
+    sd = shutil.which("sysdig")
+    sd_state = sd_cond = None
+    if sd:
+        sd_state = total / sysdig_cpu(["-r", big, "-q"])
+        sd_cond = total / sysdig_cpu(["-r", big, "-q", COND])
+    else:
+        print("sysdig not installed: no ratios")
+    print(f"{'what':<58} {'events':>9} {'cpu s':>7} {'events/s':>11} {'x sysdig':>7}")
+    if sd_state:
+        print(f"{'sysdig -r F -q':<58} {total:>9} {total / sd_state:7.2f} {sd_state:>11,.0f}")
+        print(f"{'sysdig -r F -q COND':<58} {total:>9} {total / sd_cond:7.2f} {sd_cond:>11,.0f}")
+
+    # 1. state alone, every event
+    t0 = cpu()
+    n = 0
+    with Inspector.from_capture(big) as insp:
+        for _evt in insp:
+            n += 1
+            if n >= N:
+                break
+    line("state alone (every event to Python)", n, cpu() - t0, sd_state)
+
+    # 2. state + condition
+    flt = compile_filter(COND, default_registry())
+    matches, types = flt.matches, flt.event_types
+    t0 = cpu()
+    n = hits = 0
+    with Inspector.from_capture(big) as insp:
+        for evt in insp:
+            n += 1
+            if evt.record.type in types and matches(evt):
+                hits += 1
+            if n >= N:
+                break
+    line("state + COND, no prefilter", n, cpu() - t0, sd_cond, f"{hits} matches")
+    t0 = cpu()
+    hits = 0
+    with Inspector.from_capture(big, event_types=types, fields=fields_of(flt.ast)) as insp:
+        for evt in insp:
+            if evt.record.type in types and matches(evt):
+                hits += 1
+        kept = insp.stats.events
+    line("state + COND, prefilter", total, cpu() - t0, sd_cond,
+         f"{hits} matches, {kept:,} events reached Python")
+
+    # 3. state + rules
+    rules_dir = os.environ.get("PYFALCO_UPSTREAM_RULES")
+    rules = pathlib.Path(rules_dir, "falco_rules.yaml") if rules_dir else \
+        ROOT / "rules" / "falco_rules.yaml"
+    eng = RuleEngine()
+    res = eng.load_files([rules])
+    if not res.successful:
+        print(res.as_string(True))
+        return 1
+    wanted = rules_prefilter(eng.enabled_rules("syscall"))
+    process, fmt = eng.process, eng.format_alert
+    quarter = total // 4
+    rss_q = 0.0
+    t0 = cpu()
+    alerts = 0
+    with Inspector.from_capture(big, event_types=wanted) as insp:
+        for evt in insp:
+            for m in process(evt):
+                fmt(m, evt)
+                alerts += 1
+            if not rss_q and evt.num >= quarter:
+                rss_q = rss_mb()
+        kept = insp.stats.events
+    secs = cpu() - t0
+    line(f"state + {len(eng.enabled_rules('syscall'))} rules ({rules.name}), prefilter", total,
+         secs, sd_cond, f"{alerts} alerts, {kept:,} events reached Python, "
+         f"RSS {rss_q:.0f} MB at 1/4 -> {rss_mb():.0f} MB at end")
+    return 0
+
+
+if __name__ == "__main__":
+    t = time.perf_counter()
+    rc = main()
+    print(f"({time.perf_counter() - t:.1f}s)")
+    sys.exit(rc)
