@@ -338,7 +338,7 @@ def labels_text(labels: dict[str, str]) -> str:
 )
 def _labels(evt: Any, arg: Any) -> str | None:
     info = container_info(evt)
-    return None if info is None else labels_text(info.labels)
+    return None if info is None or not info.has_metadata else labels_text(info.labels)
 
 
 CONTAINER_CLASS = container.build()

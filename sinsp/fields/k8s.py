@@ -52,8 +52,10 @@ def _sandbox(evt: Any, info: ContainerInfo) -> ContainerInfo | None:
 
 
 def _pod_labels(evt: Any) -> dict[str, str] | None:
+    """The pod's labels; None (N/A) outside a pod: no described container, or one with
+    neither a sandbox id nor pod labels of its own (libs needs the sandbox id)."""
     info = container_info(evt)
-    if info is None:
+    if info is None or not (info.pod_sandbox_id or info.pod_sandbox_labels):
         return None
     sandbox = _sandbox(evt, info)
     return (sandbox or info).pod_sandbox_labels
