@@ -98,7 +98,7 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         first = True
         debug = opts.debug
         observe = None
-        if formatter is not None and (
+        if "latency" in opts.filter or formatter is not None and (
             opts.time_flag == "d"
             or any(t[1] is not None and t[1].name in evt_fields.LATENCY_FIELDS
                    for t in formatter.tokens)

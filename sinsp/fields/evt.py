@@ -566,7 +566,7 @@ class _Plain:
 _PLAIN = _Plain()
 
 
-@evt.field("evt.rawarg", FieldType.CHARBUF, "one of the event arguments specified by name. E.g. "
+@evt.field("evt.rawarg", FieldType.INT64, "one of the event arguments specified by name. E.g. "
            "'evt.rawarg.fd'.", arg=ArgKind.KEY, flags=FieldFlag.REQUIRES_ARG | FieldFlag.DOT_ARG,
            renderer=_rawarg_render)  # fmt: skip
 def _rawarg(evt: Any, arg: Any) -> Any:
@@ -791,11 +791,27 @@ def _count_exit(evt: Any, arg: Any) -> Any:
            "for the event and D is a delta in milliseconds.", arg=ArgKind.INDEX,
            flags=FieldFlag.FILTER_ONLY | FieldFlag.REQUIRES_ARG)  # fmt: skip
 def _around(evt: Any, arg: Any) -> Any:
-    """The distance in ms between the event and T; ``evt.around[T]=D`` holds when it is
-    within D (the filter compiler compares with ``<=`` semantics via this value)."""
+    """``evt.around[T]=D`` holds when the event is within D ms of T (sinsp only accepts
+    ``=``): the distance is returned as a :class:`_Within`, which equals any D it does not
+    exceed, so the filter's plain equality gives the window test."""
     if arg is None:
         return None
-    return abs(evt.record.ts - int(arg)) // 1_000_000
+    return _Within(abs(evt.record.ts - int(arg)))
+
+
+class _Within(int):
+    """A distance in ns that equals every bound D (in ms) with distance <= D ms."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (int, float)):
+            return int(self) <= other * 1_000_000
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = int.__hash__
 
 
 # -- paths and opens ------------------------------------------------------------------------
