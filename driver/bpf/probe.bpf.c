@@ -1561,8 +1561,40 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
+/* Who adopts the children of an exiting process, as the kernel's find_new_reaper()
+ * decides: another live thread of the group, else the nearest ancestor in the same pid
+ * namespace that is a child subreaper (PR_SET_CHILD_SUBREAPER), else the namespace's init.
+ * 0 when the process has no children (nothing to adopt). */
+#define REAPER_DEPTH 16
+static __always_inline __s64 reaper_tid(struct task_struct *p, bool group_dead)
+{
+	struct list_head *head = &p->children;
+	if (BPF_CORE_READ(p, children.next) == head)
+		return 0;
+	if (!group_dead) {
+		struct task_struct *leader = BPF_CORE_READ(p, group_leader);
+		return leader != p ? BPF_CORE_READ(leader, pid) : 0;
+	}
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+	struct pid *pid = BPF_CORE_READ(p, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	if (BPF_CORE_READ_BITFIELD_PROBED(sig, has_child_subreaper)) {
+		struct task_struct *r = BPF_CORE_READ(p, real_parent);
+		for (int i = 0; i < REAPER_DEPTH && r; i++) {
+			if (BPF_CORE_READ(r, thread_pid, level) != level || BPF_CORE_READ(r, pid) == 0)
+				break;
+			struct signal_struct *rs = BPF_CORE_READ(r, signal);
+			if (BPF_CORE_READ_BITFIELD_PROBED(rs, is_child_subreaper))
+				return BPF_CORE_READ(r, tgid);
+			r = BPF_CORE_READ(r, real_parent);
+		}
+	}
+	struct task_struct *init = BPF_CORE_READ(pid, numbers[level].ns, child_reaper);
+	return init ? BPF_CORE_READ(init, pid) : 0;
+}
+
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(sched_exit, struct task_struct *p)
+int BPF_PROG(sched_exit, struct task_struct *p, bool group_dead)
 {
 	struct scap_config *cfg = cfg_get();
 	struct scap_syscall_entry *e;
@@ -1585,7 +1617,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	put_s64(a, (code >> 8) & 0xff);
 	put_u8(a, code & 0x7f);
 	put_u8(a, (code & 0x80) ? 1 : 0);
-	put_s64(a, 0); /* reaper_tid: resolved by sinsp */
+	put_s64(a, reaper_tid(p, group_dead));
 	aux_submit(a);
 	return 0;
 }

@@ -158,3 +158,42 @@ def test_execve_flags_writable_and_memfd(cap, tmp_path):
     rec = cap.one(lambda: subprocess.run(["/bin/true", "plain-" + marker]),
                   lambda r: r.type == 293 and i64(r, 0) == 0 and b"plain-" in raw(r, 2))
     assert not u32(rec, 19) & 4
+
+
+def test_procexit_reaper_is_the_child_subreaper(cap):
+    """A (subreaper) forks B, B forks C and exits: procexit of B names A as reaper_tid (#4);
+    a process without children has reaper_tid 0."""
+    import ctypes
+
+    r, w = os.pipe()
+
+    def scenario():
+        a = os.fork()
+        if a == 0:                                   # A
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+            b = os.fork()
+            if b == 0:                               # B
+                c = os.fork()
+                if c == 0:                           # C: outlive B a little
+                    import time
+                    time.sleep(0.3)
+                    os._exit(0)
+                os.write(w, f"{os.getpid()} {c}\n".encode())
+                os._exit(0)
+            os.waitpid(b, 0)
+            try:
+                os.waitpid(-1, 0)                    # adopted C
+            except ChildProcessError:
+                pass
+            os._exit(0)
+        os.waitpid(a, 0)
+        pids.append(a)
+
+    pids: list[int] = []
+    recs = cap.run(scenario, lambda r: r.type == 186, count=400, timeout=2.0)
+    b_pid, c_pid = (int(x) for x in os.read(r, 100).split())
+    os.close(r)
+    os.close(w)
+    by_tid = {rec.tid: rec for rec in recs}
+    assert i64(by_tid[b_pid], 4) == pids[0]           # reaper_tid: A, the subreaper
+    assert i64(by_tid[c_pid], 4) == 0                  # C had no children
