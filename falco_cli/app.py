@@ -1,7 +1,8 @@
 """The pyfalco application: a list of small steps over one ``State`` (Falco's ``app/actions``).
 
-Each step reads and fills ``State`` and returns a ``RunResult``: ``ok`` (go on), ``exit`` (stop,
-success: ``--version``, ``-L``, ``-V`` ...) or ``fatal`` (stop with an error message, exit status 1).
+Each step reads and fills ``State`` and returns a ``RunResult``: ``ok`` (go on), ``exit``
+(stop, success: ``--version``, ``-L``, ``-V`` ...) or ``fatal`` (stop with an error message,
+exit status 1).
 ``main.py`` only turns the command line into ``Options``; everything that does work is here, so
 each step can be tested alone.
 
@@ -13,6 +14,7 @@ changed.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -226,10 +228,8 @@ def _make_engine(s: State) -> Any:
         if fn is not None:
             fn(min_prio)
     if hasattr(eng, "rule_matching"):
-        try:
+        with contextlib.suppress(AttributeError):
             eng.rule_matching = cfg["rule_matching"]
-        except AttributeError:
-            pass
     if hasattr(eng, "set_time_format_iso_8601"):
         eng.set_time_format_iso_8601(cfg["time_format_iso_8601"])
     return eng
@@ -293,7 +293,8 @@ def _rules_paths(s: State) -> list[str]:
 def _load_rules(s: State, eng: Any) -> tuple[bool, str, list[str]]:
     paths = _rules_paths(s)
     if not paths:
-        return False, "You must specify at least one rules file/directory via -r or a rules_file entry in falco.yaml", []
+        return False, ("You must specify at least one rules file/directory via -r or a "
+                       "rules_file entry in falco.yaml"), []
     files = []
     for p in paths:
         if not os.path.exists(p):
@@ -469,7 +470,8 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
     if not path and cfg["engine.kind"] == "replay":
         path = cfg["engine.replay.capture_file"] or None
         if not path:
-            return RunResult.fatal("engine.kind is 'replay' but engine.replay.capture_file is empty")
+            return RunResult.fatal("engine.kind is 'replay' but engine.replay.capture_file "
+                                   "is empty")
     from sinsp import Inspector
     if path:
         try:
@@ -779,10 +781,8 @@ def cleanup(s: State) -> None:
         s.webserver.stop()
         s.webserver = None
     if s.options.pidfile:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(s.options.pidfile)
-        except OSError:
-            pass
 
 
 STEPS: tuple[Callable[[State], RunResult], ...] = (

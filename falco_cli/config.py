@@ -5,8 +5,8 @@ Falco reads its YAML leniently: unknown keys are ignored, values are converted o
 otherwise silently does nothing) but check every known key's type up front, so a wrong type is an
 error naming the key, before any event is read.
 
-``-o`` values arrive as strings, as in Falco (``yaml_helper::set_scalar``): they are converted to the
-type of the key they land on, so ``-o json_output=True`` and ``-o outputs.rate=1`` behave as in
+``-o`` values arrive as strings, as in Falco (``yaml_helper::set_scalar``): they are converted to
+the type of the key they land on, so ``-o json_output=True`` and ``-o outputs.rate=1`` behave as in
 falco.yaml. A value starting with ``[`` or ``{`` is read as YAML (a list or a map).
 """
 from __future__ import annotations
@@ -416,8 +416,8 @@ def _check_enums(values: dict[str, Any], path: str | None) -> None:
     if str(values["priority"]).lower() not in PRIORITIES:
         raise ConfigError(f"unknown priority '{values['priority']}'", key="priority", path=path)
     if values["rule_matching"] not in ("first", "all"):
-        raise ConfigError(f"unknown rule_matching '{values['rule_matching']}' (expected first or all)",
-                          key="rule_matching", path=path)
+        raise ConfigError(f"unknown rule_matching '{values['rule_matching']}' (expected first or "
+                          "all)", key="rule_matching", path=path)
     if str(values["log_level"]).lower() not in log.LEVELS:
         raise ConfigError(f"unknown log_level '{values['log_level']}'", key="log_level", path=path)
     for act in values["syscall_event_drops.actions"]:
@@ -433,7 +433,8 @@ def _check_enums(values: dict[str, Any], path: str | None) -> None:
         raise ConfigError("threshold must be a double in the range [0, 1]",
                           key="syscall_event_drops.threshold", path=path)
     if values["syscall_event_drops.rate"] <= 0:
-        raise ConfigError("rate must be a positive number", key="syscall_event_drops.rate", path=path)
+        raise ConfigError("rate must be a positive number", key="syscall_event_drops.rate",
+                          path=path)
     if values["syscall_event_drops.max_burst"] <= 0:
         raise ConfigError("max_burst must be a positive integer",
                           key="syscall_event_drops.max_burst", path=path)
@@ -447,7 +448,8 @@ def _rules_selection(entries: list[Any], path: str | None) -> tuple[RuleSelectio
     for i, entry in enumerate(entries):
         key = f"rules[{i}]"
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise ConfigError("expected a map with one 'enable' or 'disable' key", key=key, path=path)
+            raise ConfigError("expected a map with one 'enable' or 'disable' key", key=key,
+                              path=path)
         (op, body), = entry.items()
         if op not in ("enable", "disable") or not isinstance(body, dict):
             raise ConfigError("expected 'enable: {rule|tag: ...}' or 'disable: {rule|tag: ...}'",

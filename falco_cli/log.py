@@ -1,12 +1,13 @@
 """Falco-style logging: the one place that decides where diagnostics go.
 
-Falco writes its own messages (not alerts) to stderr and/or syslog, each line prefixed on stderr with
-a ctime-like timestamp (``Sat Nov 28 19:44:06 2026: ...``), filtered by ``log_level``. Alerts never go
-through here; they go through the outputs. Keeping this tiny and global mirrors ``falco_logger``:
-every step of the app can log without threading a logger object through.
+Falco writes its own messages (not alerts) to stderr and/or syslog, each line prefixed on stderr
+with a ctime-like timestamp (``Sat Nov 28 19:44:06 2026: ...``), filtered by ``log_level``. Alerts
+never go through here; they go through the outputs. Keeping this tiny and global mirrors
+``falco_logger``: every step of the app can log without threading a logger object through.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import syslog
 import threading
@@ -26,7 +27,8 @@ LEVELS: dict[str, int] = {
 }
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"level": LEVELS["info"], "stderr": True, "syslog": False, "stream": None}
+_state: dict[str, object] = {"level": LEVELS["info"], "stderr": True, "syslog": False,
+                             "stream": None}
 
 
 def configure(level: str = "info", to_stderr: bool = True, to_syslog: bool = False,
@@ -57,10 +59,8 @@ def log(level: str, msg: str) -> None:
             except (OSError, ValueError):
                 pass
     if _state["syslog"]:
-        try:
+        with contextlib.suppress(OSError):
             syslog.syslog(LEVELS[level], msg)
-        except OSError:
-            pass
 
 
 def error(msg: str) -> None:

@@ -16,7 +16,8 @@ def _esc(v: str) -> str:
 def prometheus(s: Any) -> str:
     lines: list[str] = []
 
-    def metric(name: str, typ: str, help_: str, samples: list[tuple[dict[str, str], float]]) -> None:
+    def metric(name: str, typ: str, help_: str,
+               samples: list[tuple[dict[str, str], float]]) -> None:
         lines.append(f"# HELP {name} {help_}")
         lines.append(f"# TYPE {name} {typ}")
         for labels, value in samples:

@@ -1,9 +1,9 @@
 """A token bucket, as Falco's ``token_bucket``: ``rate`` tokens per second up to ``max_tokens``.
 
 Used for ``outputs.rate``/``outputs.max_burst`` (alert rate limiting) and for
-``syscall_event_drops.rate``/``max_burst``. Time is passed in (ns) so that a replay is rate-limited by
-event time, exactly as Falco's drop manager claims with the event timestamp, and so tests are
-deterministic.
+``syscall_event_drops.rate``/``max_burst``. Time is passed in (ns) so that a replay is
+rate-limited by event time, exactly as Falco's drop manager claims with the event timestamp,
+and so tests are deterministic.
 """
 from __future__ import annotations
 

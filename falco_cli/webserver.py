@@ -28,7 +28,7 @@ class WebServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == server.healthz:
                     self._send(200, "application/json", json.dumps({"status": "ok"}))
@@ -47,7 +47,7 @@ class WebServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 log.debug("webserver: " + format % args)
 
         self.httpd = ThreadingHTTPServer((address, port), Handler)

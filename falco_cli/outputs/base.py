@@ -153,7 +153,8 @@ class Output:
                     self.failed += 1
                     if self.failed <= 10 or self.failed % 1000 == 0:  # a dead sink: no log flood
                         log.error(f"{self.name}: {e} (notification for rule '{msg.rule}' not "
-                                  f"delivered after {attempt + 1} attempt(s); {self.failed} so far)")
+                                  f"delivered after {attempt + 1} attempt(s); {self.failed} so "
+                                  f"far)")
                     self._safe(self.on_failure)
                     return
                 attempt += 1
@@ -182,5 +183,6 @@ class Output:
         pass
 
     def on_failure(self) -> None:
-        """Called after a failed attempt: drop a broken connection/pipe so the retry starts fresh."""
+        """Called after a failed attempt: drop a broken connection/pipe so the retry starts
+        fresh."""
         self.cleanup()

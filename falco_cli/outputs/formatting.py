@@ -70,7 +70,7 @@ def alert_time_ns(alert: Any) -> int:
     if isinstance(t, int):
         return t
     if hasattr(t, "timestamp"):
-        return int(round(t.timestamp() * 1e9))
+        return round(t.timestamp() * 1e9)
     return int(t)
 
 
@@ -111,6 +111,7 @@ def format_internal(ts_ns: int, priority: int, msg: str, rule: str, fields: dict
                "source": "internal"}
         text = dump_json(obj)
     else:
-        parts = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(fields.items()))
+        parts = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}"
+                         for k, v in sorted(fields.items()))
         text = f"{clock_time(ts_ns)}: {PRIORITY_NAMES[priority]} {msg} ({parts})"
     return Message(text, priority, rule, "internal", ts_ns, json_output)

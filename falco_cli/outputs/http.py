@@ -1,9 +1,10 @@
 """http_output: POST each alert to a URL (Falcosidekick's ``POST /`` reads Falco's JSON as is).
 
 Content type is ``application/json`` with ``json_output`` and ``text/plain`` otherwise, as in Falco.
-TLS follows the falco.yaml keys: ``insecure`` (no verification), ``ca_cert``/``ca_bundle``/``ca_path``,
-``mtls`` with ``client_cert``/``client_key``; ``compress_uploads`` gzips the body
-(``Content-Encoding: gzip``); ``keep_alive`` reuses one connection. Connection errors and 5xx are
+TLS follows the falco.yaml keys: ``insecure`` (no verification),
+``ca_cert``/``ca_bundle``/``ca_path``, ``mtls`` with ``client_cert``/``client_key``;
+``compress_uploads`` gzips the body (``Content-Encoding: gzip``); ``keep_alive`` reuses one
+connection. Connection errors and 5xx are
 retried by the worker; other 4xx are not (the request itself is wrong).
 """
 from __future__ import annotations

@@ -27,14 +27,16 @@ from falco_cli.token_bucket import TokenBucket
 def build_outputs(cfg: Config, *, unbuffered: bool = False) -> list[Output]:
     """The outputs falco.yaml enables, in Falco's order (stdout, syslog, file, program, http)."""
     buffered = bool(cfg["buffered_outputs"]) and not unbuffered
-    common: dict[str, Any] = {"buffered": buffered, "queue_capacity": int(cfg["outputs_queue.capacity"])}
+    common: dict[str, Any] = {"buffered": buffered,
+                              "queue_capacity": int(cfg["outputs_queue.capacity"])}
     outs: list[Output] = []
     if cfg["stdout_output.enabled"]:
         outs.append(StdoutOutput(**common))
     if cfg["syslog_output.enabled"]:
         outs.append(SyslogOutput(**common))
     if cfg["file_output.enabled"]:
-        fo = FileOutput(cfg["file_output.filename"], keep_alive=cfg["file_output.keep_alive"], **common)
+        fo = FileOutput(cfg["file_output.filename"], keep_alive=cfg["file_output.keep_alive"],
+                        **common)
         try:
             fo.check()
         except OSError as e:
@@ -89,7 +91,8 @@ class OutputHub:
                    include_message=cfg["json_include_message_property"],
                    include_output_fields=cfg["json_include_output_fields_property"],
                    rate=float(cfg["outputs.rate"]),
-                   max_burst=int(cfg["outputs.max_burst"]), timeout_s=cfg["output_timeout"] / 1000.0)
+                   max_burst=int(cfg["outputs.max_burst"]),
+                   timeout_s=cfg["output_timeout"] / 1000.0)
 
     def start(self) -> None:
         for o in self.outputs:

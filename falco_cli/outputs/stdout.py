@@ -1,6 +1,7 @@
 """stdout_output: one line per alert on standard output."""
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TextIO
 
@@ -28,10 +29,8 @@ class StdoutOutput(Output):
             raise OutputError(self.name, str(e) or type(e).__name__, retry=False) from e
 
     def flush(self) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, ValueError):
             self.stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass
 
     def on_failure(self) -> None:
         pass

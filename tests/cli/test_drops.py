@@ -27,7 +27,7 @@ def test_alert_fields_and_counts():
     m = DropManager(lambda *a: emitted.append(a), ["alert"], threshold=0.1, rate=1, max_burst=10)
     run(m, [(0, 0, 0), (0.5, 50, 0), (1.1, 100, 20)])
     assert m.num_drop_occurrences == 1 and m.num_actions == 1
-    (ts, prio, msg, rule, fields), = emitted
+    (_ts, prio, msg, rule, fields), = emitted
     assert rule == RULE and prio == 7
     assert msg == "Falco internal: syscall event drop. 20 system calls dropped in last second."
     assert fields["n_evts"] == "100" and fields["n_drops"] == "20"

@@ -72,7 +72,8 @@ def test_alert_json_and_higher_rate(capture, rules):
     a = alerts[0]
     assert a["rule"] == "Falco internal: syscall event drop"
     assert a["priority"] == "Debug" and a["source"] == "internal"
-    assert a["output"] == "Falco internal: syscall event drop. 2 system calls dropped in last second."
+    assert a["output"] == ("Falco internal: syscall event drop. 2 system calls dropped in last "
+                           "second.")
     assert a["output_fields"]["n_drops"] == "2"
     assert all(isinstance(v, str) for v in a["output_fields"].values())
     assert {"n_evts", "n_drops", "n_drops_buffer_total", "n_drops_scratch_map",
@@ -91,6 +92,7 @@ def test_exit_action(capture, rules):
     res = pyfalco("-r", str(rules), "-e", str(capture),
                   "-o", "syscall_event_drops.actions=[log, exit]")
     assert res.returncode == 1
-    assert "Falco internal: syscall event drop. 2 system calls dropped in last second." in res.stderr
+    assert ("Falco internal: syscall event drop. 2 system calls dropped in last second."
+            in res.stderr)
     assert "Exiting." in res.stderr
     assert res.stderr.rstrip().endswith("Error: Drop manager internal error")

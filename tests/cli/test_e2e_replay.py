@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.cli._run import (CAPTURES, TRACES, alert_lines, expected_summary, needs_sysdig,
-                            needs_traces, pyfalco, rules_file, summary, sysdig)
+from tests.cli._run import (
+    CAPTURES,
+    TRACES,
+    alert_lines,
+    expected_summary,
+    needs_sysdig,
+    needs_traces,
+    pyfalco,
+    rules_file,
+    summary,
+    sysdig,
+)
 
 pytestmark = [needs_traces, needs_sysdig, pytest.mark.sysdig]
 
@@ -67,7 +77,7 @@ def test_replay_json_golden_bytes(rules):
     for row in rows:
         raw, pname, fname, fnum, text = row.split("|", 4)
         ts = int(raw)
-        when = datetime.fromtimestamp(ts // 10**9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        when = datetime.fromtimestamp(ts // 10**9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
         obj = {"hostname": socket.gethostname(), "output": text,
                "output_fields": {"evt.time": ts, "fd.name": fname, "fd.num": int(fnum),
                                  "proc.name": pname},
@@ -86,10 +96,10 @@ def test_iso8601_time_format_override(rules):
     want = sysdig(capture, "%evt.datetime.s|%evt.rawtime|" + r["output"], r["condition"])
     got = alert_lines(res.stdout)
     assert len(got) == len(want) and want
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         _, raw, out = w.split("|", 2)
         ts = int(raw)
-        iso = datetime.fromtimestamp(ts // 10**9, tz=timezone.utc).astimezone()
+        iso = datetime.fromtimestamp(ts // 10**9, tz=UTC).astimezone()
         assert g.startswith(iso.strftime("%Y-%m-%dT%H:%M:%S"))
         assert f".{ts % 10**9:09d}" in g.split(": ", 1)[0]
         assert g.endswith(f": Warning {out}")

@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from falco_cli import config
-from falco_cli.outputs import (FileOutput, HttpOutput, OutputHub, ProgramOutput, StdoutOutput,
-                               format_alert, format_internal)
+from falco_cli.outputs import (
+    FileOutput,
+    HttpOutput,
+    OutputHub,
+    ProgramOutput,
+    StdoutOutput,
+    format_alert,
+    format_internal,
+)
 from falco_cli.outputs.formatting import iso8601
 
 
@@ -103,7 +110,8 @@ def test_file_output_and_reopen(tmp_path, keep_alive):
     o.request_reopen()
     o.submit(_msg(1))
     assert o.stop(2.0)
-    assert [json.loads(x)["rule"] for x in (tmp_path / "events.txt.1").read_text().splitlines()] == ["r0"]
+    rotated = (tmp_path / "events.txt.1").read_text().splitlines()
+    assert [json.loads(x)["rule"] for x in rotated] == ["r0"]
     assert [json.loads(x)["rule"] for x in path.read_text().splitlines()] == ["r1"]
 
 

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs o
 
 def _cert(d, name: str, cn: str = "127.0.0.1"):
     key, crt = d / f"{name}.key", d / f"{name}.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
                     "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn}",
                     "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
     return key, crt
@@ -41,7 +42,7 @@ class TlsRecorder:
         rec = self
 
         class H(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 rec.bodies.append(self.rfile.read(n).decode())
                 rec.peer_certs.append(self.connection.getpeercert())
