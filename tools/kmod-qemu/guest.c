@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Static test program run inside the qemu guest (see run.py): drives the
+ * pyfalco module through scap/_native/kmod_ring.c -- the same reader the
+ * Python engine uses -- triggers known syscalls, and writes what it drained
+ * to a raw serial port for the host test to decode with scap.
+ *
+ *   kmod-guest TABLE OUT
+ * TABLE: the syscall table from scap.engines.kmod.syscall_table (512 bytes
+ * interesting + 512 little-endian u16 PPM_SC codes).  OUT: /dev/ttyS1.
+ *
+ * OUT stream: "PYFKMOD1", then per phase: u32 phase, u32 n, u32 used,
+ * n x (u32 offset, u16 cpu), used bytes of records; then "PYFKEND!".
+ * Facts the host checks against (pids, port, ...) go to stdout (the
+ * console) as "KMOD key=value" lines.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "kmod_ring.h"
+
+#define MAXN 200000
+#define CAP (64u << 20)
+
+static char err[SCAP_KMOD_ERR_LEN];
+static uint8_t *buf;
+static uint32_t offsets[MAXN];
+static uint16_t cpus[MAXN];
+
+static void die(const char *what, int rc)
+{
+	printf("KMOD error=%s rc=%d msg=%s\n", what, rc, err);
+	fflush(stdout);
+	exit(1);
+}
+
+static void wr(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n) {
+		ssize_t k = write(fd, b, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("write");
+			exit(2);
+		}
+		b += k;
+		n -= (size_t)k;
+	}
+}
+
+/* Drain everything recorded so far into buf; returns the record count. */
+static uint32_t drain_all(struct scap_kmod *h, size_t *used_total)
+{
+	uint32_t n = 0;
+	size_t used_total_ = 0;
+
+	for (;;) {
+		size_t used = 0;
+		int k = scap_kmod_drain(h, buf + used_total_, CAP - used_total_, offsets + n,
+					cpus + n, MAXN - n, 0, &used, err);
+		if (k < 0)
+			die("drain", k);
+		if (k == 0)
+			break;
+		for (int i = 0; i < k; i++)
+			offsets[n + i] += (uint32_t)used_total_;
+		n += (uint32_t)k;
+		used_total_ += used;
+		if (n == MAXN || used_total_ + 65536 > CAP)
+			break;
+	}
+	*used_total = used_total_;
+	return n;
+}
+
+static void emit(int out, uint32_t phase, uint32_t n, size_t used)
+{
+	uint32_t hdr[3] = {phase, n, (uint32_t)used};
+	wr(out, hdr, sizeof(hdr));
+	for (uint32_t i = 0; i < n; i++) {
+		wr(out, &offsets[i], 4);
+		wr(out, &cpus[i], 2);
+	}
+	wr(out, buf, used);
+}
+
+static void stats(struct scap_kmod *h, const char *tag)
+{
+	struct scap_kmod_stats st;
+	scap_kmod_get_stats(h, &st, err);
+	printf("KMOD %s_evts=%llu %s_drops_buffer=%llu %s_drops_size=%llu %s_drops_pf=%llu "
+	       "ndevs=%u ring_size=%u\n", tag, (unsigned long long)st.n_evts, tag,
+	       (unsigned long long)st.n_drops_buffer, tag, (unsigned long long)st.n_drops_size,
+	       tag, (unsigned long long)st.n_drops_pf, st.ndevs, st.ring_size);
+}
+
+int main(int argc, char **argv)
+{
+	uint8_t table[512 + 1024];
+	struct scap_kmod *h;
+	struct termios tio;
+	int rc, out, tfd;
+	size_t used;
+	uint32_t n;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s TABLE OUT\n", argv[0]);
+		return 2;
+	}
+	buf = malloc(CAP);
+	tfd = open(argv[1], O_RDONLY);
+	if (tfd < 0 || read(tfd, table, sizeof(table)) != (ssize_t)sizeof(table))
+		return 3;
+	close(tfd);
+	out = open(argv[2], O_WRONLY | O_NOCTTY);
+	if (out < 0) {
+		perror(argv[2]);
+		return 4;
+	}
+	if (tcgetattr(out, &tio) == 0) {
+		cfmakeraw(&tio);
+		tcsetattr(out, TCSANOW, &tio);
+	}
+
+	rc = scap_kmod_open("/dev/pyfalco", &h, err);
+	if (rc)
+		die("open", rc);
+	uint16_t ppm_sc[512];
+	memcpy(ppm_sc, table + 512, sizeof(ppm_sc));
+	if ((rc = scap_kmod_set_syscalls(h, table, ppm_sc, 512, err)))
+		die("set_syscalls", rc);
+	if ((rc = scap_kmod_start(h, err)))
+		die("start", rc);
+
+	/* ---- phase 1: known syscalls ---- */
+	int fd = openat(AT_FDCWD, "/tmp/kmod-probe.txt", O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0640);
+	close(fd);
+	int bad = openat(AT_FDCWD, "/nonexistent/kmod", O_RDONLY);
+	pid_t child = fork();
+	if (child == 0) {
+		char *cargv[] = {"busybox", "sh", "-c", "exit 3", NULL};
+		char *cenv[] = {"PYFALCO_KMOD=1", NULL};
+		execve("/bin/busybox", cargv, cenv);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(child, &status, 0);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	bind(ls, (struct sockaddr *)&sa, sizeof(sa));
+	listen(ls, 4);
+	getsockname(ls, (struct sockaddr *)&sa, &sl);
+	int cs = socket(AF_INET, SOCK_STREAM, 0);
+	int crc = connect(cs, (struct sockaddr *)&sa, sizeof(sa));
+	int as = accept(ls, NULL, NULL);
+	struct sockaddr_in cl;
+	sl = sizeof(cl);
+	getsockname(cs, (struct sockaddr *)&cl, &sl);
+	close(as);
+	close(cs);
+	close(ls);
+	long ppid = syscall(SYS_getppid);
+	scap_kmod_stop(h, err);
+	printf("KMOD pid=%d child=%d status=%d fd=%d bad=%d errno_bad=%d port=%d cport=%d "
+	       "crc=%d as=%d lfd=%d cfd=%d ppid=%ld\n", getpid(), child, status, fd, bad, ENOENT,
+	       ntohs(sa.sin_port), ntohs(cl.sin_port), crc, as, ls, cs, ppid);
+	stats(h, "p1");
+	wr(out, "PYFKMOD1", 8);
+	n = drain_all(h, &used);
+	emit(out, 1, n, used);
+
+	/* ---- phase 2: overflow the rings without draining ---- */
+	const int issued = 100000;
+	if ((rc = scap_kmod_start(h, err)))
+		die("start", rc);
+	for (int i = 0; i < issued; i++)
+		syscall(SYS_getppid);
+	scap_kmod_stop(h, err);
+	printf("KMOD issued=%d\n", issued);
+	stats(h, "p2");
+	n = drain_all(h, &used);
+	emit(out, 2, n, used);
+	wr(out, "PYFKEND!", 8);
+	tcdrain(out);
+	close(out);
+	scap_kmod_close(h);
+	printf("KMOD done=1\n");
+	fflush(stdout);
+	return 0;
+}
