@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from falco_cli import __version__, app
+from falco_cli import __version__, app, log
 
 
 def _fail(msg: str) -> None:
@@ -21,8 +21,9 @@ def _fail(msg: str) -> None:
 @click.option("-c", "conf", metavar="<path>",
               help="Configuration file. If not specified uses /etc/falco/falco.yaml, else the "
                    "packaged default.")
-@click.option("-A", "all_events", is_flag=True, help="Monitor all events supported by Falco "
-              "defined in rules and configs (accepted; pyfalco always sees every captured event).")
+@click.option("-A", "all_events", is_flag=True, help="Monitor all events: in a live capture, "
+              "trace every syscall instead of only those the rules need (a replay always sees "
+              "every captured event).")
 @click.option("-b", "--print-base64", "base64", is_flag=True,
               help="Print data buffers in base64 (accepted, not supported).")
 @click.option("-d", "--daemon", "daemon", is_flag=True, help="Run as a daemon (not supported).")
@@ -112,6 +113,8 @@ def to_options(kw: dict[str, object], argv: list[str]) -> app.Options:
         _fail("-d (--daemon) is not supported by pyfalco; run it under a service manager")
     if kw["userspace"]:
         _fail("-u (--userspace) is not supported by pyfalco")
+    if kw["base64"]:
+        log.warning("-b (--print-base64) is not supported by pyfalco: buffers print as text")
     for src in list(kw["enable_sources"]) + list(kw["disable_sources"]):  # type: ignore[call-overload]
         if src not in ("syscall", "k8s_audit"):
             verb = "enabling" if src in kw["enable_sources"] else "disabling"  # type: ignore[operator]
