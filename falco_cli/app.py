@@ -680,6 +680,7 @@ def process_events(s: State) -> RunResult:
     drops = s.drops
     process = s.engine.process
     final_stats: Any = None
+    ticker = _start_metrics(s)
     try:
         for evt in events:
             if sig.pending:
@@ -717,6 +718,8 @@ def process_events(s: State) -> RunResult:
         close = getattr(insp, "close", None)
         if close is not None:
             close()
+        if ticker is not None:
+            ticker.stop()
         if s.live_source is not None:
             try:
                 final_stats = stats_fn() if stats_fn is not None else None
@@ -737,6 +740,18 @@ def process_events(s: State) -> RunResult:
         sys.stderr.write(f"Elapsed time: {el:.3f}, Captured Events: {s.n_evts}, "
                          f"{(s.n_evts / el) if el > 0 else 0:.2f} eps\n")
     return res
+
+
+def _start_metrics(s: State) -> Any:
+    """``metrics.enabled`` with ``output_rule`` or ``output_file``: periodic snapshots."""
+    cfg = s.cfg
+    if not cfg["metrics.enabled"] or not (cfg["metrics.output_rule"] or cfg["metrics.output_file"]):
+        return None
+    from falco_cli.metrics import MetricsTicker, parse_interval
+    ticker = MetricsTicker(s, parse_interval(cfg["metrics.interval"]), cfg["metrics.output_rule"],
+                           cfg["metrics.output_file"])
+    ticker.start()
+    return ticker
 
 
 def _alert(s: State, evt: Any, matches: list[Any]) -> None:

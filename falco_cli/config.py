@@ -159,8 +159,6 @@ UNSUPPORTED: dict[str, tuple[Any, str]] = {
                                                       "implemented"),
     "base_syscalls.repair": (False, "base_syscalls.repair is not implemented (the state "
                                     "syscalls are always traced)"),
-    "metrics.output_file": ("", "metrics snapshots to a file are not implemented "
-                                "(use the Prometheus /metrics endpoint)"),
 }
 
 ENGINE_KINDS = ("kmod", "ebpf", "modern_ebpf", "replay", "gvisor", "nodriver")
@@ -400,9 +398,6 @@ def build(raw: dict[str, Any], path: str | None = None, overrides: Iterable[str]
         if why and key in given and values.get(key) != harmless:
             warnings.append(f"Configuration key '{key}' is not supported: {why}")
 
-    if values["metrics.enabled"] and values["metrics.output_rule"]:
-        warnings.append("Configuration key 'metrics.output_rule' is not supported: periodic "
-                        "metrics alerts are not implemented (the Prometheus /metrics endpoint is)")
     _check_enums(values, path)
     selection = _rules_selection(values["rules"], path)
     return Config(path=path, values=values, raw=tree, warnings=tuple(warnings),
@@ -438,9 +433,17 @@ def _check_enums(values: dict[str, Any], path: str | None) -> None:
     if values["syscall_event_drops.max_burst"] <= 0:
         raise ConfigError("max_burst must be a positive integer",
                           key="syscall_event_drops.max_burst", path=path)
+    if values["metrics.enabled"] and not _metrics_interval_ok(values["metrics.interval"]):
+        raise ConfigError(f"invalid interval '{values['metrics.interval']}' (a Prometheus "
+                          "duration such as 15m, 1h, 30s)", key="metrics.interval", path=path)
     port = values["webserver.listen_port"]
     if not 0 <= port <= 65535:
         raise ConfigError("port out of range", key="webserver.listen_port", path=path)
+
+
+def _metrics_interval_ok(text: str) -> bool:
+    from falco_cli.metrics import parse_interval
+    return parse_interval(text) > 0
 
 
 def _rules_selection(entries: list[Any], path: str | None) -> tuple[RuleSelection, ...]:

@@ -1,11 +1,17 @@
-"""Prometheus text for ``/metrics``: Falco's metric names where one exists, plus pyfalco's
-per-output delivery counters (sent, dropped on a full queue, failed after retries)."""
+"""Metrics: Prometheus text for ``/metrics`` (Falco's metric names where one exists, plus
+pyfalco's per-output delivery counters: sent, dropped on a full queue, failed after retries), and
+the periodic snapshots of ``metrics.output_rule`` (an internal "Falco internal: metrics snapshot"
+alert) and ``metrics.output_file`` (JSON lines)."""
 from __future__ import annotations
 
+import json
+import re
+import socket
+import threading
 import time
 from typing import Any
 
-from falco_cli import __version__
+from falco_cli import __version__, log
 from falco_cli.outputs.formatting import PRIORITY_NAMES
 
 
@@ -54,3 +60,85 @@ def prometheus(s: Any) -> str:
     metric("pyfalco_reload_failures_total", "counter", "failed SIGHUP reloads",
            [({}, s.reload_failures)])
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics.output_rule / metrics.output_file: periodic snapshots (Falco's metrics collector)
+# ---------------------------------------------------------------------------------------------
+_UNITS_MS = (("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000),
+             ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+_INTERVAL = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?"
+                       r"(?:(\d+)ms)?$")
+
+RULE = "Falco internal: metrics snapshot"
+MESSAGE = "Falco metrics snapshot"
+PRIORITY_INFO = 6
+
+
+def parse_interval(text: str) -> int:
+    """A Prometheus duration (``1h``, ``15m``, ``1m30s``, ``500ms``) in ms; 0 if malformed, as
+    Falco's ``parse_prometheus_interval``."""
+    m = _INTERVAL.fullmatch("".join(str(text).split()))
+    if not m:
+        return 0
+    return sum(int(g) * unit for g, (_, unit) in zip(m.groups(), _UNITS_MS, strict=True) if g)
+
+
+def snapshot_fields(s: Any) -> dict[str, Any]:
+    """Falco's metrics snapshot ``output_fields`` (the subset pyfalco has)."""
+    now = time.time_ns()
+    hub = s.hub
+    stats = hub.stats() if hub is not None else {}
+    fields: dict[str, Any] = {
+        "evt.source": "syscall",
+        "falco.version": __version__,
+        "falco.start_ts": s.start_ns,
+        "falco.duration_sec": (now - s.start_ns) // 1_000_000_000,
+        "falco.hostname": socket.gethostname(),
+        "falco.outputs_queue_num_drops": sum(v["dropped"] for v in stats.values()),
+        "falco.num_evts": s.n_evts,
+        "scap.n_evts": s.n_evts,
+        "scap.n_drops": s.n_drops,
+        "falco.rules.matches_total": sum(dict(s.by_rule).values()),
+    }
+    for rule, n in sorted(dict(s.by_rule).items()):
+        fields[f"falco.rules.{rule}"] = n
+    return fields
+
+
+class MetricsTicker:
+    """Every ``interval`` ms: an internal alert (``output_rule``) and/or a JSON line appended to
+    ``output_file``. Runs in its own thread; ``stop`` ends it."""
+
+    def __init__(self, s: Any, interval_ms: int, output_rule: bool, output_file: str):
+        self.s = s
+        self.interval_s = interval_ms / 1000.0
+        self.output_rule = output_rule
+        self.output_file = output_file
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metrics", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+    def tick(self) -> None:
+        fields = snapshot_fields(self.s)
+        now = time.time_ns()
+        if self.output_rule and self.s.hub is not None:
+            self.s.hub.emit_internal(now, PRIORITY_INFO, MESSAGE, RULE, fields)
+        if self.output_file:
+            line = json.dumps({"output_fields": fields, "sample": int(now // 1_000_000_000)},
+                              separators=(",", ":"), sort_keys=True)
+            try:
+                with open(self.output_file, "a", encoding="utf-8") as f:
+                    f.write(line + "\n")
+            except OSError as e:
+                log.error(f"metrics: cannot write {self.output_file}: {e.strerror}")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.tick()

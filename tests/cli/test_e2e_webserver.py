@@ -29,7 +29,8 @@ def test_webserver_endpoints_while_running(tmp_path):
     p = Running("-r", str(rules), "-e", str(TRACES / "ping_sendto.scap"),
                 "-o", "engine.replay.realtime=true", "-o", "webserver.enabled=true",
                 "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=0",
-                "-o", "metrics.enabled=true", "-o", "webserver.prometheus_metrics_enabled=true")
+                "-o", "metrics.enabled=true", "-o", "webserver.prometheus_metrics_enabled=true",
+                "-o", "metrics.interval=1s", "-o", f"metrics.output_file={tmp_path}/m.jsonl")
     try:
         line = p.wait_line("err", lambda x: "Starting health webserver" in x)
         port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
@@ -42,10 +43,26 @@ def test_webserver_endpoints_while_running(tmp_path):
                          metrics, re.M)
         assert re.search(r"^falcosecurity_scap_n_evts_total [1-9]", metrics, re.M)
         assert re.search(r'^pyfalco_output_sent_total\{output="stdout"\} ', metrics, re.M)
+        # metrics.output_rule: an internal snapshot alert every interval
+        snap = p.wait_line("out", lambda x: "Falco metrics snapshot" in x)
+        assert ": Informational Falco metrics snapshot (" in snap and "scap.n_evts=" in snap
         p.proc.terminate()
         assert p.finish() == 0
     finally:
         p.kill()
+    lines = [json.loads(x) for x in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert lines and lines[-1]["output_fields"]["falco.rules.Ping"] >= 1
+
+
+def test_metrics_interval_parsing():
+    from falco_cli.metrics import parse_interval
+    assert parse_interval("1h") == 3_600_000
+    assert parse_interval("1m30s") == 90_000
+    assert parse_interval("500ms") == 500
+    assert parse_interval("2d") == 172_800_000
+    assert parse_interval("soon") == 0
+    res = pyfalco("--dry-run", "-o", "metrics.enabled=true", "-o", "metrics.interval=soon")
+    assert res.returncode == 1 and "metrics.interval" in res.stderr
 
 
 def test_print_additional(tmp_path):
