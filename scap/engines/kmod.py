@@ -39,9 +39,9 @@ __all__ = [
     "DEVICE_PREFIX",
     "MAX_SYSCALLS",
     "PROCEXIT_SLOT",
+    "DriverError",
     "KmodSource",
     "KmodStats",
-    "DriverError",
     "syscall_table",
     "syscalls_for_event_types",
 ]
@@ -82,7 +82,8 @@ def _lib() -> tuple[Any, Any]:
         from scap._kmod_native import ffi, lib
     except ImportError as exc:  # pragma: no cover - depends on the build
         raise DriverError(-_errno.ENOENT, "import",
-                          f"scap._kmod_native is not built ({exc}); run `pip install -e .`") from exc
+                          f"scap._kmod_native is not built ({exc}); "
+                          "run `pip install -e .`") from exc
     return ffi, lib
 
 
@@ -181,7 +182,7 @@ class KmodSource:
 
     def _check(self, rc: int, stage: str) -> None:
         if rc < 0:
-            ffi, _lib_ = _lib()
+            ffi, _ = _lib()
             raise DriverError(rc, stage, ffi.string(self._err).decode(errors="replace"))
 
     # -- configuration -------------------------------------------------------------------

@@ -32,7 +32,7 @@ CACHE = Path(os.environ.get("PYFALCO_KMOD_CACHE", "/var/cache/pyfalco/kmod-qemu"
 MISSING = 3
 
 
-class Missing(Exception):
+class MissingError(Exception):
     """A prerequisite (qemu, headers, kernel image, busybox, static libc) is absent."""
 
 
@@ -49,14 +49,14 @@ def find_kernel() -> tuple[str, Path, Path]:
                 Path(f"/boot/vmlinuz-{kver}"), CACHE / "img" / "boot" / f"vmlinuz-{kver}"]:
             if img.exists():
                 return kver, Path(hdr), img
-    raise Missing("kernel headers with a matching image (apt-get install linux-headers-amd64; "
+    raise MissingError("kernel headers with a matching image (apt-get install linux-headers-amd64; "
                   "tools/kmod-qemu/fetch-kernel.sh)")
 
 
 def need(tool: str) -> str:
     path = shutil.which(tool)
     if not path:
-        raise Missing(tool)
+        raise MissingError(tool)
     return path
 
 
@@ -73,7 +73,7 @@ def build_module(hdr: Path, log: io.StringIO) -> Path:
 def build_guest(out: Path) -> Path:
     exe = out / "kmod-guest"
     if not Path("/usr/lib/x86_64-linux-gnu/libc.a").exists():
-        raise Missing("static libc (libc6-dev)")
+        raise MissingError("static libc (libc6-dev)")
     cmd = [need("gcc"), "-static", "-O2", "-Wall", f"-I{ROOT}/scap/_native",
            f"-I{ROOT}/driver/kmod", f"-I{ROOT}/driver/bpf", str(ROOT / "tools/kmod-qemu/guest.c"),
            str(ROOT / "scap/_native/kmod_ring.c"), "-o", str(exe)]
@@ -114,7 +114,7 @@ poweroff -f
 def build_initramfs(out: Path, ko: Path, guest: Path, table: bytes, ring_bytes: int) -> Path:
     busybox = Path("/bin/busybox")
     if not busybox.exists():
-        raise Missing("busybox (busybox-static)")
+        raise MissingError("busybox (busybox-static)")
     kmod = out / "pyfalco.ko"
     shutil.copy(ko, kmod)
     subprocess.run(["strip", "--strip-debug", str(kmod)], check=False)
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         initrd = build_initramfs(args.out, ko, guest, table, args.ring_bytes)
         t_build = time.monotonic() - t0
         t_boot = run_qemu(args.out, kernel, initrd, args.timeout)
-    except Missing as exc:
+    except MissingError as exc:
         print(f"missing: {exc}", file=sys.stderr)
         return MISSING
     print(json.dumps({"kver": kver, "kernel": str(kernel), "headers": str(hdr),
