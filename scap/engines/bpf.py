@@ -253,7 +253,7 @@ class BpfSource:
 
     def _check(self, rc: int, stage: str) -> None:
         if rc < 0:
-            ffi, _lib_ = _lib()
+            ffi = _lib()[0]
             raise DriverError(rc, stage, ffi.string(self._err).decode(errors="replace"))
 
     # -- configuration -------------------------------------------------------------------

@@ -20,7 +20,7 @@ def _bpf_unavailable() -> str | None:
         from scap.engines.bpf import find_probe
 
         find_probe()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "cannot test"
+    except Exception as exc:  # any failure here means "cannot test"
         return f"probe unavailable: {exc}"
     return None
 

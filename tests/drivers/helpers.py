@@ -37,6 +37,18 @@ class Capture:
         return recs[0]
 
 
+def raising(exc: type[BaseException], fn: Callable[..., object], *args: object
+            ) -> Callable[[], None]:
+    """An action that calls fn(*args) and requires it to raise `exc`."""
+    import pytest
+
+    def action() -> None:
+        with pytest.raises(exc):
+            fn(*args)
+
+    return action
+
+
 def me() -> int:
     return threading.get_native_id()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +16,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PYFALCO = Path(sys.executable).parent / "pyfalco"
 MEMCG = Path("/sys/fs/cgroup/memory")
+
+
+def loopback_listener() -> tuple[socket.socket, int]:
+    """A TCP listener on 127.0.0.1 whose connections are accepted and closed in a thread."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, listener.getsockname()[1]
 
 
 def in_cgroup(path: Path, argv: list[str], **kw) -> subprocess.CompletedProcess:

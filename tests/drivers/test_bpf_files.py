@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from tests.drivers.conftest import requires_bpf
-from tests.drivers.helpers import i64, me, raw, text, u16, u32, u64
+from tests.drivers.helpers import i64, me, raising, raw, text, u16, u32, u64
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, requires_bpf]
 
@@ -39,7 +39,7 @@ def test_openat_create_params(cap, tmp_path):
 
 def test_openat_failure_and_existing(cap, tmp_path):
     missing = str(tmp_path / "missing")
-    rec = cap.one(lambda: pytest.raises(FileNotFoundError, os.open, missing, os.O_RDONLY),
+    rec = cap.one(raising(FileNotFoundError, os.open, missing, os.O_RDONLY),
                   lambda r: r.type == 307 and r.tid == me() and missing.encode() in r.raw)
     assert i64(rec, 0) == -2                          # fd: -ENOENT
     assert u32(rec, 3) & PPM_O_RDONLY
@@ -65,7 +65,7 @@ def test_unlink_rename_mkdir_rmdir(cap, tmp_path):
     assert (i64(rec, 0), text(rec, 1), u32(rec, 2)) == (0, d, 0o700)  # res, path, mode
     rec = cap.one(lambda: os.rmdir(d), lambda r: r.type == 279 and r.tid == me())
     assert (i64(rec, 0), text(rec, 1)) == (0, d)
-    rec = cap.one(lambda: pytest.raises(FileNotFoundError, os.unlink, d),
+    rec = cap.one(raising(FileNotFoundError, os.unlink, d),
                   lambda r: r.type == 301 and r.tid == me())
     assert i64(rec, 0) == -2
 
@@ -94,7 +94,8 @@ def test_symlink_link_chmod(cap, tmp_path):
     assert text(rec, rec.nparams - 1) == lnk                # linkpath
     rec = cap.one(lambda: os.link(target, hard), lambda r: r.type in (309, 311) and r.tid == me())
     assert i64(rec, 0) == 0 and target.encode() in raw(rec, 1 if rec.type == 309 else 2)
-    rec = cap.one(lambda: os.chmod(target, 0o4755), lambda r: r.type in (315, 313) and r.tid == me())
+    rec = cap.one(lambda: os.chmod(target, 0o4755),
+                  lambda r: r.type in (315, 313) and r.tid == me())
     assert i64(rec, 0) == 0 and u32(rec, rec.nparams - 1) == 0o4755   # mode: MODE
 
 
@@ -113,7 +114,8 @@ def test_dup_family_and_pipe(cap):
     assert u32(rec, 4) & PPM_O_CLOEXEC
     newfd = []
     libc = ctypes.CDLL(None, use_errno=True)   # os.dup() is fcntl(F_DUPFD_CLOEXEC)
-    rec = cap.one(lambda: newfd.append(libc.dup(r_fd[0])), lambda r: r.type == 367 and r.tid == me())
+    rec = cap.one(lambda: newfd.append(libc.dup(r_fd[0])),
+                  lambda r: r.type == 367 and r.tid == me())
     assert (i64(rec, 0), i64(rec, 1)) == (newfd[0], r_fd[0])  # res: FD, oldfd: FD
     rec = cap.one(lambda: os.dup2(w_fd[0], newfd[0], inheritable=False),
                   lambda r: r.type in (363, 365) and r.tid == me())

@@ -7,14 +7,15 @@ import struct
 import pytest
 
 from tests.drivers.conftest import requires_bpf
-from tests.drivers.helpers import i64, me, raw, u8, u32
+from tests.drivers.helpers import i64, me, raising, raw, u8, u32
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, requires_bpf]
 
 
 def _v4_tuple(b: bytes) -> tuple[int, str, int, str, int]:
     fam, sip, sport, dip, dport = struct.unpack("<B4sH4sH", b)
-    return fam, socket.inet_ntop(socket.AF_INET, sip), sport, socket.inet_ntop(socket.AF_INET, dip), dport
+    ntop = socket.inet_ntop
+    return fam, ntop(socket.AF_INET, sip), sport, ntop(socket.AF_INET, dip), dport
 
 
 def _v6_tuple(b: bytes) -> tuple[int, str, int, str, int]:
@@ -67,7 +68,7 @@ def test_tcp4_connect_refused_has_no_tuple(cap):
     port = probe.getsockname()[1]
     probe.close()                                               # a port nobody listens on
     try:
-        rec = cap.one(lambda: pytest.raises(ConnectionRefusedError, s.connect, ("127.0.0.1", port)),
+        rec = cap.one(raising(ConnectionRefusedError, s.connect, ("127.0.0.1", port)),
                       lambda r: r.type == 23 and r.tid == me())
         assert i64(rec, 0) == -111                               # res: -ECONNREFUSED
         assert raw(rec, 1) == b""                                # tuple: empty

@@ -2,6 +2,7 @@
 procexit, credentials."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import pytest
 
 from tests.drivers.conftest import requires_bpf
-from tests.drivers.helpers import i64, me, raw, text, u8, u32
+from tests.drivers.helpers import i64, me, raising, raw, text, u8, u32
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, requires_bpf]
 
@@ -54,7 +55,8 @@ def test_fork_parent_and_child_records_then_procexit(cap):
     assert _own_cgroup_lines() <= set(raw(child_rec, 14).rstrip(b"\0").decode().split("\0"))
     assert u32(child_rec, 16) == os.geteuid() and u32(child_rec, 17) == os.getegid()
     # procexit: status (wait status), ret, sig, core
-    assert (i64(exit_rec, 0), i64(exit_rec, 1), u8(exit_rec, 2), u8(exit_rec, 3)) == (7 << 8, 7, 0, 0)
+    status = (i64(exit_rec, 0), i64(exit_rec, 1), u8(exit_rec, 2), u8(exit_rec, 3))
+    assert status == (7 << 8, 7, 0, 0)
 
 
 def test_thread_clone_has_clone_thread_flag(cap):
@@ -94,7 +96,7 @@ def test_execve_success_params(cap, tmp_path):
 
 def test_execve_failure_params(cap, tmp_path):
     missing = str(tmp_path / "nope")
-    rec = cap.one(lambda: pytest.raises(FileNotFoundError, subprocess.run, [missing, "x"]),
+    rec = cap.one(raising(FileNotFoundError, subprocess.run, [missing, "x"]),
                   lambda r: r.type == 293 and i64(r, 0) == -2 and missing.encode() in r.raw)
     assert text(rec, 1) == missing          # exe: argv[0] of the attempt
     assert text(rec, 30) == missing         # filename: the user pointer is still valid
@@ -181,10 +183,8 @@ def test_procexit_reaper_is_the_child_subreaper(cap):
                 os.write(w, f"{os.getpid()} {c}\n".encode())
                 os._exit(0)
             os.waitpid(b, 0)
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(-1, 0)                    # adopted C
-            except ChildProcessError:
-                pass
             os._exit(0)
         os.waitpid(a, 0)
         pids.append(a)

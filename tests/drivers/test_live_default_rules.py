@@ -9,16 +9,14 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.drivers.conftest import requires_bpf
-from tests.drivers.live import MEMCG, by_rule, in_cgroup, run_pyfalco
+from tests.drivers.live import MEMCG, by_rule, in_cgroup, loopback_listener, run_pyfalco
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, pytest.mark.slow, requires_bpf]
 
@@ -26,14 +24,16 @@ MARK = f"pfdef{os.getpid()}"
 
 
 def _rules_file() -> Path | None:
-    for cand in (os.environ.get("PYFALCO_UPSTREAM_RULES"), "/work/upstream/rules/falco_rules.yaml"):
+    for cand in (os.environ.get("PYFALCO_UPSTREAM_RULES"),
+                 "/work/upstream/rules/falco_rules.yaml"):
         if cand and Path(cand).is_file():
             return Path(cand)
     return None
 
 
 RUNC = shutil.which("runc")
-RULES = (*(("Terminal shell in container",) if RUNC else ()), "Read sensitive file untrusted", "Create Symlink Over Sensitive Files",
+RULES = (*(("Terminal shell in container",) if RUNC else ()),
+         "Read sensitive file untrusted", "Create Symlink Over Sensitive Files",
          "Fileless execution via memfd_create", "Execution from /dev/shm",
          "Redirect STDOUT/STDIN to Network Connection in Container",
          "Linux Kernel Module Injection Detected")
@@ -99,11 +99,7 @@ def run(tmp_path_factory):
     if not MEMCG.exists() or not os.access(MEMCG, os.W_OK):
         pytest.skip("cgroup v1 memory hierarchy not writable")
     tmp = tmp_path_factory.mktemp("defrules")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port = listener.getsockname()[1]
-    threading.Thread(target=lambda: [listener.accept() for _ in range(4)], daemon=True).start()
+    listener, port = loopback_listener()
     docker_id = secrets.token_hex(32)
     try:
         alerts, log = run_pyfalco(rules, lambda: _actions(tmp, port, docker_id), RULES)

