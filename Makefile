@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install deps build probe test bench run lint clean
+.PHONY: install deps build probe test bench run lint clean kmod-test
 
 install: $(STAMP) probe
 
@@ -26,6 +26,11 @@ probe:
 
 test: install
 	$(PY) -m pytest -q tests
+
+# The kernel-module driver, built for Debian's kernel and run inside qemu (this host's kernel
+# cannot load modules): tools/kmod-qemu/run.py via its test.
+kmod-test: install
+	$(PY) -m pytest -q tests/drivers/test_kmod.py tests/drivers/test_kmod_qemu.py
 
 bench: install
 	$(PY) bench/run.py
