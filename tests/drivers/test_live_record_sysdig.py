@@ -15,26 +15,9 @@ pytestmark = [pytest.mark.bpf, pytest.mark.root, pytest.mark.sysdig, requires_bp
               pytest.mark.skipif(shutil.which("sysdig") is None, reason="sysdig not installed")]
 
 
-def readable_by_0_29_3(rec) -> bool:
-    """Our records use current libs' numbering.  sysdig 0.29.3 stops reading at an event type
-    beyond its table (336) and crashes (SIGSEGV, measured) on a generic event whose PPM_SC id
-    is beyond its syscall table (e.g. close_range, 392); a 0.29.3-compatible recording leaves
-    those out (or converts them), so this test does."""
-    import struct
-
-    from scap import schema
-
-    if rec.type >= schema.EVENT_INFO_0_29_3_COUNT:
-        return False
-    if rec.type in (0, 1):
-        (sc,) = struct.unpack_from("<H", rec.raw, 26 + 2 * rec.nparams)
-        return sc < len(schema.SYSCALL_NAMES_0_29_3)
-    return True
-
-
 def test_live_recording_reads_back_in_sysdig(tmp_path):
     import scap
-    from scap.engines.bpf import BpfSource
+    from scap.engines.bpf import BpfSource, readable_by_sysdig_0_29_3
 
     out = tmp_path / "live.scap"
     target = tmp_path / "written.txt"
@@ -57,7 +40,7 @@ def test_live_recording_reads_back_in_sysdig(tmp_path):
         for _ in range(20):
             batch = src.next_batch(20)
             for rec in batch:
-                if readable_by_0_29_3(rec):
+                if readable_by_sysdig_0_29_3(rec):  # current-libs-only records left out
                     w.write_event(rec)
                 n += 1
             if not batch and n:
@@ -84,3 +67,31 @@ def test_live_recording_reads_back_in_sysdig(tmp_path):
                           "evt.type=execve and proc.args contains pyfalco-live-rec"],
                          capture_output=True, text=True, check=True, timeout=120)
     assert res.stdout.splitlines() == [f"true|pyfalco-live-rec|{os.getpid()}"], res.stdout
+
+
+def test_sysdig_0_29_3_filter_matches_what_sysdig_survives(tmp_path):
+    """The records readable_by_sysdig_0_29_3() rejects really break sysdig 0.29.3; the ones it
+    keeps do not (built in memory, no probe needed)."""
+    import struct
+
+    import scap
+    from scap.engines.bpf import readable_by_sysdig_0_29_3
+    from scap.record import EventRecord
+
+    def generic(sc: int) -> EventRecord:
+        body = struct.pack("<HHHH", 2, 2, sc, 0)
+        hdr = struct.pack("<QqIHI", 1_700_000_000_000_000_000, os.getpid(), 26 + len(body), 1, 2)
+        return EventRecord.from_raw(hdr + body)
+
+    ok, bad = generic(41), generic(392)           # getppid; close_range (current libs only)
+    assert readable_by_sysdig_0_29_3(ok) and not readable_by_sysdig_0_29_3(bad)
+    rcs = []
+    for rec in (ok, bad):
+        out = tmp_path / f"g{rec.raw[30]}.scap"
+        w = scap.Writer(str(out))
+        w.write_header()
+        w.write_event(rec)
+        w.close()
+        rcs.append(subprocess.run(["sysdig", "-r", str(out)], capture_output=True,
+                                  timeout=60).returncode)
+    assert rcs[0] == 0 and rcs[1] != 0
