@@ -9,6 +9,7 @@ filename ...); ``Event.param`` looks there when the exit event lacks a name.
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -96,29 +97,102 @@ class Event:
 _MISSING: Any = object()
 
 
-#: per event type: parameter name -> index (the schema never changes at run time)
-_INDEX: dict[int, dict[str, int]] = {}
+class _Layout:
+    """How to read the params of one event type without going through the record's
+    generic accessors: name -> index, and per param its type, table entry and, for
+    fixed-width types, the ``struct`` that decodes it in place (no slice, no dispatch).
+    Built once per type from the schema, which never changes at run time."""
+
+    __slots__ = ("fixed", "index", "lens", "pinfos", "ptypes", "w")
+
+    def __init__(self, info: Any, large: bool) -> None:
+        self.index: dict[str, int] = {}
+        for i, p in enumerate(info.params):
+            self.index.setdefault(p.name, i)
+        self.ptypes = [int(p.type) for p in info.params]
+        self.pinfos = list(info.params)
+        self.fixed = [_fixed_struct(t) for t in self.ptypes]
+        self.w = 4 if large else 2
+        #: stored param count -> Struct of the length array
+        self.lens: dict[int, struct.Struct] = {}
+
+
+def _fixed_struct(ptype: int) -> struct.Struct | None:
+    """The in-place decoder of a fixed-width param type, derived from scap's own decoder
+    (its width, and whether all-ones bytes decode negative or as a float), so the two
+    cannot disagree."""
+    from scap.params import decode_param, param_width
+
+    width = param_width(ptype)
+    if width not in (1, 2, 4, 8):
+        return None
+    probe = decode_param(ptype, b"\xff" * width)
+    if isinstance(probe, float):
+        return struct.Struct("<d") if width == 8 else None
+    code = {1: "b", 2: "h", 4: "i", 8: "q"}[width]
+    return struct.Struct("<" + (code if probe < 0 else code.upper()))
+
+
+_LAYOUT: dict[int, _Layout | None] = {}
+_DECODE: list[Any] = []
+
+
+def _layout(record: Any) -> _Layout | None:
+    etype = record.type
+    try:
+        return _LAYOUT[etype]
+    except KeyError:
+        pass
+    from scap.params import decode_param
+    from scap.schema import EF
+
+    if not _DECODE:
+        _DECODE.append(decode_param)
+    info = record.info
+    lay = None if info is None else _Layout(info, bool(int(info.flags) & EF.LARGE_PAYLOAD))
+    _LAYOUT[etype] = lay
+    return lay
+
+
+def param_at(record: Any, i: int, lay: _Layout | None = None) -> Any:
+    """``record.param(i)`` (same value, same errors), read straight from the raw bytes."""
+    if lay is None:
+        lay = _LAYOUT.get(record.type) or _layout(record)
+        if lay is None or i >= len(lay.ptypes):
+            return record.param(i)
+    n = record.nparams
+    if i >= n:
+        return record.param(i)  # raises IndexError as the record does
+    st = lay.lens.get(n)
+    if st is None:
+        st = lay.lens[n] = struct.Struct(f"<{n}{'I' if lay.w == 4 else 'H'}")
+    raw = record.raw
+    lens = st.unpack_from(raw, 26)
+    ln = lens[i]
+    if not ln:
+        return None
+    start = 26 + lay.w * n + (sum(lens[:i]) if i else 0)
+    end = start + ln
+    if end > len(raw):
+        return record.param(i)  # damaged record: the record's own error
+    fx = lay.fixed[i]
+    if fx is not None and ln == fx.size:
+        return fx.unpack_from(raw, start)[0]
+    return _DECODE[0](lay.ptypes[i], raw[start:end], lay.pinfos[i])
 
 
 def _param_by_name(record: Any, name: str) -> Any:
     """``record.param(i)`` for the param called ``name``; _MISSING if the
     type has no such param or this record carries fewer params."""
-    etype = record.type
-    index = _INDEX.get(etype)
-    if index is None:
-        info = record.info
-        if info is None:
-            return _MISSING
-        index = {}
-        for i, p in enumerate(info.params):
-            index.setdefault(p.name, i)
-        _INDEX[etype] = index
-    i = index.get(name)
+    lay = _LAYOUT.get(record.type) or _layout(record)
+    if lay is None:
+        return _MISSING
+    i = lay.index.get(name)
     if i is None:
-        return _appended_param(record, name) if record.nparams > len(index) else _MISSING
+        return _appended_param(record, name) if record.nparams > len(lay.index) else _MISSING
     if i >= record.nparams:
         return _MISSING
-    return record.param(i)
+    return param_at(record, i, lay)
 
 
 #: per event type: name -> (index, ParamInfo) of the params current libs appended past the

@@ -281,10 +281,29 @@ def typechar(fdinfo: Any) -> str:
     return _TYPECHARS.get(fdinfo.type, "o")
 
 
+L4_NA = 1
+L4_RAW = 5
+
+
+def l4proto_of(fdinfo: Any) -> int:
+    """sinsp_fdinfo::get_l4proto: a client/server socket has no protocol yet (``NA``) while
+    neither end is known (before connect/accept), except raw sockets; other fds have none."""
+    t = fdinfo.type
+    if t in (3, 4):
+        if fdinfo.l4proto == L4_RAW:
+            return L4_RAW
+        if not (fdinfo.sip and fdinfo.dip):
+            return L4_NA
+        return int(fdinfo.l4proto)
+    if t in (5, 6):
+        return int(fdinfo.l4proto)
+    return L4_NA
+
+
 def fd_desc(fdinfo: Any, simple: bool = False) -> str:
     """``<f>/etc/passwd``-style description of an fd (sinsp_evt::render_fd)."""
     tch = "" if simple else typechar(fdinfo)
-    proto = _L4_CHARS.get(fdinfo.l4proto, "") if fdinfo.type in _SOCK_TYPES else ""
+    proto = _L4_CHARS.get(l4proto_of(fdinfo), "") if fdinfo.type in _SOCK_TYPES else ""
     return f"<{tch}{proto}>{sanitize(fdinfo.name)}"
 
 
@@ -846,6 +865,15 @@ class Formatter:
                 raise FormatError(f"invalid formatting token {body[j:]}", self.fmt, base + j)
             k = j + len(name)
             info = by_name[name]
+            if name == "evt.type.is":
+                # sysdig 0.29.3 prints this field as <NA> (a PF_NA integer), and unless the
+                # event name runs to the end of the format its parser consumes nothing of it:
+                # the field is empty-named and its text stays literal
+                at_end = body[k : k + 1] == "." and _is_event_type(body[k + 1 :])
+                self.tokens.append((body[j:] if at_end else "", _NA_FIELD, None, width))
+                i = n if at_end else j
+                lit_start = i
+                continue
             arg_text: str | None = None
             if info.arg.value != "none":
                 if k < n and body[k] == "[":
@@ -973,6 +1001,27 @@ class Formatter:
                 return None
             obj[text] = json_value(v, info)
         return json_dumps(obj)
+
+
+class _NaFieldInfo:
+    """A field that is always N/A (see evt.type.is in Formatter._compile)."""
+
+    name = ""
+    renderer = None
+    filter_only = False
+
+    @staticmethod
+    def extractor(evt: Any, arg: Any) -> Any:
+        return None
+
+
+_NA_FIELD = _NaFieldInfo()
+
+
+def _is_event_type(text: str) -> bool:
+    if text.isdigit():
+        return True
+    return any(info.name == text for info in schema.EVENT_INFO_0_29_3)
 
 
 class _Clock:

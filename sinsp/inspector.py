@@ -25,8 +25,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sinsp.event import Event
-from sinsp.parsers import CONTAINER_TYPES, NO_CREATE_TYPES, PARSERS, ensure_built, event_flags
+from sinsp.event import Event, param_at
+from sinsp.parsers import PARSERS as _PARSERS
+from sinsp.parsers import PLAN as _PLAN
+from sinsp.parsers import (
+    PLAN_CONTAINER,
+    PLAN_EXIT,
+    PLAN_NO_CREATE,
+    PLAN_SKIPRESET,
+    PLAN_USES_FD,
+    ensure_built,
+)
 from sinsp.parsers.prefilter import prefilter_types
 from sinsp.state.containers import ContainerTable, container_id_from_cgroups
 from sinsp.state.fds import (
@@ -41,11 +50,6 @@ from sinsp.state.fds import (
 from sinsp.state.threads import DEFAULT_MAX_THREADS, ThreadInfo, ThreadTable, seed_exe_state
 from sinsp.state.users import UserTable
 from sinsp.verdict import Verdict
-
-# ppm_event_flags bits used here (driver/ppm_events_public.h).
-EF_CREATES_FD = 1 << 0
-EF_USES_FD = 1 << 2
-EF_SKIPPARSERESET = 1 << 8
 
 SCAP_DF_STATE_ONLY = 1
 
@@ -239,15 +243,28 @@ class Inspector:
 
         Any pending verdict is applied first, so callers that feed records
         one by one (tests, live loops) get the same deferral as ``next()``.
+
+        This is the per-event hot path: one plan lookup per type
+        (``sinsp.parsers.PLAN``), the thread/enter/fd links made inline
+        (sinsp's reset()), params read in place (``sinsp.event.param_at``).
         """
-        if self._verdict:
-            self._verdict.apply(self.threads)
+        verdict = self._verdict
+        if verdict.remove_fds or verdict.remove_tids:
+            verdict.apply(self.threads)
         seq = getattr(rec, "seq", -1)
-        skipped = seq > self._num  # a prefilter dropped events before this one
-        self._num = seq + 1 if seq >= 0 else self._num + 1
+        num = self._num
+        if seq >= 0:
+            skipped = seq > num  # a prefilter dropped events before this one
+            num = seq + 1
+        else:
+            skipped = False
+            num += 1
+        self._num = num
         self.stats.events += 1
-        evt = Event(rec, self._num, self)
-        if not self._seen_non_container and (skipped or rec.type not in CONTAINER_TYPES):
+        etype = rec.type
+        plan = _PLAN[etype] if etype < len(_PLAN) else etype & 1 and PLAN_EXIT
+        evt = Event(rec, num, self)
+        if not self._seen_non_container and (skipped or not plan & PLAN_CONTAINER):
             # (dropped events are never container events: those are state events)
             # sysdig reads the leading container events while opening the file,
             # then classifies the process-list threads (identify_category)
@@ -255,12 +272,12 @@ class Inspector:
             for ti in sorted(self.threads, key=lambda t: t.tid):
                 self.containers.identify_category(ti)
         try:
-            self._reset(evt)
-            parser = PARSERS.get(rec.type)
+            self._link(evt, rec, plan)
+            parser = _PARSERS.get(etype)
             if parser is not None:
-                parser(evt, self, self._verdict)
+                parser(evt, self, verdict)
         except Exception as exc:  # one bad event must not end the stream
-            err = EventParseError(self._num, rec.type, getattr(rec, "offset", None), exc)
+            err = EventParseError(num, etype, getattr(rec, "offset", None), exc)
             if self.strict:
                 raise err from exc
             self.stats.parse_errors += 1
@@ -268,50 +285,54 @@ class Inspector:
         if getattr(rec, "dump_flags", 0) & SCAP_DF_STATE_ONLY:
             self.stats.hidden_state_only += 1
             return None
-        if rec.type in CONTAINER_TYPES:
-            if not self._seen_non_container:
-                self.stats.hidden_container += 1
-                return None
+        if plan & PLAN_CONTAINER and not self._seen_non_container:
+            self.stats.hidden_container += 1
+            return None
         return evt
 
     def _reset(self, evt: Event) -> None:
         """Link the event to its thread, enter record and fd (sinsp reset())."""
         rec = evt.record
-        flags = event_flags(rec.type)
+        etype = rec.type
+        self._link(evt, rec, _PLAN[etype] if etype < len(_PLAN) else etype & 1 and PLAN_EXIT)
+
+    def _link(self, evt: Event, rec: Any, plan: int) -> None:
         tid = rec.tid
         ti = self.threads.get(tid)
-        if flags & EF_SKIPPARSERESET:
+        if plan & PLAN_SKIPRESET:
             # procinfo & co.: look the thread up, never create it, no pairing
             evt.thread = ti
             return
         if ti is None:
-            if rec.type in NO_CREATE_TYPES:
+            if plan & PLAN_NO_CREATE:
                 return
             ti = self.create_thread(tid)
         evt.thread = ti
-        if rec.type % 2 == 0:
+        if not plan & PLAN_EXIT:
             ti.last_enter = rec
-            if flags & EF_USES_FD:
-                fdnum = _first_param(rec)
-                if isinstance(fdnum, int):
-                    evt.fdnum = fdnum
+            if not plan & PLAN_USES_FD:
+                return
+            fdnum = _first_param(rec)
+            if fdnum.__class__ is not int:
+                return
+            evt.fdnum = fdnum
         else:
             last = ti.last_enter
+            enter = None
             if last is not None and last.type == rec.type - 1:
-                evt.enter = last
+                evt.enter = enter = last
             ti.last_enter = None
-            if flags & EF_USES_FD:
-                fdnum = None
-                if evt.enter is not None:
-                    fdnum = _first_param(evt.enter)
-                if not isinstance(fdnum, int):
-                    fdnum = evt.param("fd")
-                if isinstance(fdnum, int):
-                    evt.fdnum = fdnum
-        if evt.fdnum is not None:
-            table = ti.fd_table()
-            if table is not None:
-                evt.fd = table.get(evt.fdnum)
+            if not plan & PLAN_USES_FD:
+                return
+            fdnum = _first_param(enter) if enter is not None else None
+            if fdnum.__class__ is not int:
+                fdnum = evt.param("fd")
+            if fdnum.__class__ is not int:
+                return
+            evt.fdnum = fdnum
+        table = ti.fd_table()
+        if table is not None:
+            evt.fd = table.get(fdnum)
 
     # -- helpers for parsers -----------------------------------------------------
 
@@ -335,11 +356,11 @@ class Inspector:
 
 
 def _first_param(rec: Any) -> Any:
-    if int(rec.nparams) < 1 or rec.info is None or not rec.info.params:
+    if rec.nparams < 1:
         return None
     try:
-        return rec.param(0)
-    except Exception:  # a malformed param is "no fd", not a crash
+        return param_at(rec, 0)
+    except Exception:  # a malformed param (or none in the table) is "no fd", not a crash
         return None
 
 

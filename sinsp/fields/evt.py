@@ -490,6 +490,13 @@ def _type_is(evt: Any, arg: Any) -> Any:
     return 0
 
 
+def _json_null(evt: Any, arg: Any) -> Any:
+    return None
+
+
+_type_is.json = _json_null  # type: ignore[attr-defined]  # PF_NA integer: sysdig -j gives null
+
+
 @evt.field("syscall.type", FieldType.CHARBUF, "For system call events, the name of the system call "
            "(e.g. 'open'). Unset for other events (e.g. switch or internal events).")  # fmt: skip
 def _syscall_type(evt: Any, arg: Any) -> Any:

@@ -385,9 +385,7 @@ def _rproto(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 def _l4proto(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None:
         return None
-    if fdi.type not in (IPV4_SOCK, IPV6_SOCK, IPV4_SERVSOCK, IPV6_SERVSOCK):
-        return None
-    return _L4_NAMES.get(fdi.l4proto, "<NA>")
+    return _L4_NAMES.get(fmt.l4proto_of(fdi), "<NA>")
 
 
 @_sock_field("fd.sockfamily", FieldType.CHARBUF, "the socket family for socket events. Can be 'ip' "

@@ -35,6 +35,17 @@ NO_CREATE_TYPES: set[int] = set()  # thread looked up, never invented
 CONTAINER_TYPES: set[int] = set()  # container descriptions
 _NO_CREATE_NAMES = frozenset({"procinfo", "container", "notification", "infra"})
 
+# Bits of a type's plan (what the inspector does with the event before its parser runs).
+PLAN_SKIPRESET = 1  # EF_SKIPPARSERESET: look the thread up, never create it, no pairing
+PLAN_NO_CREATE = 2  # an unknown tid is not invented
+PLAN_USES_FD = 4  # EF_USES_FD: the event names an fd (enter: param 0; exit: its enter's)
+PLAN_CONTAINER = 8  # a container description
+PLAN_EXIT = 16  # odd types
+
+#: type number -> PLAN_* bits: one list index per event instead of several set lookups
+#: and flag tests (filled by ``ensure_built()``; the parser itself stays in ``PARSERS``)
+PLAN: list[int] = []
+
 
 def ensure_built() -> dict[int, Parser]:
     """Fill ``PARSERS`` from ``scap.schema`` once (lazily, so that importing
@@ -43,16 +54,27 @@ def ensure_built() -> dict[int, Parser]:
         return PARSERS
     from scap import schema
 
+    plan: list[int] = []
     for etype, info in enumerate(schema.EVENT_INFO):
-        _FLAGS.append(int(info.flags))
+        flags = int(info.flags)
+        _FLAGS.append(flags)
         direction = "E" if etype % 2 == 0 else "X"
         handler = BY_NAME.get((info.name, direction))
         if handler is not None:
             PARSERS[etype] = handler
+        bits = PLAN_EXIT if etype & 1 else 0
+        if flags & schema.EF.SKIPPARSERESET:
+            bits |= PLAN_SKIPRESET
+        if flags & schema.EF.USES_FD:
+            bits |= PLAN_USES_FD
         if info.name in _NO_CREATE_NAMES:
             NO_CREATE_TYPES.add(etype)
+            bits |= PLAN_NO_CREATE
         if info.name == "container":
             CONTAINER_TYPES.add(etype)
+            bits |= PLAN_CONTAINER
+        plan.append(bits)
+    PLAN[:] = plan
     return PARSERS
 
 
@@ -66,6 +88,7 @@ __all__ = [
     "CONTAINER_TYPES",
     "NO_CREATE_TYPES",
     "PARSERS",
+    "PLAN",
     "Parser",
     "ensure_built",
     "event_flags",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sinsp.event import param_at
 from sinsp.state.threads import join_path
 
 if TYPE_CHECKING:
@@ -16,9 +17,9 @@ AT_FDCWD = -100
 def retval(evt: Event) -> int | None:
     """The exit event's return value (its first parameter, named res/fd)."""
     rec = evt.record
-    if int(rec.nparams) < 1:
+    if rec.nparams < 1:
         return None
-    v = rec.param(0)
+    v = param_at(rec, 0)
     return v if isinstance(v, int) else None
 
 

@@ -196,3 +196,16 @@ def test_list_k8s_audit():
     names = res.stdout.splitlines()
     assert "ka.verb" in names and "ka.user.name" in names
     assert "proc.name" not in names
+
+
+def test_falco_hostname_env(tmp_path):
+    import os
+    rules = rules_file(tmp_path / "r.yaml", [
+        {"rule": "Any open", "desc": "d", "condition": "evt.type in (open, openat) and evt.dir=<",
+         "output": "o", "priority": "INFO"}])
+    env = dict(os.environ, FALCO_HOSTNAME="pyfalco-test-host")
+    res = pyfalco("-r", str(rules), "-e", "/work/shared/traces/syscalls/syscall.scap",
+                  "-o", "json_output=true", env=env)
+    assert res.returncode == 0, res.stderr
+    alerts = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    assert alerts and {a["hostname"] for a in alerts} == {"pyfalco-test-host"}

@@ -96,3 +96,11 @@ def test_exit_action(capture, rules):
             in res.stderr)
     assert "Exiting." in res.stderr
     assert res.stderr.rstrip().endswith("Error: Drop manager internal error")
+
+
+def test_priority_above_debug_silences_the_drop_alert(capture, rules):
+    """Falco: the drop alert is a Debug notification, emitted only with ``priority: debug``."""
+    res = pyfalco("-r", str(rules), "-e", str(capture), "-o", "priority=info")
+    assert res.returncode == 0
+    assert drop_alerts(res.stdout) == []
+    assert "num times actions taken: 1" in res.stderr

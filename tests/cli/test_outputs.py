@@ -214,15 +214,15 @@ def test_slow_http_does_not_hold_back_other_outputs(http_recorder, tmp_path):
     t0 = time.monotonic()
     for i in range(10):
         hub.emit(FakeAlert(rule=f"r{i}"))
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 2.0          # 10 x 0.5 s if emit waited on the endpoint
     # the file output finishes long before the slow endpoint got everything
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 4
     while time.monotonic() < deadline:
         if len((tmp_path / "e.txt").read_text().splitlines()) == 10:
             break
         time.sleep(0.02)
     assert len((tmp_path / "e.txt").read_text().splitlines()) == 10
-    assert len(rec.requests) < 10
+    assert len(rec.requests) < 10, "the file output waited for the slow endpoint"
     hub.stop()
     st = hub.stats()
     assert st["file"]["sent"] == 10
