@@ -34,7 +34,7 @@
 #define SCAP_MAX_ARGS 4096
 #define SCAP_MAX_ENV 4096
 #define SCAP_MAX_CGROUP_PATH 256
-#define SCAP_SNAPLEN 80
+#define SCAP_SNAPLEN 80 /* default I/O bytes kept (sysdig -s); at most 256 */
 #define SCAP_MAX_SYSCALLS 512 /* x86_64 syscall numbers are below this */
 #define SCAP_SAMPLE_PREFIX 2  /* the u16 cpu before each record */
 /* syscall_table slot (no x86_64 syscall has it) that enables procexit records */
@@ -61,7 +61,7 @@ struct scap_syscall_entry {
 struct scap_config {
 	__u64 boot_time_ns;  /* epoch ns at boot: ts = boot_time + bpf_ktime_get_boot_ns() */
 	__u32 drop_tgid;     /* process whose syscalls are ignored (0: none) */
-	__u32 snaplen;       /* bytes of I/O data kept (<= SCAP_SNAPLEN) */
+	__u32 snaplen;       /* bytes of I/O data kept (default SCAP_SNAPLEN, at most 256) */
 	__u32 capture_on;    /* 0: everything returns at once */
 	__u32 api_version;   /* written by the loader, read back as a sanity check */
 };

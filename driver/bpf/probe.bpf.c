@@ -1003,13 +1003,26 @@ FILLER(accept4)
 	END();
 }
 
+/* I/O data kept: the syscall's result, cut to the configured snaplen (sysdig's default 80) */
+#define MAX_SNAPLEN 256
+static __always_inline __u64 io_len(long ret)
+{
+	struct scap_config *cfg = cfg_get();
+	__u64 snap = cfg ? cfg->snaplen : SCAP_SNAPLEN;
+	if (ret <= 0)
+		return 0;
+	if (snap > MAX_SNAPLEN)
+		snap = MAX_SNAPLEN;
+	return (__u64)ret < snap ? (__u64)ret : snap;
+}
+
 FILLER(sendto)
 {
 	BEGIN(PPME_SOCKET_SENDTO_X, 5);
 	long fd = (int)arg(regs, 0);
 	__u64 size = arg(regs, 2);
 	put_s64(a, ret);
-	put_user_bytes(a, (void *)arg(regs, 1), ret > 0 ? ret : 0, SCAP_SNAPLEN < 128 ? 128 : SCAP_SNAPLEN);
+	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
 	put_s64(a, fd);
 	put_u32(a, size);
 	put_tuple(a, t, fd, 0);
@@ -1021,7 +1034,7 @@ FILLER(recvfrom)
 	BEGIN(PPME_SOCKET_RECVFROM_X, 5);
 	long fd = (int)arg(regs, 0);
 	put_s64(a, ret);
-	put_user_bytes(a, (void *)arg(regs, 1), ret > 0 ? ret : 0, SCAP_SNAPLEN < 128 ? 128 : SCAP_SNAPLEN);
+	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
 	put_tuple(a, t, fd, 1);
 	put_s64(a, fd);
 	put_u32(a, arg(regs, 2));

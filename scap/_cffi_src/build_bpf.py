@@ -29,7 +29,7 @@ ffibuilder.cdef(
     int scap_bpf_set_syscalls(struct scap_bpf *h, const uint8_t *interesting,
                               const uint16_t *ppm_sc, uint32_t n, char *err);
     int scap_bpf_set_config(struct scap_bpf *h, uint64_t boot_time_ns, uint32_t drop_tgid,
-                            uint32_t capture_on, char *err);
+                            uint32_t capture_on, uint32_t snaplen, char *err);
     int scap_bpf_attach(struct scap_bpf *h, char *err);
     int scap_bpf_drain(struct scap_bpf *h, uint8_t *out, size_t cap, uint32_t *offsets,
                        uint16_t *cpus, uint32_t max_events, int timeout_ms, size_t *used,

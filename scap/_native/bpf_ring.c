@@ -253,13 +253,13 @@ int scap_bpf_set_syscalls(struct scap_bpf *h, const uint8_t *interesting,
 }
 
 int scap_bpf_set_config(struct scap_bpf *h, uint64_t boot_time_ns, uint32_t drop_tgid,
-			uint32_t capture_on, char *err)
+			uint32_t capture_on, uint32_t snaplen, char *err)
 {
 	uint32_t zero = 0;
 	struct scap_config c = {
 		.boot_time_ns = boot_time_ns,
 		.drop_tgid = drop_tgid,
-		.snaplen = SCAP_SNAPLEN,
+		.snaplen = snaplen,
 		.capture_on = capture_on,
 		.api_version = SCAP_BPF_API_VERSION,
 	};

@@ -32,7 +32,7 @@ int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **o
 int scap_bpf_set_syscalls(struct scap_bpf *h, const uint8_t *interesting,
 			  const uint16_t *ppm_sc, uint32_t n, char *err);
 int scap_bpf_set_config(struct scap_bpf *h, uint64_t boot_time_ns, uint32_t drop_tgid,
-			uint32_t capture_on, char *err);
+			uint32_t capture_on, uint32_t snaplen, char *err);
 int scap_bpf_attach(struct scap_bpf *h, char *err);
 /* Move up to max_events records into out[0..cap): record i starts at
  * offsets[i], came from cpus[i]; *used is the bytes written.  Waits at most

@@ -195,12 +195,13 @@ class BpfSource:
     `syscalls`: names to record (None: all); the state set `STATE_SYSCALLS` is always added
     unless `with_state=False`.  `drop_self`: ignore this process's own syscalls.
     `ring_bytes`: ring buffer size (power of two).  `batch_bytes`/`max_batch`: the drain buffer.
+    `snaplen`: bytes of I/O data kept per record (sysdig's `-s`, default 80, at most 256).
     """
 
     def __init__(self, syscalls: Iterable[str] | None = None, *, with_state: bool = True,
                  probe: str | os.PathLike[str] | None = None, ring_bytes: int = 16 << 20,
                  drop_self: bool = False, batch_bytes: int = 4 << 20,
-                 max_batch: int = 65536, poll_timeout_ms: int = 50) -> None:
+                 max_batch: int = 65536, poll_timeout_ms: int = 50, snaplen: int = 80) -> None:
         self._syscalls = None if syscalls is None else set(syscalls)
         self._with_state = with_state
         self._probe_arg = probe
@@ -209,6 +210,7 @@ class BpfSource:
         self._batch_bytes = max(batch_bytes, 1 << 17)
         self._max_batch = max_batch
         self._timeout = poll_timeout_ms
+        self._snaplen = max(0, min(snaplen, 256))
         self._h: Any = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -243,7 +245,8 @@ class BpfSource:
             self.set_interesting(self._syscalls)
             self.boot_time_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
             self._check(lib.scap_bpf_set_config(self._h, self.boot_time_ns,
-                                                os.getpid() if self._drop_self else 0, 1, err),
+                                                os.getpid() if self._drop_self else 0, 1,
+                                                self._snaplen, err),
                         "config")
             self._check(lib.scap_bpf_attach(self._h, err), "attach")
         except BaseException:

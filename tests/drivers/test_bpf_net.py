@@ -134,3 +134,22 @@ def test_udp_sendto_recvfrom(cap):
     finally:
         a.close()
         b.close()
+
+
+def test_snaplen_is_configurable():
+    from scap.engines.bpf import BpfSource
+    from tests.drivers.helpers import Capture
+
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.bind(("127.0.0.1", 0))
+    b.connect(a.getsockname())
+    try:
+        with BpfSource({"sendto"}, with_state=False, snaplen=200) as src:
+            payload = bytes(range(256)) * 2
+            rec = Capture(src).one(lambda: b.send(payload),
+                                   lambda r: r.type == 31 and r.tid == me())
+            assert raw(rec, 1) == payload[:200]                  # data: the first 200 bytes
+    finally:
+        a.close()
+        b.close()
