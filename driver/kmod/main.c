@@ -34,6 +34,7 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/binfmts.h>
+#include <linux/openat2.h>
 #include <linux/cgroup.h>
 #include <linux/audit.h>
 #include <linux/tty.h>
@@ -807,6 +808,177 @@ static void fill_exec(struct rec *e, struct pt_regs *regs, long ret, int is_exec
 	}
 }
 
+/* Fillers that are "res, then arguments as they are": a spec per syscall,
+ * one letter + argument index per param after res (the probe's layouts):
+ *   f: fd (int -> s64)   s: user string   u: u32   m: mode & 07777
+ *   b: u8                c: CLONE_* -> PPM_CL_* */
+struct simple_filler {
+	u16 nr;
+	u16 type;
+	const char *spec;
+};
+
+static const struct simple_filler simple_fillers[] = {
+	{ SCAP_NR_listen, PPME_SOCKET_LISTEN_X, "f0u1" },
+	{ SCAP_NR_dup, PPME_SYSCALL_DUP_1_X, "f0" },
+	{ SCAP_NR_dup2, PPME_SYSCALL_DUP2_X, "f0f1" },
+	{ SCAP_NR_rename, PPME_SYSCALL_RENAME_X, "s0s1" },
+	{ SCAP_NR_renameat, PPME_SYSCALL_RENAMEAT_X, "f0s1f2s3" },
+	{ SCAP_NR_renameat2, PPME_SYSCALL_RENAMEAT2_X, "f0s1f2s3u4" },
+	{ SCAP_NR_unlink, PPME_SYSCALL_UNLINK_2_X, "s0" },
+	{ SCAP_NR_mkdir, PPME_SYSCALL_MKDIR_2_X, "s0u1" },
+	{ SCAP_NR_mkdirat, PPME_SYSCALL_MKDIRAT_X, "f0s1u2" },
+	{ SCAP_NR_rmdir, PPME_SYSCALL_RMDIR_2_X, "s0" },
+	{ SCAP_NR_link, PPME_SYSCALL_LINK_2_X, "s0s1" },
+	{ SCAP_NR_linkat, PPME_SYSCALL_LINKAT_2_X, "f0s1f2s3u4" },
+	{ SCAP_NR_symlink, PPME_SYSCALL_SYMLINK_X, "s0s1" },
+	{ SCAP_NR_symlinkat, PPME_SYSCALL_SYMLINKAT_X, "s0f1s2" },
+	{ SCAP_NR_chmod, PPME_SYSCALL_CHMOD_X, "s0m1" },
+	{ SCAP_NR_fchmod, PPME_SYSCALL_FCHMOD_X, "f0m1" },
+	{ SCAP_NR_fchmodat, PPME_SYSCALL_FCHMODAT_X, "f0s1m2" },
+	{ SCAP_NR_setuid, PPME_SYSCALL_SETUID_X, "u0" },
+	{ SCAP_NR_setgid, PPME_SYSCALL_SETGID_X, "u0" },
+	{ SCAP_NR_setreuid, PPME_SYSCALL_SETREUID_X, "u0u1" },
+	{ SCAP_NR_setregid, PPME_SYSCALL_SETREGID_X, "u0u1" },
+	{ SCAP_NR_setresuid, PPME_SYSCALL_SETRESUID_X, "u0u1u2" },
+	{ SCAP_NR_setresgid, PPME_SYSCALL_SETRESGID_X, "u0u1u2" },
+	{ SCAP_NR_memfd_create, PPME_SYSCALL_MEMFD_CREATE_X, "s0u1" },
+	{ SCAP_NR_chdir, PPME_SYSCALL_CHDIR_X, "s0" },
+	{ SCAP_NR_fchdir, PPME_SYSCALL_FCHDIR_X, "f0" },
+	{ SCAP_NR_chroot, PPME_SYSCALL_CHROOT_X, "s0" },
+	{ SCAP_NR_mount, PPME_SYSCALL_MOUNT_X, "s0s1s2u3" },
+	{ SCAP_NR_umount2, PPME_SYSCALL_UMOUNT2_X, "s0u1" },
+	{ SCAP_NR_kill, PPME_SYSCALL_KILL_X, "f0b1" },
+	{ SCAP_NR_unshare, PPME_SYSCALL_UNSHARE_X, "c0" },
+	{ SCAP_NR_setns, PPME_SYSCALL_SETNS_X, "f0c1" },
+	{ SCAP_NR_bpf, PPME_SYSCALL_BPF_2_X, "u0" },
+	{ SCAP_NR_finit_module, PPME_SYSCALL_FINIT_MODULE_X, "f0s1u2" },
+};
+
+/* simple_fillers indexed by syscall number (0: none), built at load */
+static u8 simple_index[SCAP_MAX_SYSCALLS];
+
+static void fill_simple(struct rec *e, struct ring *r, struct pt_regs *regs, long ret,
+			const struct simple_filler *sf)
+{
+	const char *p;
+
+	rec_begin(e, r, sf->type, 1 + strlen(sf->spec) / 2);
+	put_s64(e, ret);
+	for (p = sf->spec; p[0] && p[1]; p += 2) {
+		unsigned long v = arg(regs, p[1] - '0');
+		switch (p[0]) {
+		case 'f': put_s64(e, (int)v); break;
+		case 's': put_ustr(e, (void __user *)v); break;
+		case 'u': put_u32(e, v); break;
+		case 'm': put_u32(e, v & 07777); break;
+		case 'b': put_u8(e, v); break;
+		case 'c': put_u32(e, clone_flags(v)); break;
+		}
+	}
+}
+
+static void put_pipe(struct rec *e, long ret, void __user *ufds)
+{
+	int fds[2] = {-1, -1};
+	struct file *f;
+
+	if (copy_from_user_nofault(fds, ufds, sizeof(fds)))
+		fds[0] = fds[1] = -1;
+	put_s64(e, ret);
+	put_s64(e, fds[0]);
+	put_s64(e, fds[1]);
+	f = ret == 0 && fds[0] >= 0 ? fget_raw(fds[0]) : NULL;
+	put_u64(e, f ? file_inode(f)->i_ino : 0);
+	if (f)
+		fput(f);
+}
+
+/* I/O data: the first bytes only, like the probe (at least 128) */
+#define IO_SNAPLEN (SCAP_SNAPLEN < 128 ? 128 : SCAP_SNAPLEN)
+
+static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
+{
+	u32 fl;
+
+	switch (nr) {
+	case SCAP_NR_creat:
+		rec_begin(e, r, PPME_SYSCALL_CREAT_X, 6);
+		put_s64(e, ret);
+		put_ustr(e, (void __user *)arg(regs, 0));
+		put_u32(e, arg(regs, 1) & 07777);
+		put_dev_ino(e, ret, NULL);
+		put_u16(e, created_flag(ret) ? 1 : 0);
+		return 1;
+	case SCAP_NR_openat2: {
+		struct open_how how = {};
+		rec_begin(e, r, PPME_SYSCALL_OPENAT2_X, 8);
+		if (copy_from_user_nofault(&how, (void __user *)arg(regs, 2),
+					   min_t(unsigned long, arg(regs, 3), sizeof(how))))
+			memset(&how, 0, sizeof(how));
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_ustr(e, (void __user *)arg(regs, 1));
+		put_u32(e, open_flags(how.flags) | created_flag(ret));
+		put_u32(e, open_mode(how.flags, how.mode));
+		put_u32(e, how.resolve);
+		put_dev_ino(e, ret, NULL);
+		return 1;
+	}
+	case SCAP_NR_bind:
+		rec_begin(e, r, PPME_SOCKET_BIND_X, 3);
+		put_s64(e, ret);
+		put_usockaddr(e, (void __user *)arg(regs, 1), arg(regs, 2));
+		put_s64(e, (int)arg(regs, 0));
+		return 1;
+	case SCAP_NR_sendto:
+		rec_begin(e, r, PPME_SOCKET_SENDTO_X, 5);
+		put_s64(e, ret);
+		put_ubytes(e, (void __user *)arg(regs, 1), ret > 0 ? ret : 0, IO_SNAPLEN);
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, arg(regs, 2));
+		put_tuple(e, (int)arg(regs, 0), 0);
+		return 1;
+	case SCAP_NR_recvfrom:
+		rec_begin(e, r, PPME_SOCKET_RECVFROM_X, 5);
+		put_s64(e, ret);
+		put_ubytes(e, (void __user *)arg(regs, 1), ret > 0 ? ret : 0, IO_SNAPLEN);
+		put_tuple(e, (int)arg(regs, 0), 1);
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, arg(regs, 2));
+		return 1;
+	case SCAP_NR_dup3:
+		rec_begin(e, r, PPME_SYSCALL_DUP3_X, 4);
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_s64(e, (int)arg(regs, 1));
+		put_u32(e, arg(regs, 2) & O_CLOEXEC ? (1 << 12) : 0); /* PPM_O_CLOEXEC */
+		return 1;
+	case SCAP_NR_pipe:
+		rec_begin(e, r, PPME_SYSCALL_PIPE_X, 4);
+		put_pipe(e, ret, (void __user *)arg(regs, 0));
+		return 1;
+	case SCAP_NR_pipe2:
+		rec_begin(e, r, PPME_SYSCALL_PIPE2_X, 5);
+		put_pipe(e, ret, (void __user *)arg(regs, 0));
+		put_u32(e, open_flags(arg(regs, 1)) & ~3U);
+		return 1;
+	case SCAP_NR_unlinkat:
+		rec_begin(e, r, PPME_SYSCALL_UNLINKAT_2_X, 4);
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_ustr(e, (void __user *)arg(regs, 1));
+		put_u32(e, arg(regs, 2) & AT_REMOVEDIR ? 1 : 0); /* PPM_AT_REMOVEDIR */
+		return 1;
+	}
+	fl = simple_index[nr];
+	if (fl) {
+		fill_simple(e, r, regs, ret, &simple_fillers[fl - 1]);
+		return 1;
+	}
+	return 0;
+}
+
 /* Returns 0 when the syscall has no dedicated filler (generic event). */
 static int fill(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
 {
@@ -866,13 +1038,12 @@ static int fill(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, lo
 		fill_exec(e, regs, ret, 1);
 		return 1;
 	case SCAP_NR_socket:
-		rec_begin(e, r, PPME_SOCKET_SOCKET_X, 5);
-		fl = arg(regs, 1);
+		/* current libs: fd, domain, type, proto (the SOCK_* flags stay in type) */
+		rec_begin(e, r, PPME_SOCKET_SOCKET_X, 4);
 		put_s64(e, ret);
 		put_u32(e, arg(regs, 0));
-		put_u32(e, fl & 0xf);
+		put_u32(e, arg(regs, 1));
 		put_u32(e, arg(regs, 2));
-		put_u32(e, fl & ~0xfU);
 		return 1;
 	case SCAP_NR_connect: {
 		long fd = (int)arg(regs, 0);
@@ -896,7 +1067,7 @@ static int fill(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, lo
 		put_u32(e, arg(regs, 3));
 		return 1;
 	}
-	return 0;
+	return fill_more(e, r, regs, nr, ret);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1164,6 +1335,8 @@ static int __init pyfalco_init(void)
 		pr_err("pyfalco: ring_bytes must be a power of two in [64 KiB, 1 GiB]\n");
 		return -EINVAL;
 	}
+	for (i = 0; i < ARRAY_SIZE(simple_fillers); i++)
+		simple_index[simple_fillers[i].nr] = i + 1;
 	nrings = nr_cpu_ids;
 	rings = kcalloc(nrings, sizeof(*rings), GFP_KERNEL);
 	if (!rings)

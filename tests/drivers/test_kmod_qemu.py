@@ -124,7 +124,7 @@ def test_clone_execve_procexit(guest):
     kid = _only(recs, "clone", tid=child)
     assert kid.param(0) == 0 and (i64(kid, 3), i64(kid, 4), i64(kid, 5)) == (child, child, pid)
     assert text(parent, 1) == "/kmod-guest" and text(kid, 13) == "kmod-guest"
-    assert recs.index(parent) < recs.index(kid)
+    # no order between the parent's and the child's clone exit: whichever returns first
     ex = _only(recs, "execve", tid=child)
     assert ex.nparams == 31 and ex.param(0) == 0
     assert text(ex, 1) == "busybox"

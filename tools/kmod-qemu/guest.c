@@ -171,14 +171,42 @@ int main(int argc, char **argv)
 	struct sockaddr_in cl;
 	sl = sizeof(cl);
 	getsockname(cs, (struct sockaddr *)&cl, &sl);
+	char rbuf[64] = {0};
+	long sent = sendto(cs, "hello-kmod", 10, 0, NULL, 0);
+	long got = recvfrom(as, rbuf, sizeof(rbuf), 0, NULL, NULL);
 	close(as);
 	close(cs);
 	close(ls);
+	/* fd, path and credential syscalls, made directly so the syscall numbers are known */
+	int pfd[2] = {-1, -1};
+	long prc = syscall(SYS_pipe2, pfd, O_CLOEXEC | O_NONBLOCK);
+	long d1 = syscall(SYS_dup, pfd[0]);
+	long d2 = syscall(SYS_dup2, pfd[0], 40);
+	long d3 = syscall(SYS_dup3, pfd[1], 41, O_CLOEXEC);
+	syscall(SYS_close, d1);
+	syscall(SYS_close, d2);
+	syscall(SYS_close, d3);
+	syscall(SYS_close, pfd[0]);
+	syscall(SYS_close, pfd[1]);
+	long mk = syscall(SYS_mkdir, "/tmp/kd", 0750);
+	long rn = syscall(SYS_rename, "/tmp/kd", "/tmp/kd2");
+	long sy = syscall(SYS_symlink, "/tmp/kd2", "/tmp/kl");
+	long ul = syscall(SYS_unlink, "/tmp/kl");
+	long rd = syscall(SYS_rmdir, "/tmp/kd2");
+	long cm = syscall(SYS_chmod, "/tmp/kmod-probe.txt", 0600);
+	long cd = syscall(SYS_chdir, "/tmp");
+	long ua = syscall(SYS_unlinkat, AT_FDCWD, "kmod-probe.txt", 0);
+	long su = syscall(SYS_setuid, 0);
+	long kl = syscall(SYS_kill, getpid(), 0);
 	long ppid = syscall(SYS_getppid);
 	scap_kmod_stop(h, err);
 	printf("KMOD pid=%d child=%d status=%d fd=%d bad=%d errno_bad=%d port=%d cport=%d "
 	       "crc=%d as=%d lfd=%d cfd=%d ppid=%ld\n", getpid(), child, status, fd, bad, ENOENT,
 	       ntohs(sa.sin_port), ntohs(cl.sin_port), crc, as, ls, cs, ppid);
+	printf("KMOD sent=%ld got=%ld pipe_rc=%ld pipe0=%d pipe1=%d dup=%ld dup2=%ld dup3=%ld "
+	       "mkdir=%ld rename=%ld symlink=%ld unlink=%ld rmdir=%ld chmod=%ld chdir=%ld "
+	       "unlinkat=%ld setuid=%ld kill=%ld\n", sent, got, prc, pfd[0], pfd[1], d1, d2, d3,
+	       mk, rn, sy, ul, rd, cm, cd, ua, su, kl);
 	stats(h, "p1");
 	wr(out, "PYFKMOD1", 8);
 	n = drain_all(h, &used);
