@@ -617,7 +617,8 @@ def _param_bytes(rec: Any) -> list[bytes] | None:
     return out
 
 
-_K_GENERIC, _K_INT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID = 0, 1, 2, 3, 4, 5
+_K_GENERIC, _K_INT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID, _K_FLAGS, _K_PATH = range(8)
+_FLAG_WIDTH = {PT.FLAGS8: 1, PT.FLAGS16: 2, PT.FLAGS32: 4}
 # %d of the value as the C code passes it: 8/16-bit values promote unchanged, 32/64-bit
 # unsigned ones are printed signed
 _FAST_INT = {PT.INT8: _S8, PT.INT16: _S16, PT.INT32: _S32, PT.INT64: _S64, PT.UINT8: _U8,
@@ -641,6 +642,11 @@ def _plan(etype: int, einfo: Any) -> tuple[tuple[str, int, Any], ...]:
             plan.append((p.name + "=", _K_FD, _S64))
         elif p.type == PT.PID:
             plan.append((p.name + "=", _K_PID, _S64))
+        elif p.type in _FLAG_WIDTH:
+            # value -> text memo: flag words repeat, their names are costly to work out
+            plan.append((p.name + "=", _K_FLAGS, (_FLAG_WIDTH[p.type], p, {})))
+        elif p.type == PT.FSPATH:
+            plan.append((p.name + "=", _K_PATH, None))
         else:
             plan.append((p.name + "=", _K_GENERIC, None))
     result = tuple(plan)
@@ -682,6 +688,22 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
             continue
         if kind == _K_CHARBUF:
             parts.append(f"{prefix}{_cstr(data)} ")
+            continue
+        if kind == _K_FLAGS:
+            width, pinfo, memo = st
+            if len(data) == width:
+                text = memo.get(data)
+                if text is None:
+                    if len(memo) > 4096:
+                        memo.clear()
+                    val = int.from_bytes(data, "little")
+                    names = "|".join(schema.flags_to_names(pinfo, val))
+                    text = memo[data] = f"{val}({names}) " if names else f"{val} "
+                parts.append(prefix + text)
+                continue
+        if kind == _K_PATH and data[:1] == b"/" and thread is not None:
+            # an absolute path: shown sanitised, with no resolved form
+            parts.append(f"{prefix}{sanitize(_cstr(data))} ")
             continue
         if kind == _K_FD and len(data) == 8:
             fd = st.unpack(data)[0]
