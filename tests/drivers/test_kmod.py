@@ -57,3 +57,10 @@ def test_syscall_table_adds_state_and_procexit():
     assert all(everything[nr] for nr in X86_64_SYSCALLS.values() if nr < kmod.PROCEXIT_SLOT)
     off, _ppm, _w = kmod.syscall_table({"openat"}, with_state=False)
     assert off[kmod.PROCEXIT_SLOT] == 0
+
+
+def test_a_file_that_is_not_the_device_is_refused(tmp_path):
+    (tmp_path / "fake0").write_bytes(b"\0" * 4096)
+    with pytest.raises(kmod.DriverError) as info:
+        kmod.KmodSource(device_prefix=str(tmp_path / "fake")).open()
+    assert info.value.errno == errno.EPROTO and "API version" in str(info.value)

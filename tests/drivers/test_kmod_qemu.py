@@ -256,3 +256,25 @@ def test_records_round_trip_through_a_capture_file(guest, tmp_path):
         back = list(cap)
     assert [(r.ts, r.tid, r.cpu, r.type, bytes(r.raw)) for r in back] == \
         [(r.ts, r.tid, r.cpu, r.type, bytes(r.raw)) for r in recs]
+
+
+def test_sinsp_builds_state_from_module_records(guest):
+    """The records feed sinsp as a capture's would: threads from clone/execve, fds from
+    openat/connect/accept, no parse errors."""
+    from sinsp import Inspector
+
+    f = guest["facts"]
+    insp = Inspector(guest["phases"][1])
+    seen = {}
+    for evt in insp:
+        r = evt.record
+        wanted = r.name in ("openat", "execve", "connect", "accept", "procexit")
+        if wanted and (r.name != "openat" or r.param(0) >= 0):
+            seen[r.name] = (evt.thread.comm if evt.thread else None,
+                            evt.fd.name if evt.fd else None, evt.thread and evt.thread.pid)
+    assert insp.stats.parse_errors == 0
+    assert seen["openat"][1] == "/tmp/kmod-probe.txt"
+    assert seen["execve"][0] == "busybox" and seen["execve"][2] == f["child"]
+    assert seen["procexit"][0] == "busybox"
+    tcp = f"127.0.0.1:{f['cport']}->127.0.0.1:{f['port']}"
+    assert seen["connect"][1] == tcp and seen["accept"][1] == tcp
