@@ -955,11 +955,12 @@ class Formatter:
         else:
             render = renderer
         if width:
+            na = None if self.require_all else _NA[:width].ljust(width)
 
             def piece(evt: Any) -> str | None:
                 v = extractor(evt, arg)
                 if v is None:
-                    return None
+                    return na
                 s = render(v)
                 return s[:width].ljust(width)
 

@@ -561,8 +561,8 @@ evt.field("evt.arg", FieldType.CHARBUF, "one of the event arguments specified by
 
 
 def _rawarg_render(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.translate(fmt._DOTS).decode("ascii")
+    if isinstance(v, bytes):  # printed as a C string: raw bytes up to the first NUL
+        return fmt._cstr(v)
     return fmt.render_value(v, _PLAIN)
 
 
@@ -582,9 +582,9 @@ def _rawarg(evt: Any, arg: Any) -> Any:
         return None
     pinfo = _info(evt).params[i]
     data = evt.record.rawparam(i)
-    if not data:
-        return None
     t = pinfo.type
+    if not data:
+        return b"" if t in (PT.BYTEBUF, PT.CHARBUF, PT.FSPATH, PT.FSRELPATH) else None
     if t in (PT.CHARBUF, PT.FSPATH, PT.FSRELPATH):
         return fmt._cstr(data)
     if t == PT.BYTEBUF:

@@ -242,3 +242,15 @@ JSON_FORMAT = "*" + " ".join("%" + f for f in (
 def test_json_format_matches(capture: Path) -> None:
     args = ["-r", str(capture), "-D", "-j", "-p", JSON_FORMAT]
     _compare(capture.stem, _pysysdig(args), _sysdig(args))
+
+
+QUIRKS_FORMAT = ("*%evt.num %12proc.name| %3evt.type|%fd.name|%2fd.name %evt.buffer "
+                 "%evt.rawarg.data %evt.rawarg.name %evt.type.is.open %evt.dir")
+
+
+@pytest.mark.parametrize("extra", [[], ["-j"], ["-D"]], ids=["text", "json", "debug"])
+def test_format_quirks_match(capture: Path, extra: list[str]) -> None:
+    """Field widths (N/A padded too), raw buffers printed as C strings, evt.type.is
+    consuming nothing unless it ends the format (then an empty-named N/A field)."""
+    args = ["-r", str(capture), *extra, "-p", QUIRKS_FORMAT]
+    _compare(capture.stem, _pysysdig(args), _sysdig(args))
