@@ -78,7 +78,7 @@ def main() -> int:
     from sinsp import Inspector
     from sinsp.filter import compile_filter
     from sinsp.format import default_registry
-    from sinsp.parsers.prefilter import fields_of, rules_prefilter
+    from sinsp.parsers.prefilter import fields_of, rules_interest
 
     big = str(capture())
     import scap
@@ -140,13 +140,13 @@ def main() -> int:
     if not res.successful:
         print(res.as_string(True))
         return 1
-    wanted = rules_prefilter(eng.enabled_rules("syscall"))
+    rtypes, rfields = rules_interest(eng.enabled_rules("syscall"))
     process, fmt = eng.process, eng.format_alert
     quarter = total // 4
     rss_q = 0.0
     t0 = cpu()
     alerts = 0
-    with Inspector.from_capture(big, event_types=wanted) as insp:
+    with Inspector.from_capture(big, event_types=rtypes, fields=rfields) as insp:
         for evt in insp:
             for m in process(evt):
                 fmt(m, evt)

@@ -136,11 +136,14 @@ class Inspector:
     ) -> Inspector:
         """Open a ``.scap`` file (gzip or plain) with ``scap.open``.
 
-        ``event_types``: the PPME codes the consumer evaluates (``Filter.event_types``,
-        ``prefilter.rules_prefilter(engine.enabled_rules())`` ...; ``None`` = every event).
-        The inspector adds the types its state needs for ``fields`` (the field names the
-        consumer reads; ``None`` = any) and the scanner drops every other event in C. The
-        final set is ``insp.event_types``.
+        ``event_types``: the PPME codes the consumer evaluates (``None`` = every event: no
+        prefilter); ``fields``: the field names it reads (``None`` = any). The inspector adds
+        the types its state needs for those fields and the scanner drops every other event
+        in C; the final set is ``insp.event_types``. ``sinsp.parsers.prefilter`` computes
+        both for a filter (``filter_interest``) or for rules (``rules_interest``)::
+
+            types, fields = rules_interest(engine.enabled_rules("syscall"))
+            insp = Inspector.from_capture(path, event_types=types, fields=fields)
         """
         import scap  # the layer below; imported late so sinsp state is usable alone
 

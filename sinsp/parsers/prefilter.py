@@ -43,10 +43,12 @@ __all__ = [
     "AUX",
     "CORE_EXTRA",
     "fields_of",
+    "filter_interest",
+    "filter_prefilter",
     "output_fields",
     "prefilter_types",
+    "rules_interest",
     "rules_prefilter",
-    "filter_prefilter",
     "state_event_types",
 ]
 
@@ -141,23 +143,37 @@ def output_fields(fmt: str) -> set[str]:
     return set(_OUTPUT_FIELD.findall(fmt or ""))
 
 
-def filter_prefilter(flt: Any, output: str | None = None) -> frozenset[int] | None:
-    """``prefilter_types`` for a compiled ``sinsp.filter.Filter`` (and an optional output
-    format whose fields are read on matching events)."""
-    fields = fields_of(flt.ast) | output_fields(output or "")
-    return prefilter_types(flt.event_types, fields)
+def filter_interest(flt: Any, output: str | None = None
+                    ) -> tuple[frozenset[int] | None, frozenset[str]]:
+    """What a compiled ``sinsp.filter.Filter`` (and an optional output format, whose fields
+    are read on matching events) looks at: ``(event_types, fields)``, the two arguments of
+    ``Inspector.from_capture``."""
+    return flt.event_types, frozenset(fields_of(flt.ast) | output_fields(output or ""))
 
 
-def rules_prefilter(rules: Iterable[Any]) -> frozenset[int] | None:
-    """``prefilter_types`` for the rule engine's enabled rules (objects with ``event_types``,
-    ``ast`` and ``output``, e.g. ``RuleEngine.enabled_rules("syscall")``): the union of their
-    event types, with the state the fields of their conditions and outputs read. ``None``
-    (no prefilter) if any rule can match every type."""
-    types: set[int] = set()
+def rules_interest(rules: Iterable[Any]) -> tuple[frozenset[int] | None, frozenset[str]]:
+    """What a set of rules looks at (objects with ``event_types``, ``ast`` and ``output``,
+    e.g. ``RuleEngine.enabled_rules("syscall")``): ``(event_types, fields)`` -- the union of
+    their event types (``None`` if any rule can match every type) and the fields of their
+    conditions and outputs. Pass both to ``Inspector.from_capture``."""
+    types: set[int] | None = set()
     fields: set[str] = set()
     for r in rules:
         if r.event_types is None:
-            return None
-        types |= r.event_types
+            types = None
+        elif types is not None:
+            types |= r.event_types
         fields |= fields_of(r.ast) | output_fields(getattr(r, "output", "") or "")
-    return prefilter_types(types, fields)
+    return (None if types is None else frozenset(types)), frozenset(fields)
+
+
+def filter_prefilter(flt: Any, output: str | None = None) -> frozenset[int] | None:
+    """The final ``scap.open(event_types=...)`` set for a filter (``prefilter_types`` of
+    ``filter_interest``)."""
+    return prefilter_types(*filter_interest(flt, output))
+
+
+def rules_prefilter(rules: Iterable[Any]) -> frozenset[int] | None:
+    """The final ``scap.open(event_types=...)`` set for rules (``prefilter_types`` of
+    ``rules_interest``); also what a live source's syscall filter should cover."""
+    return prefilter_types(*rules_interest(rules))

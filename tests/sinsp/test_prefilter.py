@@ -19,6 +19,7 @@ from sinsp.parsers.prefilter import (
     filter_prefilter,
     output_fields,
     prefilter_types,
+    rules_interest,
     rules_prefilter,
     state_event_types,
 )
@@ -81,20 +82,22 @@ def test_rules_same_alerts(path: str) -> None:
     eng = RuleEngine()
     assert eng.load_files([ROOT / "rules" / "falco_rules.yaml"]).successful
 
-    def alerts(event_types):
+    def alerts(event_types, fields=None):
         out = []
-        with Inspector.from_capture(path, event_types=event_types) as insp:
+        with Inspector.from_capture(path, event_types=event_types, fields=fields) as insp:
             for evt in insp:
                 for m in eng.process(evt):
                     out.append((evt.num, m.rule, eng.format_alert(m, evt).output))
             return out, insp.prefiltered
 
-    wanted = rules_prefilter(eng.enabled_rules("syscall"))
-    assert wanted is not None
+    types, fields = rules_interest(eng.enabled_rules("syscall"))
+    assert types is not None and "proc.name" in fields
     full, _ = alerts(None)
-    pre, skipped = alerts(wanted)
+    pre, skipped = alerts(types, fields)
     assert pre == full
     assert skipped > 0
+    # the final set a live source would use is the same one
+    assert rules_prefilter(eng.enabled_rules("syscall")) == prefilter_types(types, fields)
 
 
 def test_state_set_contents() -> None:
