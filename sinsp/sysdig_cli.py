@@ -106,7 +106,15 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
             observe = evt_fields.latency_tracker(insp).observe
         buf: list[str] = []
         process = insp.process
+        from scap.schema import EVENT_INFO_0_29_3_COUNT as known_types
+
         for rec in insp.source:
+            if rec.type >= known_types:
+                # sysdig 0.29.3's libscap drops types past its table: no number, no state
+                # (-w keeps them, so the copy loses nothing a newer reader could use)
+                if writer is not None:
+                    writer.write_event(rec)
+                continue
             evt = process(rec)
             if evt is None:  # consumed by sinsp (leading container events, state-only)
                 if writer is not None:

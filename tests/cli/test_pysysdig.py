@@ -119,3 +119,23 @@ def test_console_script() -> None:
     out = subprocess.run([exe, "-r", str(CAT), "-n", "140", "-p", "%evt.num"],
                          capture_output=True, check=True, text=True).stdout  # fmt: skip
     assert out.splitlines()[-1] == "140"
+
+
+def test_types_past_the_0_29_3_table_are_skipped_unnumbered(tmp_path: Path) -> None:
+    """sysdig 0.29.3 drops event types >= 336 (useradded ...) before numbering them."""
+    from scap.metadata import ProcInfo
+    from scap.testing import EventBuilder, write_capture
+
+    b = EventBuilder(tid=100)
+    path = tmp_path / "new.scap"
+    write_capture(path, [
+        b.build("SYSCALL_OPEN_E", ["/etc/passwd", 1, 0]),
+        b.build(354, [1000, 1000, "bob", "/home/bob", "/bin/sh", ""]),  # useradded
+        b.build("SYSCALL_OPEN_X", [3, "/etc/passwd", 1, 0, 0]),
+    ], processes=[ProcInfo(tid=100, pid=100, ptid=1, comm="cat", exe="cat", cwd="/")])
+    code, out, _ = invoke("-r", str(path), "-D", "-p", "%evt.num %evt.type")
+    assert out.splitlines() == ["1 open", "2 open"]
+    copy = tmp_path / "copy.scap"
+    invoke("-r", str(path), "-w", str(copy))
+    with scap.open(str(copy)) as cap:
+        assert [r.type for r in cap] == [2, 354, 3]
