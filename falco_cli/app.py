@@ -220,7 +220,8 @@ def list_fields(s: State) -> RunResult:
 
 def _make_engine(s: State) -> Any:
     from engine import RuleEngine
-    eng = RuleEngine()
+    from falco_cli.outputs.hub import falco_hostname
+    eng = RuleEngine(hostname=falco_hostname())
     cfg = s.cfg
     min_prio = cfg["priority"]
     for name in ("set_min_priority",):

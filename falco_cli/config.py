@@ -137,6 +137,13 @@ SCHEMA: dict[str, tuple[Any, Any]] = {
     "base_syscalls.repair": (bool, False),
     "falco_libs.thread_table_size": (int, 262144),
     "syscall_buf_size_preset": (int, 4),
+    "syscall_drop_failed_exit": (bool, False),
+    "metadata_download.max_mb": (int, 100),
+    "metadata_download.chunk_wait_us": (int, 1000),
+    "metadata_download.watch_freq_sec": (int, 1),
+    "append_output": (list, []),
+    "static_fields": (dict, {}),
+    "container_engines": (dict, {}),
     "modern_bpf.cpus_for_each_syscall_buffer": (int, 2),
 }
 
@@ -155,6 +162,14 @@ UNSUPPORTED: dict[str, tuple[Any, str]] = {
     "engine.modern_ebpf.cpus_for_each_buffer": (2, "pyfalco's probe uses one ring buffer"),
     "modern_bpf.cpus_for_each_syscall_buffer": (2, "pyfalco's probe uses one ring buffer"),
     "syscall_buf_size_preset": (4, "use engine.modern_ebpf.buf_size_preset"),
+    "syscall_drop_failed_exit": (False, "pyfalco's probe has no drop_failed_exit"),
+    "metadata_download.max_mb": (100, "Kubernetes API metadata (-k) is not supported"),
+    "metadata_download.chunk_wait_us": (1000, "Kubernetes API metadata (-k) is not supported"),
+    "metadata_download.watch_freq_sec": (1, "Kubernetes API metadata (-k) is not supported"),
+    "append_output": ([], "append_output is not supported (use -p)"),
+    "static_fields": ({}, "static_fields is not supported"),
+    "container_engines": ({}, "container metadata comes from cgroups; runtime sockets are not "
+                              "queried"),
     "syscall_event_timeouts.max_consecutives": (1000, "the timeouts notification is not "
                                                       "implemented"),
     "base_syscalls.repair": (False, "base_syscalls.repair is not implemented (the state "

@@ -5,6 +5,7 @@ alert) and ``metrics.output_file`` (JSON lines)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -94,7 +95,7 @@ def snapshot_fields(s: Any) -> dict[str, Any]:
         "falco.version": __version__,
         "falco.start_ts": s.start_ns,
         "falco.duration_sec": (now - s.start_ns) // 1_000_000_000,
-        "falco.hostname": socket.gethostname(),
+        "falco.hostname": os.environ.get("FALCO_HOSTNAME") or socket.gethostname(),
         "falco.outputs_queue_num_drops": sum(v["dropped"] for v in stats.values()),
         "falco.num_evts": s.n_evts,
         "scap.n_evts": s.n_evts,
@@ -112,7 +113,7 @@ class MetricsTicker:
 
     def __init__(self, s: Any, interval_ms: int, output_rule: bool, output_file: str):
         self.s = s
-        self.interval_s = interval_ms / 1000.0
+        self.interval_s = max(interval_ms, 100) / 1000.0   # Falco's minimum: 100 ms
         self.output_rule = output_rule
         self.output_file = output_file
         self._stop = threading.Event()

@@ -7,6 +7,7 @@ end-of-run summary.
 """
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections import Counter
@@ -16,12 +17,17 @@ from falco_cli import log
 from falco_cli.config import Config
 from falco_cli.outputs.base import Output, OutputError
 from falco_cli.outputs.file import FileOutput
-from falco_cli.outputs.formatting import Message, format_alert, format_internal
+from falco_cli.outputs.formatting import Message, format_alert, format_internal, priority_num
 from falco_cli.outputs.http import HttpOutput
 from falco_cli.outputs.program import ProgramOutput
 from falco_cli.outputs.stdout import StdoutOutput
 from falco_cli.outputs.syslog import SyslogOutput
 from falco_cli.token_bucket import TokenBucket
+
+
+def falco_hostname() -> str:
+    """``FALCO_HOSTNAME`` overrides the hostname in alerts, as in Falco."""
+    return os.environ.get("FALCO_HOSTNAME") or socket.gethostname()
 
 
 def build_outputs(cfg: Config, *, unbuffered: bool = False) -> list[Output]:
@@ -67,7 +73,8 @@ class OutputHub:
                  include_output: bool = True, include_tags: bool = True,
                  include_message: bool = False, include_output_fields: bool = True,
                  rate: float = 0,
-                 max_burst: int = 1000, timeout_s: float = 2.0, hostname: str | None = None):
+                 max_burst: int = 1000, timeout_s: float = 2.0, hostname: str | None = None,
+                 min_priority: int = 7):
         self.outputs = outputs
         self.json_output = json_output
         self.include_output = include_output
@@ -75,7 +82,8 @@ class OutputHub:
         self.include_message = include_message
         self.include_output_fields = include_output_fields
         self.timeout_s = timeout_s
-        self.hostname = hostname or socket.gethostname()
+        self.hostname = hostname or falco_hostname()
+        self.min_priority = min_priority
         self._limiter = TokenBucket(rate, max_burst) if rate > 0 else None
         self.rate_limited = 0
         self.by_priority: Counter[int] = Counter()
@@ -92,7 +100,8 @@ class OutputHub:
                    include_output_fields=cfg["json_include_output_fields_property"],
                    rate=float(cfg["outputs.rate"]),
                    max_burst=int(cfg["outputs.max_burst"]),
-                   timeout_s=cfg["output_timeout"] / 1000.0)
+                   timeout_s=cfg["output_timeout"] / 1000.0,
+                   min_priority=priority_num(cfg["priority"]))
 
     def start(self) -> None:
         for o in self.outputs:
@@ -113,6 +122,10 @@ class OutputHub:
 
     def emit_internal(self, ts_ns: int, priority: int, msg: str, rule: str,
                       fields: dict[str, Any]) -> None:
+        """Internal notifications obey ``priority`` like rules do (Falco: the drop alert needs
+        ``priority: debug``, the metrics snapshot ``info``)."""
+        if priority > self.min_priority:
+            return
         self.submit(format_internal(ts_ns, priority, msg, rule, fields,
                                     json_output=self.json_output, hostname=self.hostname))
 

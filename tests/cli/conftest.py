@@ -14,6 +14,8 @@ import pytest
 class Recorder:
     def __init__(self, delay_s: float = 0.0, status: int = 200):
         self.delay_s = delay_s
+        self.gate = threading.Event()     # cleared: requests wait until it is set
+        self.gate.set()
         self.status = status
         self.requests: list[dict] = []
         self.lock = threading.Lock()
@@ -27,6 +29,7 @@ class Recorder:
                 body = self.rfile.read(n)
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                rec.gate.wait(30)
                 if rec.delay_s:
                     time.sleep(rec.delay_s)
                 with rec.lock:
