@@ -772,5 +772,78 @@ for _which in ("permitted", "inheritable", "effective"):
         (lambda attr: lambda t: caps_to_string(getattr(t, attr)))(f"cap_{_which}"),
     )
 
+_f(
+    "proc.cmdnargs",
+    T.UINT64,
+    "The number of command line args (proc.args).",
+    lambda t: len(t.args),
+)
+_f(
+    "proc.cmdlenargs",
+    T.UINT64,
+    "The total count of characters / length of the command line args (proc.args) combined "
+    "excluding whitespaces between args.",
+    lambda t: sum(len(a) for a in t.args),
+)
+
+
+def _leader_attr(kind: str, attr: str):  # type: ignore[no-untyped-def]
+    def extract(evt: Any, arg: Any) -> str | None:
+        leader = _leader(evt, kind)
+        return None if leader is None else getattr(leader, attr)
+
+    return extract
+
+
+proc.field(
+    "proc.sid.exepath",
+    T.CHARBUF,
+    "The full executable path of the current process's session leader. This is either the "
+    "process with pid=proc.sid or the eldest ancestor that has the same sid as the current "
+    "process.",
+)(_leader_attr("sid", "exepath"))
+proc.field(
+    "proc.vpgid.exe",
+    T.CHARBUF,
+    "The first command line argument argv[0] (usually the executable name or a custom one) of "
+    "the current process's process group leader.",
+)(_leader_attr("vpgid", "exe"))
+proc.field(
+    "proc.vpgid.exepath",
+    T.CHARBUF,
+    "The full executable path of the current process's process group leader.",
+)(_leader_attr("vpgid", "exepath"))
+_f(
+    "proc.pid.ts",
+    T.RELTIME,
+    "Start of process as epoch timestamp in nanoseconds.",
+    lambda t: t.clone_ts or None,
+)
+
+
+def _ppid_ts(t: ThreadInfo) -> int | None:
+    p = _ptid_thread(t)
+    return None if p is None else p.clone_ts
+
+
+_f(
+    "proc.ppid.ts",
+    T.RELTIME,
+    "Start of parent process as epoch timestamp in nanoseconds.",
+    _ppid_ts,
+)
+
+
+@proc.field(
+    "proc.ppid.duration", T.RELTIME, "Number of nanoseconds since the parent process started."
+)
+def _ppid_duration(evt: Any, arg: Any) -> int | None:
+    t = evt.thread
+    p = None if t is None else _ptid_thread(t)
+    if p is None or not p.clone_ts:
+        return None
+    return int(evt.ts) - p.clone_ts
+
+
 PROCESS_CLASS = proc.build()
 REGISTRIES["syscall"].register(PROCESS_CLASS)

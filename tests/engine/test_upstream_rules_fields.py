@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sinsp" / "parsers"))
-from _feed import MemorySource, builder, proc  # noqa: E402
+from _feed import MemorySource, builder, proc
 
-from engine import RuleEngine  # noqa: E402
-from engine.ruleset import RuleMatch  # noqa: E402
-from scap.metadata import MachineInfo  # noqa: E402
-from scap.schema import EVENT_INFO, EVENT_INFO_CURRENT  # noqa: E402
-from scap.testing import EventBuilder, encode_param  # noqa: E402
-from sinsp import Inspector  # noqa: E402
-from sinsp.state.threads import EXE_FROM_MEMFD, EXE_UPPER_LAYER  # noqa: E402
+from engine import RuleEngine
+from engine.ruleset import RuleMatch
+from scap.metadata import MachineInfo
+from scap.schema import EVENT_INFO, EVENT_INFO_CURRENT
+from scap.testing import EventBuilder, encode_param
+from sinsp import Inspector
+from sinsp.state.threads import EXE_FROM_MEMFD, EXE_UPPER_LAYER
 
 UPSTREAM = os.environ.get("PYFALCO_UPSTREAM_RULES")
 BOOT = 1_699_000_000_000_000_000

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "parsers"))
-from _feed import builder, proc, replay  # noqa: E402
+from _feed import builder, proc, replay
 
-from scap.testing import write_capture  # noqa: E402
-from sinsp import Inspector  # noqa: E402
-from sinsp.fields import load_all  # noqa: E402
-from sinsp.filter import compile_filter  # noqa: E402
+from scap.testing import write_capture
+from sinsp import Inspector
+from sinsp.fields import load_all
+from sinsp.filter import compile_filter
 
 REG = load_all()["syscall"]
 FULL = "ab12" * 16  # the workload container
