@@ -618,6 +618,8 @@ def reload(s: State) -> bool:
         s.hub = OutputHub.from_config(new_cfg, unbuffered=s.options.unbuffered)
         s.hub.start()
         old_hub.stop()
+    elif s.hub is not None:
+        s.hub.min_priority = priority_num(new_cfg["priority"])
     s.reloads += 1
     log.info(f"Reload complete: {len(files)} rules file(s) loaded")
     return True
