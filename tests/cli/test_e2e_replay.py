@@ -64,9 +64,10 @@ def test_replay_text_alerts_and_summary(capture, rules):
     assert "Syscall event drop monitoring:\n   - event drop detected: 0 occurrences\n" in res.stderr
 
 
-def test_replay_json_golden_bytes(rules):
-    """Exact JSON bytes for every alert of one capture, rebuilt from sysdig's values."""
-    capture = TRACES / "cat_write.scap"
+@pytest.mark.parametrize("name", ["cat_write", "syscall", "open-multiple-files"])
+def test_replay_json_golden_bytes(rules, name):
+    """Exact JSON bytes for every alert of a capture, rebuilt from sysdig's values."""
+    capture = TRACES / f"{name}.scap"
     res = pyfalco("-r", str(rules), "-e", str(capture), "-o", "json_output=true", "-D", "Talk")
     assert res.returncode == 0, res.stderr
     r = RULES[0]
