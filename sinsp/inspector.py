@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,25 +222,40 @@ class Inspector:
     # -- iteration ---------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Event]:
-        while True:
-            evt = self.next()
-            if evt is None:
-                return
-            yield evt
+        records = self._records()
+        process = self.process
+        for rec in records:
+            evt = process(rec)
+            if evt is not None:
+                yield evt
+        self._at_end()
 
     def next(self) -> Event | None:
         """The next visible event, or ``None`` at the end of the source."""
-        if self._verdict:
-            self._verdict.apply(self.threads)
-        if self._iter is None:
-            self._iter = iter(self.source)
-        for rec in self._iter:
+        for rec in self._records():
             evt = self.process(rec)
             if evt is not None:
                 return evt
+        self._at_end()
+        return None
+
+    def _records(self) -> Iterator[Any]:
+        """The source's records; a capture file's batches are chained in C, so no Python
+        generator frame runs per record (live sources keep their own iteration)."""
+        if self._iter is None:
+            from scap import Capture
+
+            src = self.source
+            self._iter = chain.from_iterable(src.batches()) if isinstance(src, Capture) \
+                else iter(src)
+        return self._iter
+
+    def _at_end(self) -> None:
+        verdict = self._verdict
+        if verdict:
+            verdict.apply(self.threads)
         # the events a prefilter dropped after the last kept one are numbered too
         self._num = max(self._num, getattr(self.source, "events_seen", 0))
-        return None
 
     def process(self, rec: Any) -> Event | None:
         """Parse one record into state; return it as an Event unless hidden.
