@@ -32,6 +32,9 @@ struct kring {
 	uint32_t size;
 	uint32_t head; /* snapshot for this drain */
 	uint32_t tail; /* local cursor, published at the end of a drain */
+	int peeked;    /* next_ts/next_len describe the record at tail */
+	uint64_t next_ts;
+	uint32_t next_len;
 };
 
 struct scap_kmod {
@@ -185,16 +188,22 @@ static void ring_copy(const struct kring *r, uint32_t pos, void *dst, uint32_t n
 	memcpy((uint8_t *)dst + first, r->data, n - first);
 }
 
-/* The next record's header of ring r, if any: ts and len. */
-static int peek(const struct kring *r, uint64_t *ts, uint32_t *len)
+/* The next record's header of ring r, if any: ts and len (read once per record, not once
+ * per record per ring, so the merge costs a compare per ring). */
+static int peek(struct kring *r, uint64_t *ts, uint32_t *len)
 {
 	struct scap_evt_hdr hd;
 
-	if (r->head - r->tail < SCAP_HDR_LEN)
-		return 0;
-	ring_copy(r, r->tail, &hd, SCAP_HDR_LEN);
-	*ts = hd.ts;
-	*len = hd.len;
+	if (!r->peeked) {
+		if (r->head - r->tail < SCAP_HDR_LEN)
+			return 0;
+		ring_copy(r, r->tail, &hd, SCAP_HDR_LEN);
+		r->next_ts = hd.ts;
+		r->next_len = hd.len;
+		r->peeked = 1;
+	}
+	*ts = r->next_ts;
+	*len = r->next_len;
 	return 1;
 }
 
@@ -206,6 +215,7 @@ static uint32_t snapshot(struct scap_kmod *h)
 		struct kring *r = &h->rings[i];
 		r->head = __atomic_load_n(&r->info->head, __ATOMIC_ACQUIRE);
 		r->tail = r->info->tail;
+		r->peeked = 0;
 		any |= r->head != r->tail;
 	}
 	return any;
@@ -252,6 +262,7 @@ int scap_kmod_drain(struct scap_kmod *h, uint8_t *out, size_t cap, uint32_t *off
 					 best->cpu, best_len);
 			__atomic_store_n(&best->info->tail, best->head, __ATOMIC_RELEASE);
 			best->tail = best->head;
+			best->peeked = 0;
 			continue;
 		}
 		if (pos + best_len > cap)
@@ -261,6 +272,7 @@ int scap_kmod_drain(struct scap_kmod *h, uint8_t *out, size_t cap, uint32_t *off
 		cpus[n] = best->cpu;
 		pos += best_len;
 		best->tail += best_len;
+		best->peeked = 0;
 		n++;
 	}
 	for (uint32_t i = 0; i < h->n; i++)

@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kmod_ring.h"
@@ -96,6 +97,13 @@ static void emit(int out, uint32_t phase, uint32_t n, size_t used)
 		wr(out, &cpus[i], 2);
 	}
 	wr(out, buf, used);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void stats(struct scap_kmod *h, const char *tag)
@@ -221,7 +229,26 @@ int main(int argc, char **argv)
 	scap_kmod_stop(h, err);
 	printf("KMOD issued=%d\n", issued);
 	stats(h, "p2");
+	double t0 = now();
 	n = drain_all(h, &used);
+	double t_drain = now() - t0;
+
+	/* ---- timing (not accounted): getppid with recording off, then on ---- */
+	t0 = now();
+	for (int i = 0; i < issued; i++)
+		syscall(SYS_getppid);
+	double t_off = now() - t0;
+	if ((rc = scap_kmod_start(h, err)))
+		die("start", rc);
+	t0 = now();
+	for (int i = 0; i < issued; i++)
+		syscall(SYS_getppid);
+	double t_on = now() - t0;
+	scap_kmod_stop(h, err);
+	/* TCG guest: absolute numbers are slow, the ratios are what mean something */
+	printf("KMOD ns_per_syscall_off=%d ns_per_syscall_on=%d drain_ns_per_record=%d\n",
+	       (int)(t_off * 1e9 / issued), (int)(t_on * 1e9 / issued),
+	       n ? (int)(t_drain * 1e9 / n) : 0);
 	emit(out, 2, n, used);
 	wr(out, "PYFKEND!", 8);
 	tcdrain(out);
