@@ -897,6 +897,50 @@ static void put_pipe(struct rec *e, long ret, void __user *ufds)
 /* I/O data: the first bytes only, like the probe (at least 128) */
 #define IO_SNAPLEN (SCAP_SNAPLEN < 128 ? 128 : SCAP_SNAPLEN)
 
+/* Linux PTRACE_* request to PPM_PTRACE_* (the probe's table) */
+static u16 ppm_ptrace_request(long r)
+{
+	if (r >= 0 && r <= 9)
+		return r + 1; /* TRACEME..SINGLESTEP */
+	switch (r) {
+	case 12: return 26; /* GETREGS */
+	case 13: return 27; /* SETREGS */
+	case 14: return 28; /* GETFPREGS */
+	case 15: return 29; /* SETFPREGS */
+	case 16: return 11; /* ATTACH */
+	case 17: return 12; /* DETACH */
+	case 18: return 30; /* GETFPXREGS */
+	case 19: return 31; /* SETFPXREGS */
+	case 21: return 32; /* OLDSETOPTIONS */
+	case 24: return 13; /* SYSCALL */
+	case 25: return 33; /* GET_THREAD_AREA */
+	case 26: return 34; /* SET_THREAD_AREA */
+	case 30: return 35; /* ARCH_PRCTL */
+	case 31: return 36; /* SYSEMU */
+	case 32: return 37; /* SYSEMU_SINGLESTEP */
+	case 33: return 38; /* SINGLEBLOCK */
+	}
+	if (r >= 0x4200 && r <= 0x420b)
+		return 14 + (r - 0x4200); /* SETOPTIONS..SETSIGMASK */
+	return 0;
+}
+
+/* DYN param: u8 index (0: UINT64, 1: SIGTYPE), then the value */
+static void put_dyn(struct rec *e, u8 idx, u64 v)
+{
+	u32 n = idx ? 2 : 9;
+	u8 *p = reserve(e, n);
+
+	if (!p)
+		return;
+	p[0] = idx;
+	if (idx)
+		p[1] = (u8)v;
+	else
+		put_unaligned(v, (u64 *)(p + 1));
+	commit(e, n);
+}
+
 static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
 {
 	u32 fl;
@@ -962,6 +1006,24 @@ static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long n
 		rec_begin(e, r, PPME_SYSCALL_PIPE2_X, 5);
 		put_pipe(e, ret, (void __user *)arg(regs, 0));
 		put_u32(e, open_flags(arg(regs, 1)) & ~3U);
+		return 1;
+	case SCAP_NR_ptrace: {
+		u16 req = ppm_ptrace_request(arg(regs, 0));
+		rec_begin(e, r, PPME_SYSCALL_PTRACE_X, 5);
+		put_s64(e, ret);
+		put_dyn(e, 0, arg(regs, 2)); /* addr */
+		/* data: the signal to deliver for CONT, SINGLESTEP, DETACH, SYSCALL */
+		put_dyn(e, (req == 8 || req == 10 || req == 12 || req == 13) ? 1 : 0, arg(regs, 3));
+		put_u16(e, req);
+		put_s64(e, (int)arg(regs, 1));
+		return 1;
+	}
+	case SCAP_NR_init_module:
+		rec_begin(e, r, PPME_SYSCALL_INIT_MODULE_X, 4);
+		put_s64(e, ret);
+		put_ubytes(e, (void __user *)arg(regs, 0), arg(regs, 1), IO_SNAPLEN); /* the head */
+		put_u64(e, arg(regs, 1));
+		put_ustr(e, (void __user *)arg(regs, 2));
 		return 1;
 	case SCAP_NR_unlinkat:
 		rec_begin(e, r, PPME_SYSCALL_UNLINKAT_2_X, 4);

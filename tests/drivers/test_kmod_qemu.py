@@ -21,7 +21,7 @@ import scap
 from scap import schema
 from scap.params import SockAddr
 from scap.record import EventRecord
-from tests.drivers.helpers import i64, raw, text, u8, u32, u64
+from tests.drivers.helpers import i64, raw, text, u8, u16, u32, u64
 
 pytestmark = [pytest.mark.kmod, pytest.mark.slow]
 
@@ -176,7 +176,7 @@ def test_every_record_has_current_libs_params(guest):
     assert {"openat", "close", "clone", "execve", "procexit", "socket", "bind", "listen",
             "connect", "accept", "sendto", "recvfrom", "pipe2", "dup", "dup2", "dup3",
             "mkdir", "rename", "symlink", "unlink", "rmdir", "chmod", "chdir", "unlinkat",
-            "setuid", "kill"} <= seen
+            "setuid", "kill", "ptrace", "init_module"} <= seen
 
 
 def test_io_fd_and_path_syscalls(guest):
@@ -219,6 +219,16 @@ def test_io_fd_and_path_syscalls(guest):
     assert (_only(mine, "setuid").param(0), u32(_only(mine, "setuid"), 1)) == (f["setuid"], 0)
     kl = _only(mine, "kill")
     assert (kl.param(0), i64(kl, 1), u8(kl, 2)) == (f["kill"], f["pid"], 0)
+    pt = _only(mine, "ptrace")  # PTRACE_PEEKDATA on a process we do not trace
+    ptp = schema.EVENT_INFO_CURRENT[pt.type].params
+    assert pt.param(0) == f["ptrace"] == -3  # ESRCH
+    assert scap.params.decode_param(ptp[1].type, raw(pt, 1), ptp[1]) == (0, 0x1000)
+    assert {n for n, v in ptp[3].info if v == u16(pt, 3)} == {"PTRACE_PEEKDATA"}
+    assert i64(pt, 4) == 1
+    im = _only(mine, "init_module")
+    assert im.param(0) == f["init_module"] == -8  # ENOEXEC
+    assert raw(im, 1) == b"\177ELF-not-a-module\0" and u64(im, 2) == 18
+    assert text(im, 3) == "kmod=1"
     for name in ("mkdir", "rename", "symlink", "unlink", "rmdir", "chmod", "chdir", "unlinkat"):
         assert _only(mine, name).param(0) == f[name] == 0
 

@@ -206,6 +206,11 @@ int main(int argc, char **argv)
 	long ua = syscall(SYS_unlinkat, AT_FDCWD, "kmod-probe.txt", 0);
 	long su = syscall(SYS_setuid, 0);
 	long kl = syscall(SYS_kill, getpid(), 0);
+	errno = 0;
+	long pt = syscall(SYS_ptrace, 2 /* PTRACE_PEEKDATA */, 1, 0x1000, 0);
+	long pt_errno = errno;
+	long im = syscall(SYS_init_module, "\177ELF-not-a-module", 18, "kmod=1");
+	long im_errno = errno;
 	long ppid = syscall(SYS_getppid);
 	scap_kmod_stop(h, err);
 	printf("KMOD pid=%d child=%d status=%d fd=%d bad=%d errno_bad=%d port=%d cport=%d "
@@ -213,8 +218,9 @@ int main(int argc, char **argv)
 	       ntohs(sa.sin_port), ntohs(cl.sin_port), crc, as, ls, cs, ppid);
 	printf("KMOD sent=%ld got=%ld pipe_rc=%ld pipe0=%d pipe1=%d dup=%ld dup2=%ld dup3=%ld "
 	       "mkdir=%ld rename=%ld symlink=%ld unlink=%ld rmdir=%ld chmod=%ld chdir=%ld "
-	       "unlinkat=%ld setuid=%ld kill=%ld\n", sent, got, prc, pfd[0], pfd[1], d1, d2, d3,
-	       mk, rn, sy, ul, rd, cm, cd, ua, su, kl);
+	       "unlinkat=%ld setuid=%ld kill=%ld ptrace=%ld init_module=%ld\n", sent, got, prc, pfd[0], pfd[1], d1, d2, d3,
+	       mk, rn, sy, ul, rd, cm, cd, ua, su, kl,
+	       pt < 0 ? -pt_errno : pt, im < 0 ? -im_errno : im);
 	stats(h, "p1");
 	wr(out, "PYFKMOD1", 8);
 	n = drain_all(h, &used);
