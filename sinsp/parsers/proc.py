@@ -233,10 +233,10 @@ def parse_execve_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         dirfd = evt.enter_param("dirfd")
         ti.exepath = resolve_path(evt, as_str(pathname), dirfd if isinstance(dirfd, int) else None)
     # else: without the enter event 0.29.3 leaves exepath as it was
-    flags = evt.param("flags")
+    flags = evt.record_param("flags")  # not execveat enter's AT_* flags
     if isinstance(flags, int):
         ti.exe_writable = bool(flags & 1)  # PPM_EXE_WRITABLE
-    apply_exec_params(ti, evt.param)  # current libs: exe layers, memfd, exe inode
+    apply_exec_params(ti, evt.record_param)  # exit-only: not execveat enter's flags
     ti.lastexec_ts = evt.ts
     ti.flags |= CL_NAME_CHANGED
     if not ti.category:

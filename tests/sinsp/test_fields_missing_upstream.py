@@ -286,3 +286,20 @@ def test_session_and_group_leader_paths_and_arg_counts() -> None:
             "proc.cmdlenargs", "proc.pid.ts", "proc.ppid.ts", "proc.ppid.duration")])
     # PL threads have no clone time: libs' 0 shows as N/A for pid.ts, 0 for ppid.ts
     assert rows == [["/usr/sbin/sshd", "/bin/bash", "/usr/bin/bash", 3, 9, None, 0, None]]
+
+
+def test_execveat_enter_flags_are_not_exe_flags() -> None:
+    """execveat's enter carries AT_* flags (PPM_EXVAT_AT_EMPTY_PATH = 1, _SYMLINK_NOFOLLOW = 2):
+    an exit whose own flags param is empty must not read them as EXE_* bits."""
+    b = builder()
+    enter = b.build("SYSCALL_EXECVEAT_E", {"dirfd": 3, "pathname": "", "flags": 3}, tid=100,
+                    ts=T0)
+    exit_ = b.build("SYSCALL_EXECVEAT_X", {
+        "res": 0, "exe": "/bin/ls", "args": b"", "tid": 100, "pid": 100, "ptid": 1, "cwd": "/",
+        "fdlimit": 1024, "pgft_maj": 0, "pgft_min": 0, "vm_size": 0, "vm_rss": 0,
+        "vm_swap": 0, "comm": "ls", "cgroups": b"", "env": b"", "tty": 0, "pgid": 100,
+        "loginuid": 0, "flags": None}, tid=100, ts=T0 + 10)
+    rows = run([enter, exit_, read(b, 100, T0 + 20)],
+               [proc(1, ptid=0, comm="systemd"), proc(100, comm="bash")])
+    assert rows[0]["proc.is_exe_upper_layer"] is False
+    assert rows[0]["proc.is_exe_writable"] is False
