@@ -30,7 +30,6 @@ from scap.engines.bpf import (
     STATE_SYSCALLS,
     DriverCounters,
     DriverError,
-    _ppm_sc_codes,
     syscalls_for_event_types,
 )
 from scap.record import EventRecord
@@ -85,6 +84,17 @@ def _lib() -> tuple[Any, Any]:
                           f"scap._kmod_native is not built ({exc}); "
                           "run `pip install -e .`") from exc
     return ffi, lib
+
+
+def _ppm_sc_codes() -> dict[str, int]:
+    """Syscall name -> PPM_SC code (the first code of a name in the schema's table)."""
+    from scap import schema
+
+    codes: dict[str, int] = {}
+    for code, name in enumerate(schema.SYSCALL_NAMES):
+        if name and name not in codes:
+            codes[name] = code
+    return codes
 
 
 def syscall_table(syscalls: Iterable[str] | None, with_state: bool = True
