@@ -298,6 +298,8 @@ static __always_inline __u32 clone_flags(__u64 f)
 	if (f & 0x200000) r |= 1 << 23;    /* CHILD_CLEARTID */
 	if (f & 0x1000000) r |= 1 << 24;   /* CHILD_SETTID */
 	if (f & 0x80000) r |= 1 << 25;     /* SETTLS */
+	if (f & 0x4000) r |= 1 << 27;      /* VFORK */
+	if (f & 0x2000000) r |= 1 << 28;   /* NEWCGROUP */
 	return r;
 }
 
@@ -762,14 +764,21 @@ FILLER(close)
 
 static __always_inline int fill_clone_common(struct scap_aux *a, struct task_struct *t, long ret, __u64 flags)
 {
+	struct pid *tp = BPF_CORE_READ(t, thread_pid);
+	unsigned int level = BPF_CORE_READ(tp, level);
+	__u32 ppm_flags = clone_flags(flags);
+	if (ret == 0 && level > 0)
+		ppm_flags |= 1 << 29; /* PPM_CL_CHILD_IN_PIDNS: the child lives in a child pid ns */
 	put_s64(a, ret);
 	put_proc_common(a, t, 1);
-	put_u32(a, clone_flags(flags));
+	put_u32(a, ppm_flags);
 	put_u32(a, BPF_CORE_READ(t, cred, euid.val));
 	put_u32(a, BPF_CORE_READ(t, cred, egid.val));
 	put_s64(a, pid_vnr(BPF_CORE_READ(t, thread_pid)));
 	put_s64(a, pid_vnr(BPF_CORE_READ(t, signal, pids[PIDTYPE_TGID])));
-	put_u64(a, 0); /* pidns_init_start_ts */
+	/* pidns_init_start_ts: boot-based start of the pid namespace's init (its child_reaper) */
+	struct task_struct *init = BPF_CORE_READ(tp, numbers[level].ns, child_reaper);
+	put_u64(a, init ? BPF_CORE_READ(init, start_boottime) : 0);
 	aux_submit(a);
 	return 0;
 }

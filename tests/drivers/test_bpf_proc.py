@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.drivers.conftest import requires_bpf
-from tests.drivers.helpers import i64, me, raising, raw, text, u8, u32
+from tests.drivers.helpers import i64, me, raising, raw, text, u8, u32, u64
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, requires_bpf]
 
@@ -197,3 +197,30 @@ def test_procexit_reaper_is_the_child_subreaper(cap):
     by_tid = {rec.tid: rec for rec in recs}
     assert i64(by_tid[b_pid], 4) == pids[0]           # reaper_tid: A, the subreaper
     assert i64(by_tid[c_pid], 4) == 0                  # C had no children
+
+
+def test_clone_in_new_pid_namespace(cap):
+    """unshare --pid --fork: the child's clone record has PPM_CL_CHILD_IN_PIDNS (1<<29),
+    vtid/vpid 1 (#18, #19) and the namespace init's boot-based start (#20)."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) not installed")
+    marker = f"pidns-{os.getpid()}"
+    before = time_boot_ns()
+    recs = cap.run(lambda: subprocess.run(["unshare", "--pid", "--fork", "/bin/echo", marker],
+                                          stdout=subprocess.DEVNULL, check=True),
+                   lambda r: r.type in (223, 225, 335) and i64(r, 0) == 0 and i64(r, 18) == 1,
+                   count=1)
+    after = time_boot_ns()
+    assert recs, "no clone child record inside the new pid namespace"
+    rec = recs[0]
+    assert u32(rec, 15) & (1 << 29)                       # flags: PPM_CL_CHILD_IN_PIDNS
+    assert i64(rec, 19) == 1                              # vpid: the namespace's init
+    assert before <= u64(rec, 20) <= after                # pidns_init_start_ts
+
+
+def time_boot_ns() -> int:
+    import time
+
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
