@@ -9,6 +9,12 @@
  * a successful exec the filename pointer belongs to the old mm, so
  * sched_process_exec saves bprm->filename for the exit record.
  *
+ * Not attached, on purpose: tp_btf/sys_enter (exit-only records need nothing from the
+ * enter side, and a second hook would add its cost to every syscall, filtered ones too)
+ * and sched_process_fork (on x86_64 a new task returns to user space through the same
+ * sys_exit path, so the child's clone record comes from there; kernel threads, which do
+ * not, are not tracked by sinsp either).
+ *
  * Cost model: for a syscall the interesting table rejects we do one inlined
  * array lookup and return (plus one per-CPU counter increment).  A recorded
  * syscall tail-calls its filler, builds the record in a per-CPU scratch
