@@ -48,6 +48,7 @@ def _decode(data: bytes) -> dict[int, list[EventRecord]]:
             ln = struct.unpack_from("<I", body, off + 16)[0]
             recs.append(EventRecord.from_raw(body[off:off + ln], cpu=cpu))
         phases[phase] = recs
+        phases[-phase] = (body, [o for o, _c in index], [c for _o, c in index])
     return phases
 
 
@@ -160,6 +161,23 @@ def test_connect_and_accept_tuples(guest):
     sock = [r for r in recs if r.name == "socket" and r.tid == f["pid"]]
     assert [r.param(0) for r in sock] == [f["lfd"], f["cfd"]]
     assert [(u32(r, 1), u32(r, 2)) for r in sock] == [(2, 1), (2, 1)]  # AF_INET, SOCK_STREAM
+
+
+def test_engine_turns_the_drain_into_the_same_records(guest):
+    """KmodSource's batch conversion (what next_batch does after the C drain) on the guest's
+    drain output gives the records scap decodes from the same bytes."""
+    from scap.engines.kmod import KmodSource
+
+    body, offsets, cpus = guest["phases"][-1]
+    src = KmodSource()
+    mine = src._records(body, offsets, cpus)
+    want = guest["phases"][1]
+    assert [(r.ts, r.tid, r.cpu, r.type, r.nparams, bytes(r.raw)) for r in mine] == \
+        [(r.ts, r.tid, r.cpu, r.type, r.nparams, bytes(r.raw)) for r in want]
+    assert src._delivered == len(want) and src._decode_errors == 0
+    # a damaged record (length past the buffer) is skipped and counted
+    bad = src._records(body[:offsets[-1] + 30], offsets, cpus)
+    assert len(bad) == len(want) - 1 and src._decode_errors == 1
 
 
 def test_every_record_has_current_libs_params(guest):
