@@ -283,6 +283,17 @@ def typechar(fdinfo: Any) -> str:
 
 L4_NA = 1
 L4_RAW = 5
+_ROLE_FLAGS = 0b11  # sinsp.state.fds FLAG_ROLE_CLIENT | FLAG_ROLE_SERVER
+
+
+def role_known(fdinfo: Any) -> bool:
+    """libsinsp ``!is_role_none()``: seen as a client or a server (the parsers set the role
+    flags). A listening socket made by bind() is a server; one from the capture's fd list
+    has no role (sinsp gives none to loaded sockets). The parsers set no flag on bind, so
+    the two are told apart by the inode only fd-list entries carry."""
+    if fdinfo.flags & _ROLE_FLAGS:
+        return True
+    return fdinfo.type in (5, 6) and not fdinfo.ino
 
 
 def l4proto_of(fdinfo: Any) -> int:
@@ -292,7 +303,7 @@ def l4proto_of(fdinfo: Any) -> int:
     if t in (3, 4):
         if fdinfo.l4proto == L4_RAW:
             return L4_RAW
-        if not (fdinfo.sip and fdinfo.dip):
+        if not role_known(fdinfo):
             return L4_NA
         return int(fdinfo.l4proto)
     if t in (5, 6):

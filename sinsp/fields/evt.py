@@ -10,6 +10,7 @@ from sysdig 0.29.3's event table (``scap.schema.EVENT_INFO_0_29_3``) where it ha
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from scap import schema
@@ -56,7 +57,8 @@ def latency_of(evt: Any) -> int:
     """
     rec = evt.record
     if _keeps_latency(evt):
-        tracker = _TRACKERS.get(id(getattr(evt, "inspector", None)))
+        insp = getattr(evt, "inspector", None)
+        tracker = _TRACKERS.get(insp) if insp is not None else None
         return 0 if tracker is None else tracker.last.get(rec.tid, 0)
     if not rec.type & 1:
         return 0
@@ -93,15 +95,14 @@ def _keeps_latency(evt: Any) -> bool:
     return evt.record.type in _SCHED_SWITCH or bool(evt_flags(evt) & EF.SKIPPARSERESET)
 
 
-_TRACKERS: dict[int, LatencyTracker] = {}
+_TRACKERS: weakref.WeakKeyDictionary[Any, LatencyTracker] = weakref.WeakKeyDictionary()
 
 
 def latency_tracker(inspector: Any) -> LatencyTracker:
     """The tracker consulted for ``inspector``'s events (created on first use)."""
-    key = id(inspector)
-    tracker = _TRACKERS.get(key)
+    tracker = _TRACKERS.get(inspector)
     if tracker is None:
-        tracker = _TRACKERS[key] = LatencyTracker()
+        tracker = _TRACKERS[inspector] = LatencyTracker()
     return tracker
 
 
@@ -127,16 +128,18 @@ def _first_ts(evt: Any) -> int | None:
         v = getattr(insp, attr, None)
         if isinstance(v, int):
             return v
-    return _FIRST_TS.get(id(insp))
+    return _FIRST_TS.get(insp) if insp is not None else None
 
 
-_FIRST_TS: dict[int, int] = {}
+#: per inspector, weakly held
+_FIRST_TS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 def note_first_ts(inspector: Any, ts: int) -> None:
     """Record the capture's first event time for ``evt.reltime`` (sinsp m_firstevent_ts),
     for inspectors that do not expose one."""
-    _FIRST_TS.setdefault(id(inspector), ts)
+    if inspector not in _FIRST_TS:
+        _FIRST_TS[inspector] = ts
 
 
 def _find_param(evt: Any, name: str) -> int | None:

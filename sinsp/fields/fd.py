@@ -17,6 +17,7 @@ uninitialised memory there, so the differential tests leave them out.
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from typing import Any
 
 from scap.schema import EF
@@ -230,46 +231,57 @@ def _filename(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 
 
 def _role_known(fdi: Any) -> bool:
-    """libsinsp ``!is_role_none()``: a connected/accepted socket has a client and a server."""
-    return bool(fdi.sip) and bool(fdi.dip)
+    """libsinsp ``!is_role_none()``: the socket has been seen as a client (connect, first
+    datagram out) or a server (accept, first datagram in); a listening socket counts as a
+    server. Same test as ``sinsp.format.role_known``."""
+    return fmt.role_known(fdi)
 
 
-def _local_addrs(evt: Any) -> frozenset[str]:
+def _local_addrs(evt: Any) -> tuple[frozenset[str], frozenset[bytes]]:
+    """The capture's interface addresses: exact IPv4 addresses and IPv6 /64 prefixes
+    (sinsp_network_interfaces: an IPv6 address is local when it is in the subnet, i.e. the
+    first 8 bytes, of an interface address)."""
     insp = getattr(evt, "inspector", None)
-    cached = getattr(insp, "_pysysdig_local_addrs", None) if insp is not None else None
+    cached = _LOCAL_CACHE.get(insp) if insp is not None else None
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    addrs = set()
+        return cached
+    v4, v6 = set(), set()
     for iface in getattr(insp, "interfaces", None) or ():
         addr = getattr(iface, "addr", None)
-        if addr:
-            addrs.add(_norm_ip(str(addr)))
-    result = frozenset(addrs)
-    if insp is not None:
+        if not addr:
+            continue
         try:
-            insp._pysysdig_local_addrs = result
-        except AttributeError:
-            _LOCAL_CACHE[id(insp)] = result
-            return _LOCAL_CACHE[id(insp)]
+            ip = ipaddress.ip_address(str(addr))
+        except ValueError:
+            continue
+        if ip.version == 4:
+            v4.add(str(ip))
+        else:
+            v6.add(ip.packed[:8])
+    result = (frozenset(v4), frozenset(v6))
+    if insp is not None:
+        _LOCAL_CACHE[insp] = result
     return result
 
 
-_LOCAL_CACHE: dict[int, frozenset[str]] = {}
-
-
-def _norm_ip(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
+#: per inspector (weakly held: the entry goes with the inspector)
+_LOCAL_CACHE: weakref.WeakKeyDictionary[Any, tuple[frozenset[str], frozenset[bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _is_local(evt: Any, ip: str | None) -> bool:
+    """Whether an address belongs to this machine, by the capture's interface list."""
     if not ip:
         return False
-    insp = getattr(evt, "inspector", None)
-    local = _LOCAL_CACHE.get(id(insp)) or _local_addrs(evt)
-    return _norm_ip(ip) in local
+    v4, v6 = _local_addrs(evt)
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if addr.version == 4:
+        return str(addr) in v4
+    return addr.packed[:8] in v6
 
 
 def _sock_field(name: str, ftype: FieldType, desc: str, flags: FieldFlag = FieldFlag.NONE) -> Any:
@@ -285,10 +297,10 @@ def _cip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 
 @_sock_field("fd.sip", FieldType.IPADDR, "server IP address.")
 def _sip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    if fdi is None:
+    if fdi is None or not _role_known(fdi):
         return None
     if fdi.type in _CONN:
-        return fdi.dip if _role_known(fdi) else None
+        return fdi.dip
     if fdi.type in (IPV4_SERVSOCK, IPV6_SERVSOCK):
         return fdi.sip
     return None
@@ -317,9 +329,11 @@ def _rip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 
 @_sock_field("fd.cport", FieldType.PORT, "for TCP/UDP FDs, the client port.")
 def _cport(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    if fdi is None or fdi.type not in _CONN or not _role_known(fdi):
+    if fdi is None or not _role_known(fdi):
         return None
-    return fdi.sport
+    if fdi.type in _CONN:
+        return fdi.sport
+    return 0  # 0.29.3 falls through to the client-protocol case: an empty value, shown as 0
 
 
 @_sock_field("fd.sport", FieldType.PORT, "for TCP/UDP FDs, server port.")
@@ -352,9 +366,9 @@ def _port_proto(port: int) -> str:
 
 @_sock_field("fd.cproto", FieldType.CHARBUF, "for TCP/UDP FDs, the client protocol.")
 def _cproto(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    if fdi is None or fdi.type not in _CONN or not _role_known(fdi):
+    if fdi is None or not _role_known(fdi):
         return None
-    return _port_proto(fdi.sport)
+    return _port_proto(fdi.sport) if fdi.type in _CONN else ""
 
 
 @_sock_field("fd.sproto", FieldType.CHARBUF, "for TCP/UDP FDs, server protocol.")
@@ -440,11 +454,14 @@ def _connected(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None:
         return None
     if fdi.type in _CONN:
-        return bool(fdi.dip) and fdi.dport != 0 or bool(getattr(fdi, "flags", 0) & (1 << 13))
+        return bool(fdi.dip) and fdi.dport != 0
+    if fdi.type == UNIX_SOCK:
+        return fmt.role_known(fdi)  # connected once connect/accept gave it a role
     return False
 
 
 _OPEN_X = frozenset({3, 59, 103, 307, 327})
+_ACCEPT_X = frozenset({27, 57, 247, 249, 389})  # accept, accept4 and their versions
 
 
 @_fd_field("fd.name_changed", FieldType.BOOL, "True when an event changes the name of an fd used by "
@@ -456,6 +473,12 @@ def _name_changed(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     rec = evt.record
     if rec.type in _OPEN_X:
         return True
+    if rec.type in _ACCEPT_X:
+        return True
+    if rec.type == 21 and rec.nparams >= 1:  # bind exit: the socket is named by its address
+        return int.from_bytes(rec.rawparam(0)[:8], "little", signed=True) >= 0
+    if rec.type == 22 and fdi.type == UNIX_SOCK and rec.nparams >= 2:  # unix connect enter
+        return rec.rawparam(1)[:1] == b"\x01"
     if rec.type == 23 and rec.nparams >= 2 and rec.rawparam(1):  # connect exit with a tuple
         res = int.from_bytes(rec.rawparam(0)[:8], "little", signed=True)
         return res >= 0 or res == -115
@@ -650,13 +673,7 @@ def _fdl_cport(fd: int, fdi: Any) -> str | None:
 
 
 def _fdl_sport(fd: int, fdi: Any) -> str | None:
-    if fdi is None:
-        return None
-    if fdi.type in _CONN:
-        return str(fdi.dport)
-    if fdi.type in (IPV4_SERVSOCK, IPV6_SERVSOCK):
-        return str(fdi.sport)
-    return None
+    return str(fdi.dport) if fdi is not None and fdi.type in _CONN else None
 
 
 _fdlist_field("fdlist.nums", "for poll events, this is a comma-separated list of the FD numbers in "

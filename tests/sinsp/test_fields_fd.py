@@ -134,3 +134,82 @@ def test_fdlist_matches_sysdig(tmp_path: Path) -> None:
     ours = subprocess.run([sys.executable, "-m", "sinsp.sysdig_cli", "-r", str(path), "-p", fmt],
                           capture_output=True, check=True).stdout  # fmt: skip
     assert ours == theirs
+
+
+def _socket_capture(path: Path) -> None:
+    """A TCP server (socket/bind/listen/accept/read), an IPv6 client, a UDP exchange, a
+    unix client, a poll over all of them, and a listening socket from the fd list."""
+    from scap.metadata import FdEntry, InterfaceInfo
+    from scap.params import SockAddr, SockTuple
+
+    b = EventBuilder(tid=100)
+    v4 = SockTuple(2, "10.0.0.5", 51000, "192.168.1.2", 8080, "")
+    ev = [
+        b.build("SOCKET_SOCKET_E", [2, 1, 0]), b.build("SOCKET_SOCKET_X", [3]),
+        b.build("SOCKET_BIND_E", [3]), b.build("SOCKET_BIND_X", [0, SockAddr(2, "0.0.0.0", 8080)]),
+        b.build("SOCKET_LISTEN_E", [3, 5]), b.build("SOCKET_LISTEN_X", [0]),
+        b.build("SOCKET_ACCEPT_5_E", []), b.build("SOCKET_ACCEPT_5_X", [4, v4, 0, 0, 5]),
+        b.build("SYSCALL_READ_E", [4, 100]), b.build("SYSCALL_READ_X", [5, b"hello"]),
+        b.build("SOCKET_SOCKET_E", [10, 1, 6]), b.build("SOCKET_SOCKET_X", [5]),
+        b.build("SOCKET_CONNECT_E", [5, SockAddr(10, "2001:db8::2", 443)]),
+        b.build("SOCKET_CONNECT_X",
+                [0, SockTuple(10, "2001:db8::1", 40000, "2001:db8::2", 443, "")]),
+        b.build("SYSCALL_WRITE_E", [5, 3]), b.build("SYSCALL_WRITE_X", [3, b"abc"]),
+        b.build("SOCKET_SOCKET_E", [2, 2, 17]), b.build("SOCKET_SOCKET_X", [6]),
+        b.build("SOCKET_SENDTO_E",
+                [6, 4, SockTuple(2, "192.168.1.2", 5353, "8.8.8.8", 53, "")]),
+        b.build("SOCKET_SENDTO_X", [4, b"qqqq"]),
+        b.build("SOCKET_RECVFROM_E", [6, 512]),
+        b.build("SOCKET_RECVFROM_X",
+                [10, b"answer....", SockTuple(2, "8.8.8.8", 53, "192.168.1.2", 5353, "")]),
+        b.build("SOCKET_SOCKET_E", [1, 1, 0]), b.build("SOCKET_SOCKET_X", [7]),
+        b.build("SOCKET_CONNECT_E", [7, SockAddr(1, "/run/dbus.sock", 0)]),
+        b.build("SOCKET_CONNECT_X",
+                [0, (1, 0xFFFF8800AAAA0000, 0, 0xFFFF8800BBBB0000, 0, "/run/dbus.sock")]),
+        b.build("SYSCALL_POLL_E", [[(3, 1), (4, 1), (5, 4), (6, 1), (7, 1), (9, 1)], 100]),
+        b.build("SYSCALL_POLL_X", [2, [(3, 1), (4, 1)]]),
+        b.build("SYSCALL_CLOSE_E", [9]), b.build("SYSCALL_CLOSE_X", [0]),
+    ]  # fmt: skip
+    procs = [ProcInfo(tid=100, pid=100, ptid=1, comm="srv", exe="srv", cwd="/srv/",
+                      fds=[FdEntry(fd=9, ino=1, type=5, sip="127.0.0.1", sport=9000,
+                                   l4proto=2)])]  # fmt: skip
+    ifs = [InterfaceInfo(type=1, name="lo", addr="127.0.0.1", netmask="255.0.0.0",
+                         bcast="127.0.0.1"),
+           InterfaceInfo(type=1, name="eth0", addr="192.168.1.2", netmask="255.255.255.0",
+                         bcast="192.168.1.255")]  # fmt: skip
+    write_capture(path, ev, processes=procs, interfaces=ifs)
+
+
+SOCKET_FIELDS = ("evt.num evt.type evt.args fd.num fd.type fd.typechar fd.name fd.cip fd.sip "
+                 "fd.lip fd.rip fd.cport fd.sport fd.lport fd.rport fd.l4proto fd.sockfamily "
+                 "fd.is_server fd.connected fd.cproto fd.sproto fd.lproto fd.rproto "
+                 "fd.name_changed fdlist.nums fdlist.names fdlist.cips fdlist.sips "
+                 "fdlist.cports fdlist.sports evt.buflen evt.category").split()
+#: Lines whose differences come from socket *state* the parsers keep (reported to their
+#: owners): 0.29.3 gives an accepted socket tcp (8-10) and takes a connect's address at the
+#: enter event (13); a UDP sendto that names its socket marks the name changed (20).
+SOCKET_STATE_DIFFS = {8, 9, 10, 13, 20}
+
+
+@pytest.mark.sysdig
+@pytest.mark.skipif(__import__("shutil").which("sysdig") is None, reason="sysdig not installed")
+def test_socket_fields_match_sysdig(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "socks.scap"
+    _socket_capture(path)
+    fmt = "*" + "|".join("%" + f for f in SOCKET_FIELDS)
+    theirs = subprocess.run(["sysdig", "-r", str(path), "-p", fmt], capture_output=True,
+                            check=True).stdout.decode().splitlines()  # fmt: skip
+    ours = subprocess.run([sys.executable, "-m", "sinsp.sysdig_cli", "-r", str(path), "-p", fmt],
+                          capture_output=True, check=True).stdout.decode().splitlines()
+    assert len(ours) == len(theirs) == 30
+    bad = [(a, b) for a, b in zip(ours, theirs)
+           if a != b and int(b.split("|")[0]) not in SOCKET_STATE_DIFFS]  # fmt: skip
+    assert not bad, "\n".join(f"sysdig   {b}\npysysdig {a}" for a, b in bad)
+    # the state-dependent lines still agree on everything but the named fields
+    for a, b in zip(ours, theirs):
+        cols = [SOCKET_FIELDS[i] for i, (x, y) in enumerate(zip(a.split("|"), b.split("|")))
+                if x != y]  # fmt: skip
+        assert set(cols) <= {"evt.args", "fd.l4proto", "fd.is_server", "fd.name_changed"}
