@@ -87,6 +87,11 @@ def test_guest_ran_in_time(guest):
     assert guest["facts"]["ndevs"] == 2  # -smp 2: one device per CPU
 
 
+def test_module_unloads_and_the_kernel_stayed_clean(guest):
+    assert guest["facts"].get("rmmod") == "ok", guest["console"]
+    assert "KMOD_DMESG" not in guest["console"], guest["console"]
+
+
 def test_records_are_merged_in_time_order(guest):
     recs = guest["phases"][1]
     ts = [r.ts for r in recs]

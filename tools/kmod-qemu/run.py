@@ -104,6 +104,8 @@ if insmod /pyfalco.ko ring_bytes={ring_bytes}; then
   echo "KMOD insmod=ok"
   /kmod-guest /syscalls.bin /dev/ttyS1
   echo "KMOD guest_rc=$?"
+  rmmod pyfalco && echo "KMOD rmmod=ok"
+  dmesg | grep -E "BUG|WARNING|Oops|Call Trace" | sed 's/^/KMOD_DMESG /'
 else
   echo "KMOD insmod=failed"
 fi
