@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -70,10 +69,15 @@ def _sysdig(args: list[str]) -> list[str]:
 
 
 def _pysysdig(args: list[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "sinsp.sysdig_cli", *args]
-    proc = subprocess.run(cmd, capture_output=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    return proc.stdout.decode("utf-8", "surrogateescape").split("\n")
+    """pysysdig's command line, run in-process (click's runner) to spare an interpreter
+    start per comparison."""
+    from click.testing import CliRunner
+
+    from sinsp.sysdig_cli import main
+
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, (res.stderr, res.exception)
+    return res.stdout_bytes.decode("utf-8", "surrogateescape").split("\n")
 
 
 def _evt_num(line: str) -> int | None:
@@ -170,12 +174,19 @@ def test_write_uncompressed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("tz", ["America/New_York", "Asia/Kolkata"])
 def test_time_fields_follow_timezone(tz: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Local-time fields shift by today's UTC offset (libsinsp gmt2local), ISO 8601 stays UTC."""
+    import time
+
     monkeypatch.setenv("TZ", tz)
+    time.tzset()
     src = TRACES / "connect_localhost.scap"
     fmt = "*%evt.num %evt.time %evt.datetime %evt.time.s %evt.datetime.s %evt.outputtime " \
           "%evt.time.iso8601"
     args = ["-r", str(src), "-D", "-p", fmt]
-    assert _pysysdig(args) == _sysdig(args)
+    try:
+        assert _pysysdig(args) == _sysdig(args)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
 
 
 #: Filters on evt/fd/fdlist fields; the events they select must be sysdig's.
