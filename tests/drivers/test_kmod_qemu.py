@@ -256,6 +256,14 @@ def test_io_fd_and_path_syscalls(guest):
         assert _only(mine, name).param(0) == f[name] == 0
 
 
+def test_in_kernel_table_and_dropped_tgid(guest):
+    """Phase 3: table {openat} (scap.engines.kmod.syscall_table) and the guest's own tgid
+    dropped: only the child's openat is recorded (no clone, close, getppid, procexit)."""
+    f, recs = guest["facts"], guest["phases"][3]
+    assert [(r.name, r.tid, r.param(2)) for r in recs] == \
+        [("openat", f["p3_child"], "/tmp/kmod-child")]
+
+
 def test_generic_events_name_their_syscall(guest):
     f, recs = guest["facts"], guest["phases"][1]
     last = recs[-1]

@@ -5,9 +5,10 @@
  * Python engine uses -- triggers known syscalls, and writes what it drained
  * to a raw serial port for the host test to decode with scap.
  *
- *   kmod-guest TABLE OUT
+ *   kmod-guest TABLE OUT [TABLE2]
  * TABLE: the syscall table from scap.engines.kmod.syscall_table (512 bytes
  * interesting + 512 little-endian u16 PPM_SC codes).  OUT: /dev/ttyS1.
+ * TABLE2 (optional): phase 3 runs with it and with our own tgid dropped.
  *
  * OUT stream: "PYFKMOD1", then per phase: u32 phase, u32 n, u32 used,
  * n x (u32 offset, u16 cpu), used bytes of records; then "PYFKEND!".
@@ -125,8 +126,8 @@ int main(int argc, char **argv)
 	size_t used;
 	uint32_t n;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s TABLE OUT\n", argv[0]);
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: %s TABLE OUT [TABLE2]\n", argv[0]);
 		return 2;
 	}
 	buf = malloc(CAP);
@@ -238,6 +239,8 @@ int main(int argc, char **argv)
 	double t0 = now();
 	n = drain_all(h, &used);
 	double t_drain = now() - t0;
+	emit(out, 2, n, used);
+	uint32_t n2 = n;
 
 	/* ---- timing (not accounted): getppid with recording off, then on ---- */
 	t0 = now();
@@ -254,8 +257,40 @@ int main(int argc, char **argv)
 	/* TCG guest: absolute numbers are slow, the ratios are what mean something */
 	printf("KMOD ns_per_syscall_off=%d ns_per_syscall_on=%d drain_ns_per_record=%d\n",
 	       (int)(t_off * 1e9 / issued), (int)(t_on * 1e9 / issued),
-	       n ? (int)(t_drain * 1e9 / n) : 0);
-	emit(out, 2, n, used);
+	       n2 ? (int)(t_drain * 1e9 / n2) : 0);
+	drain_all(h, &used); /* discard what the timed loop recorded */
+
+	/* ---- phase 3: another in-kernel table, our own process dropped ---- */
+	if (argc == 4) {
+		uint8_t table2[512 + 1024];
+		uint16_t ppm_sc2[512];
+		tfd = open(argv[3], O_RDONLY);
+		if (tfd < 0 || read(tfd, table2, sizeof(table2)) != (ssize_t)sizeof(table2))
+			return 3;
+		close(tfd);
+		memcpy(ppm_sc2, table2 + 512, sizeof(ppm_sc2));
+		if ((rc = scap_kmod_set_syscalls(h, table2, ppm_sc2, 512, err)))
+			die("set_syscalls", rc);
+		if ((rc = scap_kmod_set_drop_tgid(h, getpid(), err)))
+			die("set_drop_tgid", rc);
+		if ((rc = scap_kmod_start(h, err)))
+			die("start", rc);
+		pid_t kid = fork();
+		if (kid == 0) {
+			int k = openat(AT_FDCWD, "/tmp/kmod-child", O_CREAT | O_WRONLY, 0600);
+			close(k);
+			syscall(SYS_getppid);
+			_exit(0);
+		}
+		int p3 = openat(AT_FDCWD, "/tmp/kmod-parent", O_CREAT | O_WRONLY, 0600);
+		close(p3);
+		syscall(SYS_getppid);
+		waitpid(kid, &status, 0);
+		scap_kmod_stop(h, err);
+		printf("KMOD p3_child=%d p3_fd=%d\n", kid, p3);
+		n = drain_all(h, &used);
+		emit(out, 3, n, used);
+	}
 	wr(out, "PYFKEND!", 8);
 	tcdrain(out);
 	close(out);
