@@ -673,11 +673,13 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
     if etype <= 1:
         return ""
     plan = _PLANS.get(etype)
-    einfo = display_info(etype)
-    if einfo is None:
-        return ""
     if plan is None:
+        einfo = display_info(etype)
+        if einfo is None:
+            return ""
         plan = _plan(etype, einfo)
+    else:
+        einfo = _DISPLAY_TABLE[etype]
     n = min(rec.nparams, len(plan))
     if n == 0:
         return ""
@@ -999,8 +1001,9 @@ class Formatter:
         from sinsp.fields.evt import type_name
 
         proc_name = by_name["proc.name"].extractor
-        info_ex = self._bound[[t[0] for t in self.tokens].index("evt.info")]
         clock = _Clock()
+        opts = self.opts
+        args = event_args
 
         def line(evt: Any) -> str:
             rec = evt.record
@@ -1008,7 +1011,7 @@ class Formatter:
             return (
                 f"{evt.num} {clock(rec.ts)} {rec.cpu} {_NA if name is None else name} "
                 f"({rec.tid}) {'<' if rec.type & 1 else '>'} {type_name(evt)} "
-                f"{info_ex(evt, None)}"
+                f"{args(evt, opts)}"
             )
 
         return line
@@ -1059,17 +1062,23 @@ def _is_event_type(text: str) -> bool:
 
 
 class _Clock:
-    """``HH:MM:SS.nnnnnnnnn`` like :func:`ts_time`, with the UTC offset taken once."""
+    """``HH:MM:SS.nnnnnnnnn`` like :func:`ts_time`, with the UTC offset taken once and the
+    ``HH:MM:SS.`` part cached per second."""
 
-    __slots__ = ("offset",)
+    __slots__ = ("offset", "prefix", "sec")
 
     def __init__(self) -> None:
         self.offset = gmt2local()
+        self.sec = -1
+        self.prefix = ""
 
     def __call__(self, ts: int) -> str:
         sec, ns = divmod(ts, 1_000_000_000)
-        s = (sec + self.offset) % 86400
-        return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}.{ns:09d}"
+        if sec != self.sec:
+            self.sec = sec
+            s = (sec + self.offset) % 86400
+            self.prefix = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}."
+        return f"{self.prefix}{ns:09d}"
 
 
 def by_name_of(registry: Any) -> dict[str, Any]:
