@@ -1330,7 +1330,10 @@ FILLER(mount)
 	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
 	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
 	put_user_str(a, (void *)arg(regs, 2), SCAP_MAX_PATH);
-	put_u32(a, arg(regs, 3));
+	__u32 mflags = arg(regs, 3);
+	if ((mflags & 0xffff0000) == 0xc0ed0000) /* MS_MGC_VAL: the old magic, not flags */
+		mflags &= 0xffff;
+	put_u32(a, mflags);
 	END();
 }
 

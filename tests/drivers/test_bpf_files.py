@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import os
 import socket
+import subprocess
 
 import pytest
 
@@ -174,3 +175,23 @@ def test_bpf_syscall_is_recorded(cap):
     rec = cap.one(lambda: libc.syscall(321, 0xFFFF, attr, 128),   # unknown cmd: -EINVAL
                   lambda r: r.type == 369 and r.tid == me())
     assert i64(rec, 0) == -22 and u32(rec, 1) == 0xFFFF   # fd: -EINVAL, cmd: INT32
+
+
+def test_mount_umount2_params(cap, tmp_path):
+    """A tmpfs mount in a private mount namespace child: mount (#1 dev, #2 dir, #3 type,
+    #4 flags) and umount2 (#1 name, #2 flags)."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) not installed")
+    d = str(tmp_path / "mnt")
+    os.mkdir(d)
+    script = f"mount -t tmpfs -o ro pyfalco-tmpfs {d} && umount {d}"
+    recs = cap.run(lambda: subprocess.run(["unshare", "--mount", "sh", "-c", script], check=True),
+                   lambda r: r.type in (257, 391) and d.encode() in r.raw, count=2)
+    by = {r.type: r for r in recs}
+    m = by[257]
+    assert i64(m, 0) == 0 and text(m, 1) == "pyfalco-tmpfs" and text(m, 2) == d
+    assert text(m, 3) == "tmpfs" and u32(m, 4) & 1            # MS_RDONLY
+    u = by[391]
+    assert i64(u, 0) == 0 and text(u, 1) == d
