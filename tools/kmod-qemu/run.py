@@ -5,7 +5,7 @@
 
 Steps: find a kernel with both headers (/usr/src/linux-headers-<kver>) and an image
 (/boot/vmlinuz-<kver> or the download-only extraction of fetch-kernel.sh under
-/var/cache/pyfalco/kmod-qemu), `make -C driver/kmod KDIR=...`, link tools/kmod-qemu/guest.c
+/var/cache/pyfalco/kmod-qemu), build driver/kmod (in a copy under DIR), link tools/kmod-qemu/guest.c
 with scap/_native/kmod_ring.c statically, pack an initramfs (busybox-static, the module, the
 guest program, the syscall table) and boot it: ttyS0 -> DIR/console.log, ttyS1 (raw) ->
 DIR/records.bin.  Prints one JSON object (paths, kver, seconds).  Exit status 3 with a
@@ -60,11 +60,20 @@ def need(tool: str) -> str:
     return path
 
 
-def build_module(hdr: Path, log: io.StringIO) -> Path:
-    res = subprocess.run(["make", "-s", "-C", str(ROOT / "driver" / "kmod"), f"KDIR={hdr}"],
+def build_module(hdr: Path, out: Path, log: io.StringIO) -> Path:
+    """Build in a copy under `out` (driver/kmod + the shared header, same relative layout), so
+    parallel runs and the source tree never share build products."""
+    tree = out / "src"
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(ROOT / "driver" / "kmod", tree / "kmod",
+                    ignore=shutil.ignore_patterns("*.o", "*.ko", "*.mod*", ".*.cmd",
+                                                  "Module.symvers", "modules.order"))
+    (tree / "bpf").mkdir()
+    shutil.copy(ROOT / "driver" / "bpf" / "events.h", tree / "bpf" / "events.h")
+    res = subprocess.run(["make", "-s", "-C", str(tree / "kmod"), f"KDIR={hdr}"],
                          capture_output=True, text=True, check=False)
     log.write(res.stdout + res.stderr)
-    ko = ROOT / "driver" / "kmod" / "pyfalco.ko"
+    ko = tree / "kmod" / "pyfalco.ko"
     if res.returncode != 0 or not ko.exists():
         raise RuntimeError(f"module build failed:\n{res.stdout}{res.stderr}")
     return ko
@@ -181,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         table2 = interesting + ppm_sc
         log = io.StringIO()
         t0 = time.monotonic()
-        ko = build_module(hdr, log)
+        ko = build_module(hdr, args.out, log)
         guest = build_guest(args.out)
         initrd = build_initramfs(args.out, ko, guest, table, table2, args.ring_bytes)
         t_build = time.monotonic() - t0
