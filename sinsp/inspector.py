@@ -99,6 +99,7 @@ class Inspector:
         max_threads: int = DEFAULT_MAX_THREADS,
         max_fds: int = DEFAULT_MAX_FDS,
         strict: bool = False,
+        event_types: Iterable[int] | None = None,
     ) -> None:
         ensure_built()
         self.strict = strict
@@ -115,8 +116,11 @@ class Inspector:
         self.interfaces = list(getattr(source, "interfaces", None) or [])
         self.stats = InspectorStats()
         self._verdict = Verdict()
-        #: the prefilter the source was opened with (``None``: every event)
-        self.event_types: frozenset[int] | None = None
+        #: the types iteration yields (``None``: all); others only update state
+        self.event_types: frozenset[int] | None = (
+            None if event_types is None else frozenset(event_types))
+        #: the set the source was opened with by ``from_capture`` (``None``: every event)
+        self.prefilter: frozenset[int] | None = None
         self._num = 0
         self._seen_non_container = False
         self._iter: Iterator[Any] | None = None
@@ -138,9 +142,10 @@ class Inspector:
         """Open a ``.scap`` file (gzip or plain) with ``scap.open``.
 
         ``event_types``: the PPME codes the consumer evaluates (``None`` = every event: no
-        prefilter); ``fields``: the field names it reads (``None`` = any). The inspector adds
-        the types its state needs for those fields and the scanner drops every other event
-        in C; the final set is ``insp.event_types``. ``sinsp.parsers.prefilter`` computes
+        prefilter); only events of those types are yielded. ``fields``: the field names it
+        reads (``None`` = any). The inspector adds the types its state needs for those
+        fields (parsed, not yielded) and the scanner drops every other event in C; that
+        final set is ``insp.prefilter``. ``sinsp.parsers.prefilter`` computes
         both for a filter (``filter_interest``) or for rules (``rules_interest``)::
 
             types, fields = rules_interest(engine.enabled_rules("syscall"))
@@ -152,12 +157,12 @@ class Inspector:
         cap = scap.open(path, event_types=wanted)
         cap_ctx = cap.__enter__() if hasattr(cap, "__enter__") else cap
         try:
-            insp = cls(cap_ctx, **kwargs)
+            insp = cls(cap_ctx, event_types=event_types, **kwargs)
         except BaseException:
             cap.close()
             raise
         insp._closer = cap
-        insp.event_types = wanted
+        insp.prefilter = wanted
         return insp
 
     @property
@@ -224,15 +229,30 @@ class Inspector:
     def __iter__(self) -> Iterator[Event]:
         records = self._records()
         process = self.process
-        for rec in records:
-            evt = process(rec)
-            if evt is not None:
-                yield evt
+        visible = self.event_types
+        if visible is None:
+            for rec in records:
+                evt = process(rec)
+                if evt is not None:
+                    yield evt
+        else:
+            update = self._update
+            for rec in records:
+                if rec.type in visible:
+                    evt = process(rec)
+                    if evt is not None:
+                        yield evt
+                else:
+                    update(rec)
         self._at_end()
 
     def next(self) -> Event | None:
         """The next visible event, or ``None`` at the end of the source."""
+        visible = self.event_types
         for rec in self._records():
+            if visible is not None and rec.type not in visible:
+                self._update(rec)
+                continue
             evt = self.process(rec)
             if evt is not None:
                 return evt
@@ -308,6 +328,37 @@ class Inspector:
             self.stats.hidden_container += 1
             return None
         return evt
+
+    def _update(self, rec: Any) -> None:
+        """State only, for a record of a type the consumer does not look at (numbered and
+        parsed, never yielded). Enter and parser-less events only pair and create threads,
+        which is all the state takes from them: no Event is built for those."""
+        etype = rec.type
+        if _PARSERS.get(etype) is not None or getattr(rec, "dump_flags", 0) & SCAP_DF_STATE_ONLY:
+            self.process(rec)
+            return
+        verdict = self._verdict
+        if verdict.remove_fds or verdict.remove_tids:
+            verdict.apply(self.threads)
+        seq = getattr(rec, "seq", -1)
+        num = self._num
+        skipped = seq > num
+        self._num = seq + 1 if seq >= 0 else num + 1
+        self.stats.events += 1
+        plan = _PLAN[etype] if etype < len(_PLAN) else etype & 1 and PLAN_EXIT
+        if not self._seen_non_container and (skipped or not plan & PLAN_CONTAINER):
+            self._seen_non_container = True
+            for ti in sorted(self.threads, key=lambda t: t.tid):
+                self.containers.identify_category(ti)
+        if plan & PLAN_SKIPRESET:
+            return
+        tid = rec.tid
+        ti = self.threads.get(tid)
+        if ti is None:
+            if plan & PLAN_NO_CREATE:
+                return
+            ti = self.create_thread(tid)
+        ti.last_enter = None if plan & PLAN_EXIT else rec
 
     def _reset(self, evt: Event) -> None:
         """Link the event to its thread, enter record and fd (sinsp reset())."""
