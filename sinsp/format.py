@@ -1003,7 +1003,7 @@ class Formatter:
         proc_name = by_name["proc.name"].extractor
         clock = _Clock()
         opts = self.opts
-        args = event_args
+        args = by_name["evt.info"].extractor  # event_args, or the syslog decoding
 
         def line(evt: Any) -> str:
             rec = evt.record

@@ -531,9 +531,52 @@ def _args(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
 
 _args.wants_options = True  # type: ignore[attr-defined]
 evt.field("evt.args", FieldType.CHARBUF, "all the event arguments, aggregated into a single string.")(_args)
+
+
+# -- syslog (sinsp_decoder_syslog: writes to /dev/log) ---------------------------------------
+
+SYSLOG_SEVERITIES = ("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug")
+SYSLOG_FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp",
+                     "clock", "authpriv", "ftp", "ntp", "logaudit", "logalert", "cron",
+                     "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+                     "local7")  # fmt: skip
+
+
+def syslog_message(evt: Any) -> tuple[int, str] | None:
+    """``(priority, message)`` of a write exit to ``/dev/log`` carrying ``<PRI>message``,
+    as sinsp's syslog decoder reads it; None for any other event."""
+    rec = evt.record
+    if not rec.type & 1 or not evt_flags(evt) & EF.WRITES_TO_FD:
+        return None
+    fdi = evt.fd
+    if fdi is None or "/dev/log" not in fdi.name:
+        return None
+    i = _find_param(evt, "data")
+    if i is None:
+        return None
+    data = bytes(evt.record.rawparam(i))
+    end = data.find(b">", 1)
+    pri = data[1:end] if end > 0 else data[1:16]
+    if not data.startswith(b"<") or end < 0 or not pri or len(data) < len(pri) + 2:
+        return None
+    try:
+        priority = int(pri)
+    except ValueError:
+        return None
+    return priority, fmt._cstr(data[len(pri) + 2 :])
+
+
+def _evt_info(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
+    msg = syslog_message(evt)
+    if msg is not None:
+        return f"syslog sev={SYSLOG_SEVERITIES[msg[0] & 7]} msg={msg[1]}"
+    return fmt.event_args(evt, opts)
+
+
+_evt_info.wants_options = True  # type: ignore[attr-defined]
 evt.field("evt.info", FieldType.CHARBUF, "for most events, this field returns the same value as "
           "evt.args. However, for some events (like writes to /dev/log) it provides higher level "
-          "information coming from decoding the arguments.")(_args)  # fmt: skip
+          "information coming from decoding the arguments.")(_evt_info)  # fmt: skip
 
 
 def _arg_index(evt: Any, arg: Any) -> int | None:
@@ -942,3 +985,28 @@ def _plugininfo(evt: Any, arg: Any) -> Any:
 
 
 EVT_CLASS = REGISTRIES["syscall"].register(evt.build())
+
+syslog = FieldClassBuilder("syslog", "Content of Syslog messages.")
+
+
+def _syslog_field(name: str, ftype: FieldType, desc: str, fn: Any) -> None:
+    def ex(evt: Any, arg: Any) -> Any:
+        msg = syslog_message(evt)
+        return None if msg is None else fn(msg)
+
+    syslog.field(name, ftype, desc)(ex)
+
+
+_syslog_field("syslog.facility.str", FieldType.CHARBUF, "facility as a string.",
+              lambda m: SYSLOG_FACILITIES[(m[0] >> 3) & 0x1F]
+              if (m[0] >> 3) & 0x1F < len(SYSLOG_FACILITIES) else None)  # fmt: skip
+_syslog_field("syslog.facility", FieldType.UINT32, "facility as a number (0-23).",
+              lambda m: (m[0] >> 3) & 0x1F)  # fmt: skip
+_syslog_field("syslog.severity.str", FieldType.CHARBUF, "severity as a string. Can have one of "
+              "these values: emerg, alert, crit, err, warn, notice, info, debug",
+              lambda m: SYSLOG_SEVERITIES[m[0] & 7])  # fmt: skip
+_syslog_field("syslog.severity", FieldType.UINT32, "severity as a number (0-7).",
+              lambda m: m[0] & 7)  # fmt: skip
+_syslog_field("syslog.message", FieldType.CHARBUF, "message sent to syslog.", lambda m: m[1])
+
+SYSLOG_CLASS = REGISTRIES["syscall"].register(syslog.build())

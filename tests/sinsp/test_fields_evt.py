@@ -137,3 +137,35 @@ def test_args_use_buffer_options() -> None:
     assert "cgroups=cpuset=/user.slice/user-1000.slice/session-1.scope.cpu=/user.slice/user-1000.... " in short
     assert "..." not in long.split(" env=")[0]
     assert len(long) > len(short)
+
+
+@pytest.mark.sysdig
+@pytest.mark.skipif(__import__("shutil").which("sysdig") is None, reason="sysdig not installed")
+def test_syslog_writes_match_sysdig(tmp_path: Path) -> None:
+    """Writes to /dev/log: evt.info becomes ``syslog sev=… msg=…`` and syslog.* decode the
+    priority, as sysdig's syslog decoder does (expected output is sysdig's own)."""
+    import subprocess
+    import sys
+
+    from scap.metadata import FdEntry, ProcInfo
+    from scap.testing import EventBuilder, write_capture
+
+    b = EventBuilder(tid=100)
+    path = tmp_path / "syslog.scap"
+    write_capture(path, [
+        b.build("SYSCALL_WRITE_E", [3, 30]),
+        b.build("SYSCALL_WRITE_X", [30, b"<30>Nov 28 12:00:00 app: hello"]),
+        b.build("SOCKET_SENDTO_E", [3, 30, None]),
+        b.build("SOCKET_SENDTO_X", [30, b"<11>app[12]: failure here"]),
+        b.build("SYSCALL_WRITE_X", [5, b"plain"]),
+    ], processes=[ProcInfo(tid=100, pid=100, ptid=1, comm="logger", exe="logger", cwd="/",
+                           fds=[FdEntry(fd=3, ino=5, type=8, name="/dev/log")])])  # fmt: skip
+    fmt = ("*%evt.num %evt.is_syslog %syslog.facility %syslog.facility.str %syslog.severity "
+           "%syslog.severity.str %syslog.message %evt.info")
+    for extra in ([], ["-p", fmt], ["-j", "-p", fmt]):
+        theirs = subprocess.run(["sysdig", "-r", str(path), *extra], capture_output=True,
+                                check=True).stdout  # fmt: skip
+        ours = subprocess.run([sys.executable, "-m", "sinsp.sysdig_cli", "-r", str(path),
+                               *extra], capture_output=True, check=True).stdout  # fmt: skip
+        assert ours == theirs
+    assert b"syslog sev=err msg=app[12]: failure here" in ours
