@@ -1011,7 +1011,7 @@ class Formatter:
             return (
                 f"{evt.num} {clock(rec.ts)} {rec.cpu} {_NA if name is None else name} "
                 f"({rec.tid}) {'<' if rec.type & 1 else '>'} {type_name(evt)} "
-                f"{args(evt, opts)}"
+                f"{args(evt, None, opts)}"
             )
 
         return line
