@@ -170,7 +170,26 @@ def _open_writer(opts: SysdigOptions, insp: Any) -> Any:
     return w
 
 
+def list_fields(out: IO[str]) -> None:
+    """``-l``: every field class and field, laid out like ``sysdig -l``."""
+    registry = fmt.default_registry()
+    for cls in registry.classes:
+        fields = [f for f in cls.fields if not f.hidden]
+        if not fields:
+            continue
+        out.write("-------------------------------\n")
+        out.write(f"{'Field Class:':<30}{cls.name}\n{'Description:':<30}{cls.desc}\n\n")
+        for f in fields:
+            name = f.display or f.name
+            sep = "\n" + " " * 30 if len(name) >= 30 else " " * (30 - len(name))
+            out.write(f"{name}{sep}{f.desc}\n")
+        out.write("\n")
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-l", "--list", "list_", is_flag=True, is_eager=True, expose_value=False,
+              callback=lambda ctx, _p, v: (list_fields(sys.stdout), ctx.exit()) if v else None,
+              help="List the fields usable in filters and -p formats, and exit.")
 @click.option("-r", "--read", "read", metavar="FILE", required=True,
               help="Read events from a capture file (.scap, gzipped or not).")
 @click.option("-w", "--write", "write", metavar="FILE",

@@ -140,3 +140,14 @@ def test_types_past_the_0_29_3_table_are_skipped(tmp_path: Path) -> None:
     invoke("-r", str(path), "-w", str(copy))
     with scap.open(str(copy)) as cap:
         assert [r.type for r in cap] == [2, 354, 3]
+
+
+def test_list_fields() -> None:
+    code, out, _ = invoke("-l")
+    assert code == 0
+    assert "Field Class:                  evt\n" in out
+    names = {line.split()[0] for line in out.splitlines() if line[:1].isalpha()
+             and not line.startswith(("Field Class", "Description"))}  # fmt: skip
+    assert {"evt.num", "fd.name", "fdlist.nums", "fs.path.name", "syslog.message",
+            "proc.name"} <= names  # fmt: skip
+    assert "evt.outputtime" not in names  # print-only helper, hidden as in sysdig -l
