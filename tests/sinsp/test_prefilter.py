@@ -192,3 +192,25 @@ def test_scenario_captures_same_fields(tmp_path, maker: str) -> None:
         names = sorted(set(FIELDS) | fields_of(flt.ast))
         assert _run(str(path), flt, names, flt.event_types)[0] == \
             _run(str(path), flt, names, None)[0], cond
+
+
+@pytest.mark.sysdig
+@pytest.mark.parametrize("cond", [
+    "evt.type in (open, openat, openat2) and evt.dir = <",
+    "evt.type = close and evt.dir = >",
+    "evt.type in (connect, sendto, sendmsg) and evt.dir = <",
+])
+def test_evt_num_as_sysdig(cond: str) -> None:
+    """With the prefilter on, the numbers of the matching events are sysdig's."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sysdig") is None:
+        pytest.skip("sysdig not installed")
+    flt = compile_filter(cond, _registry())
+    for path in TRACES:
+        out = subprocess.run(["sysdig", "-r", path, "-p", "%evt.num", cond],
+                             capture_output=True, text=True, check=True).stdout.split()
+        with Inspector.from_capture(path, event_types=flt.event_types) as insp:
+            ours = [str(e.num) for e in insp if flt.matches(e)]
+        assert ours == out, path
