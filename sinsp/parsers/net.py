@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from sinsp.parsers._util import as_int, fd_table, retval
 from sinsp.state.fds import (
+    FLAG_ROLE_CLIENT,
+    FLAG_ROLE_SERVER,
     L4_ICMP,
     L4_RAW,
     L4_TCP,
     L4_UDP,
     L4_UNKNOWN,
-    FLAG_ROLE_CLIENT,
-    FLAG_ROLE_SERVER,
     FdInfo,
     FdType,
     tuple_name,

@@ -10,7 +10,6 @@ import pathlib
 import pytest
 
 import scap
-
 from sinsp import Inspector
 from sinsp.filter import compile_filter
 from sinsp.format import default_registry

@@ -46,7 +46,8 @@ def test_seq_across_small_batches() -> None:
     path = TRACES[0] if TRACES else pytest.skip("no real captures")
     import gzip
 
-    data = gzip.open(path).read()
+    with gzip.open(path) as f:
+        data = f.read()
     every = _all(path, False)
     keep = {every[-1].type}
     dec = StreamDecoder(keep, batch=3)
