@@ -279,11 +279,70 @@ _PF = {"NA": 0, "DEC": 1, "HEX": 2, "10_PADDED_DEC": 3, "ID": 4, "DIR": 5, "OCT"
 _MACRO = re.compile(r"\$([A-Z0-9]+)")
 
 
-class FactsError(ValueError):
-    """A line of the facts file does not parse; carries the file line number."""
+# Facts of the current falcosecurity/libs master table that the 2025 snapshot in
+# ``current_libs_facts.txt`` lacks or states differently, in the same line format, applied
+# after it. Two new line kinds: ``A ID param;...`` appends params to event ID, ``N ID``
+# asserts the id the next ``E`` line gets. Provenance per block:
+#  [doc]  /work/shared/docs/scap-format.md section 11.2, generated from the compiled master
+#         table: authoritative (tests/scap/test_schema_current.py checks every row).
+#  [src]  falcosecurity/libs master sources read with the search tools: the modern_bpf
+#         fillers (close_range.bpf.c, keyctl.bpf.c, the task/task_file iterator programs)
+#         give param order, names and PT types from their "Parameter N: name (type: PT_x)"
+#         comments; the enum order of 430-449, categories, event flags, print formats,
+#         flag-list values and the keyctl DYN sub-table layout were not readable there and
+#         are best guesses (marked "guess"), so treat those ids as provisional.
+MASTER_FACTS = """\
+# [doc] socket exit gained the SOCK_* flags of the type argument (flag list unknown: none)
+A 19 flags,FLAGS32,HEX
+# [doc] fcntl exit gained the third argument
+A 151 arg,UINT64,DEC
+# [src] task iterator events, the even slot only (10.1); order of the pairs and the
+# evt.type names: guess
+$ITX=NA|UNKNOWN|UNUSED|
+$IFD=fd,FD32,DEC
+$INO=ino_num,UINT64,DEC
+$ISK=$IFD;sk_type,UINT16,DEC;sk_proto,UINT16,DEC
+N 430
+E ITER_TASK_E|iter_task|PROCESS ITER||ppid,PID32,DEC;pgid,PID32,DEC;vpgid,PID32,DEC;sid,PID32,DEC;comm,CHARBUF,NA;argv,CHARBUFARRAY,NA;exepath,FSPATH,NA;flags,FLAGS32,HEX,execve_flags;env,CHARBUFARRAY,NA;cwd,CHARBUF,NA;fdlimit,UINT64,DEC;euid,UID,DEC;egid,GID,DEC;cap_permitted,UINT64,HEX;cap_effective,UINT64,HEX;cap_inheritable,UINT64,HEX;exe_ino_num,UINT64,DEC;exe_ino_ctime,ABSTIME,DEC;exe_ino_mtime,ABSTIME,DEC;$VM;pgft_maj,UINT64,DEC;pgft_min,UINT64,DEC;vtgid,PID32,DEC;vpid,PID32,DEC;pidns_init_start_ts,UINT64,DEC;cgroups,CHARBUFARRAY,NA;root,FSPATH,NA;start_time,ABSTIME,DEC;tty,UINT32,DEC;loginuid,UID,DEC
+E ITER_TASK_X|$ITX
+E ITER_TASK_FILE_SOCKET_INET_E|iter_task_file_socket_inet|NET ITER||$ISK;local_ip,IPV4ADDR,NA;local_port,PORT,DEC;remote_ip,IPV4ADDR,NA;remote_port,PORT,DEC;$INO
+E ITER_TASK_FILE_SOCKET_INET_X|$ITX
+E ITER_TASK_FILE_SOCKET_INET6_E|iter_task_file_socket_inet6|NET ITER||$ISK;local_ip,IPV6ADDR,NA;local_port,PORT,DEC;remote_ip,IPV6ADDR,NA;remote_port,PORT,DEC;$INO
+E ITER_TASK_FILE_SOCKET_INET6_X|$ITX
+E ITER_TASK_FILE_SOCKET_UNIX_E|iter_task_file_socket_unix|NET ITER||$ISK;sk_pointer,UINT64,HEX;sun_path,FSPATH,NA;$INO
+E ITER_TASK_FILE_SOCKET_UNIX_X|$ITX
+E ITER_TASK_FILE_SOCKET_NETLINK_E|iter_task_file_socket_netlink|NET ITER||$ISK;$INO
+E ITER_TASK_FILE_SOCKET_NETLINK_X|$ITX
+E ITER_TASK_FILE_PIPE_E|iter_task_file_pipe|IPC ITER||$IFD;path,FSPATH,NA;$INO
+E ITER_TASK_FILE_PIPE_X|$ITX
+E ITER_TASK_FILE_DIRECTORY_E|iter_task_file_directory|FILE ITER||$IFD;path,FSPATH,NA;$INO
+E ITER_TASK_FILE_DIRECTORY_X|$ITX
+E ITER_TASK_FILE_REGULAR_E|iter_task_file_regular|FILE ITER||$IFD;path,FSPATH,NA;flags,FLAGS32,HEX,file_flags;mnt_id,UINT32,DEC;$INO
+E ITER_TASK_FILE_REGULAR_X|$ITX
+E ITER_TASK_FILE_ANON_INODE_E|iter_task_file_anon_inode|FILE ITER||$IFD;fd_type,FLAGS8,DEC;path,FSPATH,NA;$INO
+E ITER_TASK_FILE_ANON_INODE_X|$ITX
+E ITER_TASK_FILE_MEMFD_E|iter_task_file_memfd|MEMORY ITER||$IFD;path,FSPATH,NA;$INO
+E ITER_TASK_FILE_MEMFD_X|$ITX
+# [doc] ids 450-453: the exit event only, the enter slot unused (10.1); params [src]
+N 450
+E SYSCALL_CLOSE_RANGE_E|$ITX
+E SYSCALL_CLOSE_RANGE_X|close_range|IO_OTHER SYSCALL|DESTROYS_FD $MS|$R;first,UINT32,DEC;last,UINT32,DEC;flags,FLAGS32,HEX
+E SYSCALL_KEYCTL_E|$ITX
+E SYSCALL_KEYCTL_X|keyctl|OTHER SYSCALL||$R;operation,ENUMFLAGS32,DEC;arg2,DYN,NA,dyn:keyctl_dynamic_param;arg3,DYN,NA,dyn:keyctl_dynamic_param;arg4,DYN,NA,dyn:keyctl_dynamic_param;arg5,DYN,NA,dyn:keyctl_dynamic_param
+N 454
+"""
 
-    def __init__(self, lineno: int, message: str) -> None:
-        super().__init__(f"facts line {lineno}: {message}")
+# keyctl's DYN sub-table [src: keyctl.bpf.c stores PPM_KEYCTL_IDX_INT64 / _IDX_CHARBUF
+# values]; the index values 0 and 1 are a guess.
+_KEYCTL_DYN = (("int64", _PT["INT64"], _PF["DEC"], None),
+               ("charbuf", _PT["CHARBUF"], _PF["NA"], None))
+
+
+class FactsError(ValueError):
+    """A facts line does not parse; carries its location (``file:line``)."""
+
+    def __init__(self, lineno: str, message: str) -> None:
+        super().__init__(f"facts {lineno}: {message}")
         self.lineno = lineno
 
 
@@ -298,6 +357,7 @@ def parse_upstream(up: Path, so: SoReader) -> dict:
     names: list[str] = []
     flags: dict[str, tuple[tuple[str, int], ...]] = {}
     sc_extra: dict[int, str] = {}
+    dyn_tables = {"keyctl_dynamic_param": _KEYCTL_DYN}
     so.events()  # fills so.flags with every 0.29.3 list referenced by the table
     base_flags = {k: dict(v) for k, v in so.flags.items()}
 
@@ -309,7 +369,7 @@ def parse_upstream(up: Path, so: SoReader) -> dict:
             text = new
         return text
 
-    def param(lineno: int, spec: str) -> tuple:
+    def param(lineno: str, spec: str) -> tuple:
         parts = spec.split(",")
         if len(parts) not in (3, 4):
             raise FactsError(lineno, f"bad param {spec!r}")
@@ -320,12 +380,14 @@ def parse_upstream(up: Path, so: SoReader) -> dict:
             if extra.startswith("@"):
                 info = int(extra[1:])
             elif extra.startswith("dyn:"):
-                info = so.dyn_table(extra[4:])
+                info = dyn_tables[extra[4:]] if extra[4:] in dyn_tables else so.dyn_table(extra[4:])
             else:
                 info = extra
         return (name, ptype, fmt, info)
 
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    snapshot = [(f"{path.name}:{n}", ln) for n, ln in enumerate(path.read_text().splitlines(), 1)]
+    master = [(f"MASTER_FACTS:{n}", ln) for n, ln in enumerate(MASTER_FACTS.splitlines(), 1)]
+    for lineno, line in snapshot + master:
         if not line or line.startswith("#"):
             continue
         if line.startswith("$"):
@@ -353,6 +415,16 @@ def parse_upstream(up: Path, so: SoReader) -> dict:
                 else:
                     raise FactsError(lineno, f"{lname}: {fname} has no value and no 0.29.3 twin")
             flags[lname] = tuple(out)
+        elif kind == "A":
+            etype, spec = expand(rest).split(" ", 1)
+            idx = int(etype)
+            if idx >= len(events):
+                raise FactsError(lineno, f"A {idx}: no such event yet")
+            name, cat, fl, plist = events[idx]
+            events[idx] = (name, cat, fl, plist + tuple(param(lineno, p) for p in spec.split(";")))
+        elif kind == "N":
+            if int(rest) != len(events):
+                raise FactsError(lineno, f"next event id is {len(events)}, facts say {rest}")
         elif kind == "S":
             code, name = rest.split()
             sc_extra[int(code)] = name
