@@ -4,6 +4,8 @@
     pysysdig -r trace.scap -p '*%evt.num %fd.name' evt.type=open
     pysysdig -r trace.scap -j proc.name=cat         # JSON lines
     pysysdig -r trace.scap -w out.scap -z fd.typechar=4
+    pysysdig -w live.scap -M 10 proc.name=curl     # live, from the eBPF probe (root)
+    pysysdig evt.type=execve                        # live lines until Ctrl-C
 
 Output is meant to be comparable line by line with ``sysdig -r`` on the same arguments:
 internal events (``procinfo``, ``container`` ...) are hidden unless ``-D``; ``-n`` counts
@@ -24,7 +26,7 @@ import click
 
 from sinsp import format as fmt
 
-__all__ = ["SysdigOptions", "main", "run"]
+__all__ = ["LiveCaptureError", "LiveSession", "Sysdig0293Writer", "SysdigOptions", "main", "run"]
 
 EC_INTERNAL = 256
 
@@ -33,7 +35,7 @@ EC_INTERNAL = 256
 class SysdigOptions:
     """What the command line asked for."""
 
-    read: str
+    read: str | None = None
     write: str | None = None
     format: str | None = None
     max_events: int = 0
@@ -44,6 +46,7 @@ class SysdigOptions:
     buffer_format: str = fmt.BufferFormat.DOTS
     time_flag: str = "h"
     filter: str = ""
+    duration: float = 0.0
 
 
 def _internal_types() -> frozenset[int]:
@@ -78,10 +81,19 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
     )
     writer = None
     formatter = None
-    insp = Inspector.from_capture(opts.read)
+    live = None
+    if opts.read is None:
+        live = LiveSession(opts, flt)
+        insp = Inspector(live.source)
+        records: Any = live.records()
+    else:
+        insp = Inspector.from_capture(opts.read)
+        records = insp.source
     try:
         if opts.write is not None:
             writer = _open_writer(opts, insp)
+            if live is not None:
+                writer = live.writer = Sysdig0293Writer(writer)
         else:
             text = opts.format if opts.format is not None else fmt.DEFAULT_FORMAT
             formatter = fmt.Formatter(text, registry, ropts)
@@ -108,7 +120,13 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         process = insp.process
         from scap.schema import EVENT_INFO_0_29_3_COUNT as known_types
 
-        for rec in insp.source:
+        for rec in records:
+            if rec is None:  # live: the end of a ring batch, show what it printed
+                if buf:
+                    write("\n".join(buf) + "\n")
+                    buf.clear()
+                    out.flush()
+                continue
             if rec.type >= known_types:
                 # sysdig 0.29.3's libscap drops types past its table: no number, no state
                 # (-w keeps them, so the copy loses nothing a newer reader could use)
@@ -150,8 +168,157 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
     finally:
         if writer is not None:
             writer.close()
-        insp.close()
+        if live is not None:
+            live.close()
+        else:
+            insp.close()
     return 0
+
+
+class LiveCaptureError(RuntimeError):
+    """Live capture cannot start: `stage` says where (``root``, ``build``, ``load`` ...)."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"live capture failed ({stage}): {message}")
+        self.stage = stage
+
+
+class LiveSession:
+    """The probe as pysysdig's event source: opened with the in-kernel syscall table the
+    filter allows (plus the state syscalls), stopped by SIGINT/SIGTERM or the ``-M``
+    duration.  ``records()`` yields the ring's records and ``None`` after each batch (the
+    printer flushes there, so lines appear while the system is idle)."""
+
+    def __init__(self, opts: SysdigOptions, flt: Any) -> None:
+        import errno
+        import os
+
+        from scap.engines.bpf import BpfSource, DriverError, syscalls_for_event_types
+
+        if os.geteuid() != 0:
+            raise LiveCaptureError("root", "reading live events from the eBPF probe needs "
+                                   "root; use -r FILE to read a capture")
+        syscalls = None
+        if flt is not None:
+            from sinsp.parsers.prefilter import filter_prefilter
+
+            syscalls = syscalls_for_event_types(filter_prefilter(flt, opts.format))
+        #: what the kernel was asked for (None: every syscall), after the state set is added
+        self.syscalls: set[str] | None = None
+        self.duration = opts.duration
+        self.writer: Sysdig0293Writer | None = None
+        self._old: dict[int, Any] = {}
+        try:
+            # drop_self: our own writes to stdout would otherwise feed the capture
+            self.source = BpfSource(syscalls, drop_self=True, poll_timeout_ms=50).open()
+        except DriverError as exc:
+            if exc.errno == errno.ENOENT:
+                raise LiveCaptureError(exc.stage, f"{exc}; build the probe with `make probe` "
+                                       "(needs clang, bpftool and libbpf-dev)") from exc
+            raise LiveCaptureError(exc.stage, str(exc)) from exc
+        self.syscalls = self.source._syscalls
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.source.stop()
+
+    def records(self) -> Any:
+        import signal
+        import time
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._stop)
+            except ValueError:  # not the main thread (tests): -M / -n still stop it
+                pass
+        deadline = time.monotonic() + self.duration if self.duration > 0 else None
+        for batch in self.source.batches():
+            yield from batch
+            yield None
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+
+    def close(self) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+        self.source.close()
+        if self.writer is not None:
+            sys.stderr.write(self.writer.summary() + "\n")
+
+
+class Sysdig0293Writer:
+    """Writes live records so that sysdig 0.29.3 reads the file back.
+
+    The probe records exits only, in current libs' numbering.  Records 0.29.3 cannot take
+    (types >= 336, which end its reading; generic events whose syscall id is past its table,
+    which crash it: ``scap.engines.bpf.readable_by_sysdig_0_29_3``) are dropped and counted.
+    Every other exit gets its enter event written first, rebuilt from the exit's params of
+    the same name (current exits carry the enter's arguments): 0.29.3 takes an exit's fd, and
+    builds socket fds, from the enter event, so without it ``fd.name`` of socket calls would
+    be empty in sysdig.  An enter whose params are not all in the exit is not invented."""
+
+    def __init__(self, writer: Any) -> None:
+        self._w = writer
+        self.written = 0
+        self.dropped_types = 0
+        self.dropped_generic = 0
+        self.enters_added = 0
+        self._plans: dict[int, tuple[int, list[int]] | None] = {}
+
+    def _enter_plan(self, etype: int) -> tuple[int, list[int]] | None:
+        """(enter type, exit param index per enter param), or None if not rebuildable."""
+        from scap import schema
+
+        if etype in self._plans:
+            return self._plans[etype]
+        plan = None
+        if etype & 1 and etype not in (1, ) and etype < schema.EVENT_INFO_0_29_3_COUNT:
+            enter = schema.EVENT_INFO_0_29_3[etype - 1]
+            exit_names = [p.name for p in schema.EVENT_INFO_CURRENT[etype].params]
+            idx = [exit_names.index(p.name) if p.name in exit_names else -1
+                   for p in enter.params]
+            if -1 not in idx:
+                plan = (etype - 1, idx)
+        self._plans[etype] = plan
+        return plan
+
+    def write_event(self, rec: Any) -> None:
+        import struct
+
+        from scap import schema
+        from scap.engines.bpf import readable_by_sysdig_0_29_3
+        from scap.record import EventRecord
+
+        if not readable_by_sysdig_0_29_3(rec):
+            if rec.type >= schema.EVENT_INFO_0_29_3_COUNT:
+                self.dropped_types += 1
+            else:
+                self.dropped_generic += 1
+            return
+        plan = self._enter_plan(rec.type)
+        if plan is not None and all(i < rec.nparams for i in plan[1]):
+            etype, idx = plan
+            params = [rec.rawparam(i) for i in idx]
+            body = b"".join(params)
+            size = 26 + 2 * len(params) + len(body)
+            raw = struct.pack(f"<QqIHI{len(params)}H", rec.ts, rec.tid, size, etype,
+                              len(params), *(len(x) for x in params)) + body
+            self._w.write_event(EventRecord.from_raw(raw, cpu=rec.cpu))
+            self.enters_added += 1
+        self._w.write_event(rec)
+        self.written += 1
+
+    def close(self) -> None:
+        self._w.close()
+
+    def summary(self) -> str:
+        dropped = self.dropped_types + self.dropped_generic
+        return (f"pysysdig: wrote {self.written} events (+{self.enters_added} enter events "
+                f"rebuilt from exits); dropped {dropped} that sysdig 0.29.3 cannot read "
+                f"({self.dropped_types} of types >= 336, {self.dropped_generic} generic "
+                "past its syscall table)")
 
 
 def _open_writer(opts: SysdigOptions, insp: Any) -> Any:
@@ -190,8 +357,11 @@ def list_fields(out: IO[str]) -> None:
 @click.option("-l", "--list", "list_", is_flag=True, is_eager=True, expose_value=False,
               callback=lambda ctx, _p, v: (list_fields(sys.stdout), ctx.exit()) if v else None,
               help="List the fields usable in filters and -p formats, and exit.")
-@click.option("-r", "--read", "read", metavar="FILE", required=True,
-              help="Read events from a capture file (.scap, gzipped or not).")
+@click.option("-r", "--read", "read", metavar="FILE",
+              help="Read events from a capture file (.scap, gzipped or not); without it, "
+                   "capture live from the pyfalco eBPF probe (root).")
+@click.option("-M", "duration", type=float, default=0.0, metavar="SECONDS",
+              help="Live: stop after this many seconds.")
 @click.option("-w", "--write", "write", metavar="FILE",
               help="Write the matching events to a new capture instead of printing them.")
 @click.option("-z", "--compress", is_flag=True, help="Compress the -w output with gzip.")
@@ -209,10 +379,10 @@ def list_fields(out: IO[str]) -> None:
 @click.option("-t", "--timetype", "time_flag", type=click.Choice(["h", "a", "r", "d", "D"]),
               default="h", help="Time format of %evt.outputtime (h, a, r, d, D as sysdig).")
 @click.argument("filter_", nargs=-1, metavar="[FILTER]")
-def main(read: str, write: str | None, compress: bool, format_: str | None, max_events: int,
+def main(read: str | None, duration: float, write: str | None, compress: bool, format_: str | None, max_events: int,
          json_: bool, debug: bool, verbose: bool, base64_: bool, hex_: bool, hexascii: bool,
          ascii_: bool, time_flag: str, filter_: Sequence[str]) -> None:  # fmt: skip
-    """sysdig-compatible capture reader: pysysdig -r FILE [options] [FILTER]."""
+    """sysdig-compatible reader: pysysdig [-r FILE] [options] [FILTER] (no -r: live)."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="surrogateescape")  # raw bytes of params pass through
     bufmode = fmt.BufferFormat.DOTS
@@ -227,13 +397,13 @@ def main(read: str, write: str | None, compress: bool, format_: str | None, max_
     opts = SysdigOptions(
         read=read, write=write, format=format_, max_events=max_events, json=json_,
         compress=compress, debug=debug, verbose=verbose, buffer_format=bufmode,
-        time_flag=time_flag, filter=" ".join(filter_),
+        time_flag=time_flag, filter=" ".join(filter_), duration=duration,
     )  # fmt: skip
     try:
         code = run(opts)
     except BrokenPipeError:
         code = 0
-    except (fmt.FormatError, ValueError, OSError) as exc:
+    except (fmt.FormatError, ValueError, OSError, LiveCaptureError) as exc:
         click.echo(f"pysysdig: {exc}", err=True)
         code = 1
     except Exception as exc:  # typed errors of the lower layers carry their location
