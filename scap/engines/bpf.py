@@ -18,19 +18,23 @@ verifier rejected, its `log`.
 from __future__ import annotations
 
 import errno as _errno
-import gc
 import os
 import struct
 import subprocess
-import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scap.engines._ring import (
+    STATE_SYSCALLS,
+    DriverCounters,
+    DriverError,
+    RingSource,
+    syscall_table,
+)
 from scap.engines._syscalls_x86_64 import X86_64_SYSCALLS
-from scap.errors import NativeError
 from scap.record import EventRecord
 
 __all__ = [
@@ -46,43 +50,6 @@ __all__ = [
 
 _REPO = Path(__file__).resolve().parents[2]
 _DEFAULT_PROBE = _REPO / "driver" / "bpf" / ".output" / "probe.bpf.o"
-_HDR = struct.Struct("<QqIHI")
-
-#: Syscalls the state layer needs whatever the rules ask for (threads, fds, cwd,
-#: credentials, namespaces), like libs' "sinsp state" set; "procexit" is the
-#: sched_process_exit record.
-STATE_SYSCALLS: frozenset[str] = frozenset({
-    "procexit", "clone", "clone3", "fork", "vfork", "execve", "execveat",
-    "open", "openat", "openat2", "creat", "close", "close_range",
-    "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen",
-    "dup", "dup2", "dup3", "pipe", "pipe2", "fcntl", "eventfd", "eventfd2",
-    "signalfd", "signalfd4", "inotify_init", "inotify_init1", "timerfd_create",
-    "epoll_create", "epoll_create1", "memfd_create", "userfaultfd", "pidfd_open",
-    "pidfd_getfd", "io_uring_setup", "bpf",
-    "chdir", "fchdir", "chroot", "setuid", "setgid", "setreuid", "setregid",
-    "setresuid", "setresgid", "capset", "setns", "unshare", "setpgid", "setsid",
-    "prctl", "mount", "umount2",
-})
-
-
-class DriverError(NativeError):
-    """The probe could not be built, loaded, attached or read.
-
-    `errno` is the positive errno (EPERM: not root; ENOENT: no BTF or no probe object;
-    ENOSYS: BPF disabled; EACCES/EINVAL/E2BIG: rejected by the verifier, see `log`).
-    """
-
-    def __init__(self, rc: int, stage: str, message: str, log: str = "") -> None:
-        super().__init__(rc, stage, message)
-        self.errno = abs(rc)
-        self.log = log
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        if self.log:
-            tail = self.log[-4000:]
-            text += "\n--- libbpf / verifier log (tail) ---\n" + tail
-        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +68,6 @@ class BpfStats:
     @property
     def drops(self) -> int:
         return self.drops_buffer
-
-
-@dataclass(frozen=True, slots=True)
-class DriverCounters:
-    """scap_stats-shaped counters (`n_evts` includes `n_drops`); `detail` uses Falco's names."""
-
-    n_evts: int
-    n_drops: int
-    detail: dict[str, int]
 
 
 def _lib() -> tuple[Any, Any]:
@@ -141,16 +99,6 @@ def find_probe(path: str | os.PathLike[str] | None = None, build: bool = True) -
     if p.exists():
         return p
     raise DriverError(-_errno.ENOENT, "open", f"probe object {p} not found")
-
-
-def _ppm_sc_codes() -> dict[str, int]:
-    from scap import schema
-
-    codes: dict[str, int] = {}
-    for code, name in enumerate(schema.SYSCALL_NAMES):
-        if name and name not in codes:
-            codes[name] = code
-    return codes
 
 
 def readable_by_sysdig_0_29_3(rec: EventRecord) -> bool:
@@ -189,36 +137,30 @@ def syscalls_for_event_types(event_types: Iterable[int] | None) -> set[str] | No
     return out
 
 
-class BpfSource:
+class BpfSource(RingSource):
     """A live event source on the pyfalco probe.  Use as a context manager.
 
     `syscalls`: names to record (None: all); the state set `STATE_SYSCALLS` is always added
     unless `with_state=False`.  `drop_self`: ignore this process's own syscalls.
     `ring_bytes`: ring buffer size (power of two).  `batch_bytes`/`max_batch`: the drain buffer.
     `snaplen`: bytes of I/O data kept per record (sysdig's `-s`, default 80, at most 256).
+    Iteration, `next_batch`, `stop`, the snapshot properties and `driver_stats()` are
+    `RingSource`'s.
     """
+
+    _native = staticmethod(_lib)
 
     def __init__(self, syscalls: Iterable[str] | None = None, *, with_state: bool = True,
                  probe: str | os.PathLike[str] | None = None, ring_bytes: int = 16 << 20,
                  drop_self: bool = False, batch_bytes: int = 4 << 20,
                  max_batch: int = 65536, poll_timeout_ms: int = 50, snaplen: int = 80) -> None:
-        self._syscalls = None if syscalls is None else set(syscalls)
-        self._with_state = with_state
+        super().__init__(syscalls, with_state, drop_self, batch_bytes, max_batch,
+                         poll_timeout_ms)
         self._probe_arg = probe
         self._ring_bytes = ring_bytes
-        self._drop_self = drop_self
-        self._batch_bytes = max(batch_bytes, 1 << 17)
-        self._max_batch = max_batch
-        self._timeout = poll_timeout_ms
         self._snaplen = max(0, min(snaplen, 256))
-        self._h: Any = None
-        self._lock = threading.Lock()
-        self._stopped = False
-        self._delivered = 0
-        self._decode_errors = 0
         self.boot_time_ns = 0
         self.probe_path: Path | None = None
-        self._snapshot: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> BpfSource:
@@ -236,11 +178,7 @@ class BpfSource:
             raise DriverError(rc, "load", ffi.string(err).decode(errors="replace"),
                               ffi.string(log).decode(errors="replace"))
         self._h = hp[0]
-        self._err = err
-        self._buf = ffi.new("uint8_t[]", self._batch_bytes)
-        self._offsets = ffi.new("uint32_t[]", self._max_batch)
-        self._cpus = ffi.new("uint16_t[]", self._max_batch)
-        self._used = ffi.new("size_t *")
+        self._alloc_batch(err)
         try:
             self.set_interesting(self._syscalls)
             self.boot_time_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
@@ -262,21 +200,6 @@ class BpfSource:
                 lib.scap_bpf_close(self._h)
                 self._h = None
 
-    def stop(self) -> None:
-        """Make a running iteration end after its current batch (thread-safe)."""
-        self._stopped = True
-
-    def __enter__(self) -> BpfSource:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _check(self, rc: int, stage: str) -> None:
-        if rc < 0:
-            ffi = _lib()[0]
-            raise DriverError(rc, stage, ffi.string(self._err).decode(errors="replace"))
-
     # -- configuration -------------------------------------------------------------------
     def set_interesting(self, syscalls: Iterable[str] | None) -> None:
         """Set the in-kernel filter: record only these syscalls (names as `evt.type`, plus
@@ -285,118 +208,27 @@ class BpfSource:
         if self._h is None:
             self._syscalls = None if syscalls is None else set(syscalls)
             return
-        wanted = None if syscalls is None else set(syscalls)
-        if wanted is not None and self._with_state:
-            wanted |= STATE_SYSCALLS
         n = lib.SCAP_MAX_SYSCALLS
-        interesting = ffi.new("uint8_t[]", n)
-        ppm_sc = ffi.new("uint16_t[]", n)
-        codes = _ppm_sc_codes()
-        for name, nr in X86_64_SYSCALLS.items():
-            if nr >= n - 1:
-                continue
-            ppm_sc[nr] = codes.get(name, 0)
-            if wanted is None or name in wanted:
-                interesting[nr] = 1
-        interesting[lib.SCAP_PROCEXIT_SLOT] = 1 if wanted is None or "procexit" in wanted else 0
-        self._check(lib.scap_bpf_set_syscalls(self._h, interesting, ppm_sc, n, self._err),
-                    "set_interesting")
+        interesting, ppm_sc, wanted = syscall_table(syscalls, self._with_state, n)
+        self._check(lib.scap_bpf_set_syscalls(
+            self._h, ffi.from_buffer("uint8_t[]", interesting),
+            ffi.cast("uint16_t *", ffi.from_buffer(ppm_sc)), n, self._err),
+            "set_interesting")
         self._syscalls = wanted
 
-    # -- events --------------------------------------------------------------------------
-    def next_batch(self, timeout_ms: int | None = None) -> list[EventRecord]:
-        """Drain what the ring holds now (waiting up to `timeout_ms` if it is empty)."""
-        ffi, lib = _lib()
-        if self._h is None:
-            raise DriverError(-_errno.EBADF, "drain", "source is not open")
-        n = lib.scap_bpf_drain(self._h, self._buf, self._batch_bytes, self._offsets, self._cpus,
-                               self._max_batch, self._timeout if timeout_ms is None else timeout_ms,
-                               self._used, self._err)
-        self._check(n, "drain")
-        if n == 0:
-            return []
-        data = bytes(ffi.buffer(self._buf, self._used[0]))
-        offsets = ffi.unpack(self._offsets, n)
-        cpus = ffi.unpack(self._cpus, n)
-        out: list[EventRecord] = []
-        append = out.append
-        unpack = _HDR.unpack_from
-        size = len(data)
-        # Tens of thousands of new acyclic objects per batch would trigger the cyclic GC
-        # over and over (measured: ~40% of the drain's time); it runs again after the batch.
-        gc_was_on = gc.isenabled()
-        gc.disable()
-        try:
-            for off, cpu in zip(offsets, cpus, strict=True):
-                ts, tid, ln, etype, npar = unpack(data, off)
-                if ln < 26 or off + ln > size or 26 + 2 * npar > ln:
-                    self._decode_errors += 1
-                    continue
-                append(EventRecord(ts, tid, cpu, etype, 0, npar, data[off:off + ln]))
-        finally:
-            if gc_was_on:
-                gc.enable()
-        self._delivered += len(out)
-        return out
+    # -- events and counters -------------------------------------------------------------
+    def _drain(self, timeout_ms: int) -> int:
+        return _lib()[1].scap_bpf_drain(self._h, self._buf, self._batch_bytes, self._offsets,
+                                        self._cpus, self._max_batch, timeout_ms, self._used,
+                                        self._err)
 
-    def batches(self) -> Iterator[list[EventRecord]]:
-        """Successive batches until `stop()`; empty batches are yielded too, so a consumer
-        can do periodic work (drop checks, timers) while the system is idle."""
-        self._stopped = False
-        while not self._stopped:
-            yield self.next_batch()
-
-    def __iter__(self) -> Iterator[EventRecord]:
-        if self._h is None:
-            self.open()
-        for batch in self.batches():
-            yield from batch
-
-    # -- initial state, shaped like a capture's metadata ---------------------------------
-    def snapshot(self) -> Any:
-        """The /proc snapshot (`scap.platform.procfs.Snapshot`), taken once, *after* the probe
-        is attached so that no process started in between is missed (as libscap does)."""
-        if self._snapshot is None:
-            if self._h is None:
-                self.open()
-            from scap.platform import procfs
-
-            self._snapshot = procfs.snapshot()
-        return self._snapshot
-
-    @property
-    def machine(self) -> Any:
-        return self.snapshot().machine
-
-    @property
-    def processes(self) -> Any:
-        return self.snapshot().processes
-
-    @property
-    def interfaces(self) -> Any:
-        return self.snapshot().interfaces
-
-    @property
-    def users(self) -> Any:
-        return self.snapshot().users
-
-    @property
-    def groups(self) -> Any:
-        return self.snapshot().groups
-
-    def driver_stats(self) -> DriverCounters:
-        """Counters in scap_stats terms for the drop manager: `n_evts` counts every record
-        the probe tried to emit (drops included), `n_drops` the lost ones."""
-        st = self.stats()
-        return DriverCounters(n_evts=st.events + st.drops_buffer, n_drops=st.drops_buffer,
-                              detail={"n_drops_buffer_total": st.drops_buffer,
-                                      "n_drops_scratch_map": st.drops_size})
+    def _drop_detail(self, st: BpfStats) -> dict[str, int]:
+        return {"n_drops_buffer_total": st.drops_buffer, "n_drops_scratch_map": st.drops_size}
 
     def stats(self) -> BpfStats:
         """Kernel counters summed over CPUs, plus the user-side ones."""
         ffi, lib = _lib()
-        if self._h is None:
-            raise DriverError(-_errno.EBADF, "stats", "source is not open")
+        self._require_open("stats")
         st = ffi.new("struct scap_bpf_stats *")
         self._check(lib.scap_bpf_get_stats(self._h, st, self._err), "stats")
         return BpfStats(events=st.n_evts, drops_buffer=st.n_drops_buffer,

@@ -17,22 +17,14 @@ Errors: `DriverError` (shared with the BPF engine) with `errno` and `stage`; a m
 from __future__ import annotations
 
 import errno as _errno
-import gc
 import os
-import struct
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from scap.engines._syscalls_x86_64 import X86_64_SYSCALLS
-from scap.engines.bpf import (
-    STATE_SYSCALLS,
-    DriverCounters,
-    DriverError,
-    syscalls_for_event_types,
-)
-from scap.record import EventRecord
+from scap.engines import _ring
+from scap.engines._ring import DriverError, RingSource
+from scap.engines.bpf import syscalls_for_event_types
 
 __all__ = [
     "DEVICE_PREFIX",
@@ -51,7 +43,6 @@ DEVICE_PREFIX = "/dev/pyfalco"
 #: (driver/bpf/events.h: SCAP_MAX_SYSCALLS, SCAP_PROCEXIT_SLOT).
 MAX_SYSCALLS = 512
 PROCEXIT_SLOT = MAX_SYSCALLS - 1
-_HDR = struct.Struct("<QqIHI")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,63 +77,31 @@ def _lib() -> tuple[Any, Any]:
     return ffi, lib
 
 
-def _ppm_sc_codes() -> dict[str, int]:
-    """Syscall name -> PPM_SC code (the first code of a name in the schema's table)."""
-    from scap import schema
-
-    codes: dict[str, int] = {}
-    for code, name in enumerate(schema.SYSCALL_NAMES):
-        if name and name not in codes:
-            codes[name] = code
-    return codes
-
-
 def syscall_table(syscalls: Iterable[str] | None, with_state: bool = True
                   ) -> tuple[bytes, bytes, set[str] | None]:
     """The module's syscall table for a set of names (`evt.type` names plus "procexit"; None:
     everything): (`interesting` MAX_SYSCALLS bytes, `ppm_sc` MAX_SYSCALLS little-endian u16,
     the effective name set).  The PPM_SC codes name generic events, as in the BPF probe."""
-    wanted = None if syscalls is None else set(syscalls)
-    if wanted is not None and with_state:
-        wanted |= STATE_SYSCALLS
-    interesting = bytearray(MAX_SYSCALLS)
-    ppm_sc = [0] * MAX_SYSCALLS
-    codes = _ppm_sc_codes()
-    for name, nr in X86_64_SYSCALLS.items():
-        if nr >= PROCEXIT_SLOT:
-            continue
-        ppm_sc[nr] = codes.get(name, 0)
-        if wanted is None or name in wanted:
-            interesting[nr] = 1
-    interesting[PROCEXIT_SLOT] = 1 if wanted is None or "procexit" in wanted else 0
-    return bytes(interesting), struct.pack(f"<{MAX_SYSCALLS}H", *ppm_sc), wanted
+    return _ring.syscall_table(syscalls, with_state, MAX_SYSCALLS)
 
 
-class KmodSource:
+class KmodSource(RingSource):
     """A live event source on the pyfalco kernel module.  Use as a context manager.
 
-    Same interface as `scap.engines.bpf.BpfSource`: `syscalls` (None: all; the state set is
-    added unless `with_state=False`), `drop_self`, `next_batch`, iteration, `stop`, the
-    procfs snapshot properties, `stats()` and `driver_stats()`.  `device_prefix` selects the
-    devices (default /dev/pyfalco)."""
+    Same interface as `scap.engines.bpf.BpfSource` (both are `RingSource`s): `syscalls`
+    (None: all; the state set is added unless `with_state=False`), `drop_self`, `next_batch`,
+    iteration, `stop`, the procfs snapshot properties, `stats()` and `driver_stats()`.
+    `device_prefix` selects the devices (default /dev/pyfalco)."""
+
+    _native = staticmethod(_lib)
 
     def __init__(self, syscalls: Iterable[str] | None = None, *, with_state: bool = True,
                  device_prefix: str = DEVICE_PREFIX, drop_self: bool = False,
                  batch_bytes: int = 4 << 20, max_batch: int = 65536,
                  poll_timeout_ms: int = 50) -> None:
-        self._syscalls = None if syscalls is None else set(syscalls)
-        self._with_state = with_state
+        super().__init__(syscalls, with_state, drop_self, batch_bytes, max_batch,
+                         poll_timeout_ms)
         self._prefix = device_prefix
-        self._drop_self = drop_self
-        self._batch_bytes = max(batch_bytes, 1 << 17)
-        self._max_batch = max_batch
-        self._timeout = poll_timeout_ms
-        self._h: Any = None
-        self._lock = threading.Lock()
-        self._stopped = False
-        self._delivered = 0
-        self._decode_errors = 0
-        self._snapshot: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> KmodSource:
@@ -156,11 +115,7 @@ class KmodSource:
         if rc:
             raise DriverError(rc, "open", ffi.string(err).decode(errors="replace"))
         self._h = hp[0]
-        self._err = err
-        self._buf = ffi.new("uint8_t[]", self._batch_bytes)
-        self._offsets = ffi.new("uint32_t[]", self._max_batch)
-        self._cpus = ffi.new("uint16_t[]", self._max_batch)
-        self._used = ffi.new("size_t *")
+        self._alloc_batch(err)
         try:
             self.set_interesting(self._syscalls)
             self._check(lib.scap_kmod_set_drop_tgid(self._h, os.getpid() if self._drop_self
@@ -180,21 +135,6 @@ class KmodSource:
                 lib.scap_kmod_close(self._h)
                 self._h = None
 
-    def stop(self) -> None:
-        """Make a running iteration end after its current batch (thread-safe)."""
-        self._stopped = True
-
-    def __enter__(self) -> KmodSource:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _check(self, rc: int, stage: str) -> None:
-        if rc < 0:
-            ffi, _ = _lib()
-            raise DriverError(rc, stage, ffi.string(self._err).decode(errors="replace"))
-
     # -- configuration -------------------------------------------------------------------
     def set_interesting(self, syscalls: Iterable[str] | None) -> None:
         """Set the in-kernel filter (names as `evt.type`, plus "procexit"; None: all).
@@ -210,98 +150,21 @@ class KmodSource:
             "set_interesting")
         self._syscalls = wanted
 
-    # -- events --------------------------------------------------------------------------
-    def next_batch(self, timeout_ms: int | None = None) -> list[EventRecord]:
-        """Drain what the rings hold now (waiting up to `timeout_ms` if they are empty)."""
-        ffi, lib = _lib()
-        if self._h is None:
-            raise DriverError(-_errno.EBADF, "drain", "source is not open")
-        n = lib.scap_kmod_drain(self._h, self._buf, self._batch_bytes, self._offsets,
-                                self._cpus, self._max_batch,
-                                self._timeout if timeout_ms is None else timeout_ms,
-                                self._used, self._err)
-        self._check(n, "drain")
-        if n == 0:
-            return []
-        return self._records(bytes(ffi.buffer(self._buf, self._used[0])),
-                             ffi.unpack(self._offsets, n), ffi.unpack(self._cpus, n))
+    # -- events and counters -------------------------------------------------------------
+    def _drain(self, timeout_ms: int) -> int:
+        """Merge the rings by timestamp into the batch buffer."""
+        return _lib()[1].scap_kmod_drain(self._h, self._buf, self._batch_bytes, self._offsets,
+                                         self._cpus, self._max_batch, timeout_ms, self._used,
+                                         self._err)
 
-    def _records(self, data: bytes, offsets: list[int], cpus: list[int]) -> list[EventRecord]:
-        out: list[EventRecord] = []
-        append = out.append
-        unpack = _HDR.unpack_from
-        size = len(data)
-        gc_was_on = gc.isenabled()
-        gc.disable()  # many acyclic objects per batch: see BpfSource.next_batch
-        try:
-            for off, cpu in zip(offsets, cpus, strict=True):
-                ts, tid, ln, etype, npar = unpack(data, off)
-                if ln < 26 or off + ln > size or 26 + 2 * npar > ln:
-                    self._decode_errors += 1
-                    continue
-                append(EventRecord(ts, tid, cpu, etype, 0, npar, data[off:off + ln]))
-        finally:
-            if gc_was_on:
-                gc.enable()
-        self._delivered += len(out)
-        return out
-
-    def batches(self) -> Iterator[list[EventRecord]]:
-        """Successive batches until `stop()`; empty batches are yielded too."""
-        self._stopped = False
-        while not self._stopped:
-            yield self.next_batch()
-
-    def __iter__(self) -> Iterator[EventRecord]:
-        if self._h is None:
-            self.open()
-        for batch in self.batches():
-            yield from batch
-
-    # -- initial state, shaped like a capture's metadata ---------------------------------
-    def snapshot(self) -> Any:
-        """The /proc snapshot, taken once after recording started (as libscap does)."""
-        if self._snapshot is None:
-            if self._h is None:
-                self.open()
-            from scap.platform import procfs
-
-            self._snapshot = procfs.snapshot()
-        return self._snapshot
-
-    @property
-    def machine(self) -> Any:
-        return self.snapshot().machine
-
-    @property
-    def processes(self) -> Any:
-        return self.snapshot().processes
-
-    @property
-    def interfaces(self) -> Any:
-        return self.snapshot().interfaces
-
-    @property
-    def users(self) -> Any:
-        return self.snapshot().users
-
-    @property
-    def groups(self) -> Any:
-        return self.snapshot().groups
-
-    def driver_stats(self) -> DriverCounters:
-        """scap_stats-shaped counters for the drop manager (`n_evts` includes drops)."""
-        st = self.stats()
-        return DriverCounters(n_evts=st.events + st.drops_buffer, n_drops=st.drops_buffer,
-                              detail={"n_drops_buffer_total": st.drops_buffer,
-                                      "n_drops_page_faults": st.drops_pf,
-                                      "n_drops_scratch_map": st.drops_size})
+    def _drop_detail(self, st: KmodStats) -> dict[str, int]:
+        return {"n_drops_buffer_total": st.drops_buffer, "n_drops_page_faults": st.drops_pf,
+                "n_drops_scratch_map": st.drops_size}
 
     def stats(self) -> KmodStats:
         """The rings' counters summed, plus the user-side ones."""
         ffi, lib = _lib()
-        if self._h is None:
-            raise DriverError(-_errno.EBADF, "stats", "source is not open")
+        self._require_open("stats")
         st = ffi.new("struct scap_kmod_stats *")
         self._check(lib.scap_kmod_get_stats(self._h, st, self._err), "stats")
         return KmodStats(events=st.n_evts, drops_buffer=st.n_drops_buffer,

@@ -1,0 +1,276 @@
+"""What the live engines (`bpf.BpfSource`, `kmod.KmodSource`) share: the error and counter
+types, the state syscall set, the per-syscall table, and `RingSource`, the batch-draining
+source both are built on.
+
+Both drivers write records in the capture layout (driver/bpf/events.h) and both C drains have
+the same shape: records back to back in a buffer owned by the source, with side arrays of
+offsets and cpus.  So turning a drained batch into `EventRecord`s, iterating, the /proc
+snapshot and the drop-manager counters are written once, here; a subclass only says how to
+open, configure, drain and read its driver's counters.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import gc
+import struct
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Self
+
+from scap.engines._syscalls_x86_64 import X86_64_SYSCALLS
+from scap.errors import NativeError
+from scap.record import EventRecord
+
+__all__ = [
+    "STATE_SYSCALLS",
+    "DriverCounters",
+    "DriverError",
+    "RingSource",
+    "syscall_table",
+]
+
+_HDR = struct.Struct("<QqIHI")
+
+#: Syscalls the state layer needs whatever the rules ask for (threads, fds, cwd,
+#: credentials, namespaces), like libs' "sinsp state" set; "procexit" is the
+#: sched_process_exit record.
+STATE_SYSCALLS: frozenset[str] = frozenset({
+    "procexit", "clone", "clone3", "fork", "vfork", "execve", "execveat",
+    "open", "openat", "openat2", "creat", "close", "close_range",
+    "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen",
+    "dup", "dup2", "dup3", "pipe", "pipe2", "fcntl", "eventfd", "eventfd2",
+    "signalfd", "signalfd4", "inotify_init", "inotify_init1", "timerfd_create",
+    "epoll_create", "epoll_create1", "memfd_create", "userfaultfd", "pidfd_open",
+    "pidfd_getfd", "io_uring_setup", "bpf",
+    "chdir", "fchdir", "chroot", "setuid", "setgid", "setreuid", "setregid",
+    "setresuid", "setresgid", "capset", "setns", "unshare", "setpgid", "setsid",
+    "prctl", "mount", "umount2",
+})
+
+
+class DriverError(NativeError):
+    """The driver could not be built, loaded, attached, opened or read.
+
+    `errno` is the positive errno (EPERM: not root; ENOENT: no BTF, no probe object or no
+    device; ENOSYS: BPF disabled; EACCES/EINVAL/E2BIG: rejected by the verifier, see `log`).
+    """
+
+    def __init__(self, rc: int, stage: str, message: str, log: str = "") -> None:
+        super().__init__(rc, stage, message)
+        self.errno = abs(rc)
+        self.log = log
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.log:
+            tail = self.log[-4000:]
+            text += "\n--- libbpf / verifier log (tail) ---\n" + tail
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class DriverCounters:
+    """scap_stats-shaped counters (`n_evts` includes `n_drops`); `detail` uses Falco's names."""
+
+    n_evts: int
+    n_drops: int
+    detail: dict[str, int]
+
+
+def _ppm_sc_codes() -> dict[str, int]:
+    """Syscall name -> PPM_SC code (the first code of a name in the schema's table)."""
+    from scap import schema
+
+    codes: dict[str, int] = {}
+    for code, name in enumerate(schema.SYSCALL_NAMES):
+        if name and name not in codes:
+            codes[name] = code
+    return codes
+
+
+def syscall_table(syscalls: Iterable[str] | None, with_state: bool, size: int
+                  ) -> tuple[bytes, bytes, set[str] | None]:
+    """A driver's per-syscall table for a set of names (`evt.type` names plus "procexit";
+    None: everything): (`interesting`, `size` bytes; `ppm_sc`, `size` little-endian u16; the
+    effective name set).  The last slot enables procexit; the PPM_SC codes name generic
+    events.  `STATE_SYSCALLS` are added when `with_state`."""
+    wanted = None if syscalls is None else set(syscalls)
+    if wanted is not None and with_state:
+        wanted |= STATE_SYSCALLS
+    procexit_slot = size - 1
+    interesting = bytearray(size)
+    ppm_sc = [0] * size
+    codes = _ppm_sc_codes()
+    for name, nr in X86_64_SYSCALLS.items():
+        if nr >= procexit_slot:
+            continue
+        ppm_sc[nr] = codes.get(name, 0)
+        if wanted is None or name in wanted:
+            interesting[nr] = 1
+    interesting[procexit_slot] = 1 if wanted is None or "procexit" in wanted else 0
+    return bytes(interesting), struct.pack(f"<{size}H", *ppm_sc), wanted
+
+
+class RingSource:
+    """Base of the live sources: batch buffers, draining into records, iteration, the /proc
+    snapshot and `driver_stats()`.
+
+    A subclass sets `_native` (returns its cffi `(ffi, lib)`, raising DriverError when the
+    extension is not built) and implements `open()`, `close()`, `set_interesting()`,
+    `_drain(timeout_ms)` (the C drain into the buffers of `_alloc_batch`), `stats()` (with
+    `events`, `drops_buffer`) and `_drop_detail(stats)` (Falco's names for its drop causes).
+    """
+
+    _native: Callable[[], tuple[Any, Any]]
+
+    def __init__(self, syscalls: Iterable[str] | None, with_state: bool, drop_self: bool,
+                 batch_bytes: int, max_batch: int, poll_timeout_ms: int) -> None:
+        self._syscalls = None if syscalls is None else set(syscalls)
+        self._with_state = with_state
+        self._drop_self = drop_self
+        self._batch_bytes = max(batch_bytes, 1 << 17)
+        self._max_batch = max_batch
+        self._timeout = poll_timeout_ms
+        self._h: Any = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._delivered = 0
+        self._decode_errors = 0
+        self._snapshot: Any = None
+
+    # -- subclass hooks ------------------------------------------------------------------
+    def open(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def stats(self) -> Any:
+        raise NotImplementedError
+
+    def _drain(self, timeout_ms: int) -> int:
+        raise NotImplementedError
+
+    def _drop_detail(self, st: Any) -> dict[str, int]:
+        raise NotImplementedError
+
+    # -- shared lifecycle ----------------------------------------------------------------
+    def _alloc_batch(self, err: Any) -> None:
+        """Keep the error buffer and allocate the drain buffer and its side arrays (once per
+        open: the C drain fills them, each batch is copied out before the next drain)."""
+        ffi = self._native()[0]
+        self._err = err
+        self._buf = ffi.new("uint8_t[]", self._batch_bytes)
+        self._offsets = ffi.new("uint32_t[]", self._max_batch)
+        self._cpus = ffi.new("uint16_t[]", self._max_batch)
+        self._used = ffi.new("size_t *")
+
+    def stop(self) -> None:
+        """Make a running iteration end after its current batch (thread-safe)."""
+        self._stopped = True
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self, rc: int, stage: str) -> None:
+        if rc < 0:
+            ffi = self._native()[0]
+            raise DriverError(rc, stage, ffi.string(self._err).decode(errors="replace"))
+
+    def _require_open(self, stage: str) -> None:
+        if self._h is None:
+            raise DriverError(-_errno.EBADF, stage, "source is not open")
+
+    # -- events --------------------------------------------------------------------------
+    def next_batch(self, timeout_ms: int | None = None) -> list[EventRecord]:
+        """Drain what the driver holds now (waiting up to `timeout_ms` if it is empty)."""
+        ffi = self._native()[0]
+        self._require_open("drain")
+        n = self._drain(self._timeout if timeout_ms is None else timeout_ms)
+        self._check(n, "drain")
+        if n == 0:
+            return []
+        return self._records(bytes(ffi.buffer(self._buf, self._used[0])),
+                             ffi.unpack(self._offsets, n), ffi.unpack(self._cpus, n))
+
+    def _records(self, data: bytes, offsets: list[int], cpus: list[int]) -> list[EventRecord]:
+        """Records (cpu set, dump_flags 0) from a drained buffer; a record whose header does
+        not fit is counted in `decode_errors` and skipped.  Each record is a `bytes` copy,
+        so none points into memory the next drain overwrites."""
+        out: list[EventRecord] = []
+        append = out.append
+        unpack = _HDR.unpack_from
+        size = len(data)
+        # Tens of thousands of new acyclic objects per batch would trigger the cyclic GC
+        # over and over (measured: ~40% of the drain's time); it runs again after the batch.
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            for off, cpu in zip(offsets, cpus, strict=True):
+                ts, tid, ln, etype, npar = unpack(data, off)
+                if ln < 26 or off + ln > size or 26 + 2 * npar > ln:
+                    self._decode_errors += 1
+                    continue
+                append(EventRecord(ts, tid, cpu, etype, 0, npar, data[off:off + ln]))
+        finally:
+            if gc_was_on:
+                gc.enable()
+        self._delivered += len(out)
+        return out
+
+    def batches(self) -> Iterator[list[EventRecord]]:
+        """Successive batches until `stop()`; empty batches are yielded too, so a consumer
+        can do periodic work (drop checks, timers) while the system is idle."""
+        self._stopped = False
+        while not self._stopped:
+            yield self.next_batch()
+
+    def __iter__(self) -> Iterator[EventRecord]:
+        if self._h is None:
+            self.open()
+        for batch in self.batches():
+            yield from batch
+
+    # -- initial state, shaped like a capture's metadata ---------------------------------
+    def snapshot(self) -> Any:
+        """The /proc snapshot (`scap.platform.procfs.Snapshot`), taken once, *after* the
+        driver is recording so that no process started in between is missed (as libscap
+        does)."""
+        if self._snapshot is None:
+            if self._h is None:
+                self.open()
+            from scap.platform import procfs
+
+            self._snapshot = procfs.snapshot()
+        return self._snapshot
+
+    @property
+    def machine(self) -> Any:
+        return self.snapshot().machine
+
+    @property
+    def processes(self) -> Any:
+        return self.snapshot().processes
+
+    @property
+    def interfaces(self) -> Any:
+        return self.snapshot().interfaces
+
+    @property
+    def users(self) -> Any:
+        return self.snapshot().users
+
+    @property
+    def groups(self) -> Any:
+        return self.snapshot().groups
+
+    def driver_stats(self) -> DriverCounters:
+        """Counters in scap_stats terms for the drop manager: `n_evts` counts every record
+        the driver tried to emit (drops included), `n_drops` the lost ones."""
+        st = self.stats()
+        return DriverCounters(n_evts=st.events + st.drops_buffer, n_drops=st.drops_buffer,
+                              detail=self._drop_detail(st))
