@@ -25,8 +25,11 @@ __all__ = [
 
 
 class FdType(enum.IntEnum):
-    """`scap_fd_type`: the type byte of an FDL entry."""
+    """libscap's `scap_fd_type`: the type byte of an FDL entry, and the type sinsp keeps for an
+    fd (`sinsp.state.fds.FdInfo.type`), so the two layers share one table.  UNINITIALIZED
+    (SCAP_FD_UNINITIALIZED) never appears in a file; sinsp may hold it for an untyped fd."""
 
+    UNINITIALIZED = -1
     UNKNOWN = 0
     FILE = 1
     DIRECTORY = 2

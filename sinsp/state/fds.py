@@ -11,36 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import IntEnum
 
-
-class FdType(IntEnum):
-    """libscap ``scap_fd_type`` (also the fd-list block's type byte)."""
-
-    UNINITIALIZED = -1
-    UNKNOWN = 0
-    FILE = 1
-    DIRECTORY = 2
-    IPV4_SOCK = 3
-    IPV6_SOCK = 4
-    IPV4_SERVSOCK = 5
-    IPV6_SERVSOCK = 6
-    FIFO = 7
-    UNIX_SOCK = 8
-    EVENT = 9
-    UNSUPPORTED = 10
-    SIGNALFD = 11
-    EVENTPOLL = 12
-    INOTIFY = 13
-    TIMERFD = 14
-    NETLINK = 15
-    FILE_V2 = 16
-    BPF = 17
-    USERFAULTFD = 18
-    IOURING = 19
-    MEMFD = 20
-    PIDFD = 21
-
+from scap.metadata import FdType  # the one scap_fd_type table, shared with the fd-list block
 
 #: The one-letter type sysdig shows in ``fd.typechar`` and in ``<f>`` prefixes.
 TYPE_CHARS: dict[int, str] = {
@@ -131,7 +103,7 @@ class FdInfo:
         "unix_src",
     )
 
-    def __init__(self, fd: int, type: int, name: str = "") -> None:  # noqa: A002
+    def __init__(self, fd: int, type: int, name: str = "") -> None:
         self.fd = fd
         self.type = type
         self.name = name
