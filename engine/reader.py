@@ -70,6 +70,13 @@ def _validate_error(msg: str, ctx: Context) -> ItemError:
     return ItemError(ErrorCode.LOAD_ERR_YAML_VALIDATE, msg, ctx)
 
 
+def _check_name(name: str, regex: re.Pattern[str], rgx: str, kind: str, ctx: Context) -> None:
+    """Falco's check of a list's or macro's name (`rgx` is the regex as Falco prints it)."""
+    if regex.fullmatch(name) is None:
+        raise _validate_error(f"{kind} has an invalid name. {kind} names must match a regular "
+                              "expression: " + rgx, ctx)
+
+
 def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
@@ -94,6 +101,12 @@ class _Map:
 
     def get(self, key: str) -> yaml.Node | None:
         return self.values.get(key)
+
+
+def _key_ctx(m: _Map, key: str, itype: ItemType, ctx: Context) -> Context:
+    """The context of a key's value (a condition, an output), located at the value if given."""
+    node = m.get(key)
+    return ctx.child(itype, "", node.start_mark if node else None)
 
 
 def _decode_scalar(m: _Map, key: str, ctx: Context, kind: str = "str",
@@ -328,18 +341,11 @@ class _Reader:
             self.col.required_plugin_versions.append(alts)
 
     def list_item(self, m: _Map, parent: Context) -> None:
-        mark = m.node.start_mark
-        name = _decode_scalar(m, "list", parent.child(ItemType.LIST, "", mark))
-        ctx = parent.child(ItemType.LIST, name, mark)
-        if _RE_BARESTR.fullmatch(name) is None:
-            raise _validate_error("List has an invalid name. List names must match a regular "
-                                  "expression: " + RGX_BARESTR, ctx)
+        name, ctx = self._named(m, parent, "list", ItemType.LIST)
+        _check_name(name, _RE_BARESTR, RGX_BARESTR, "List", ctx)
         self.unknown_keys(m, _LIST_KEYS, ctx)
         items = _decode_seq(m, "items", ctx, optional=False) or []
-        append = self.append_flag(m, ctx)
-        app, rep = _decode_overrides(m, {"items"}, {"items"}, ctx)
-        if append and (app or rep):
-            raise _validate_error(ERROR_OVERRIDE_APPEND, ctx)
+        append, app, _rep = self._override_mode(m, {"items"}, {"items"}, ctx)
         info = ListInfo(ctx, name, items)
         if append or "items" in app:
             self.col.append_list(info)
@@ -347,25 +353,35 @@ class _Reader:
             self.col.define_list(info)
 
     def macro_item(self, m: _Map, parent: Context) -> None:
-        mark = m.node.start_mark
-        name = _decode_scalar(m, "macro", parent.child(ItemType.MACRO, "", mark))
-        ctx = parent.child(ItemType.MACRO, name, mark)
-        if _RE_IDENTIFIER.fullmatch(name) is None:
-            raise _validate_error("Macro has an invalid name. Macro names must match a regular "
-                                  "expression: " + RGX_IDENTIFIER, ctx)
+        name, ctx = self._named(m, parent, "macro", ItemType.MACRO)
+        _check_name(name, _RE_IDENTIFIER, RGX_IDENTIFIER, "Macro", ctx)
         self.unknown_keys(m, _MACRO_KEYS, ctx)
         cond = _decode_scalar(m, "condition", ctx)
-        cnode = m.get("condition")
-        cond_ctx = ctx.child(ItemType.MACRO_CONDITION, "", cnode.start_mark if cnode else None)
-        append = self.append_flag(m, ctx)
-        app, rep = _decode_overrides(m, {"condition"}, {"condition"}, ctx)
-        if append and (app or rep):
-            raise _validate_error(ERROR_OVERRIDE_APPEND, ctx)
+        cond_ctx = _key_ctx(m, "condition", ItemType.MACRO_CONDITION, ctx)
+        append, app, _rep = self._override_mode(m, {"condition"}, {"condition"}, ctx)
         info = MacroInfo(ctx, cond_ctx, name, cond)
         if append or "condition" in app:
             self.col.append_macro(info)
         else:
             self.col.define_macro(info)
+
+    @staticmethod
+    def _named(m: _Map, parent: Context, key: str, itype: ItemType) -> tuple[str, Context]:
+        """An item's name (the value of `key`: "list", "macro", "rule") and its context; an
+        error decoding the name is located at an unnamed item of that kind."""
+        mark = m.node.start_mark
+        name = _decode_scalar(m, key, parent.child(itype, "", mark))
+        return name, parent.child(itype, name, mark)
+
+    def _override_mode(self, m: _Map, appendable: set[str], replaceable: set[str],
+                       ctx: Context) -> tuple[bool, set[str], set[str]]:
+        """(`append: true` given, keys overridden by append, keys overridden by replace);
+        the two ways of appending cannot be mixed."""
+        append = self.append_flag(m, ctx)
+        app, rep = _decode_overrides(m, appendable, replaceable, ctx)
+        if append and (app or rep):
+            raise _validate_error(ERROR_OVERRIDE_APPEND, ctx)
+        return append, app, rep
 
     def append_flag(self, m: _Map, ctx: Context) -> bool:
         append = bool(_decode_scalar(m, "append", ctx, "bool", optional=True))
@@ -382,15 +398,11 @@ class _Reader:
                 ItemType.RULE_PRIORITY, "", pnode.start_mark if pnode else None))
         return pri
 
-    def _cond_ctx(self, m: _Map, ctx: Context) -> Context:
-        node = m.get("condition")
-        return ctx.child(ItemType.RULE_CONDITION, "", node.start_mark if node else None)
-
     def _update(self, m: _Map, ctx: Context, name: str, keys: set[str]) -> RuleUpdate:
         upd = RuleUpdate(ctx, name)
         if "condition" in keys:
             upd.cond = _decode_scalar(m, "condition", ctx)
-            upd.cond_ctx = self._cond_ctx(m, ctx)
+            upd.cond_ctx = _key_ctx(m, "condition", ItemType.RULE_CONDITION, ctx)
         if "exceptions" in keys:
             upd.exceptions = self.exceptions(m, ctx, True) or []
         if "output" in keys:
@@ -410,14 +422,10 @@ class _Reader:
         return upd
 
     def rule_item(self, m: _Map, parent: Context) -> None:
-        mark = m.node.start_mark
-        name = _decode_scalar(m, "rule", parent.child(ItemType.RULE, "", mark))
-        ctx = parent.child(ItemType.RULE, name, mark)
+        name, ctx = self._named(m, parent, "rule", ItemType.RULE)
         self.unknown_keys(m, _RULE_KEYS, ctx)
-        append = self.append_flag(m, ctx)
-        app, rep = _decode_overrides(m, set(_RULE_APPENDABLE), set(_RULE_REPLACEABLE), ctx)
-        if append and (app or rep):
-            raise _validate_error(ERROR_OVERRIDE_APPEND, ctx)
+        append, app, rep = self._override_mode(m, set(_RULE_APPENDABLE), set(_RULE_REPLACEABLE),
+                                               ctx)
         if app or rep:
             expected = {k for k in (*_RULE_APPENDABLE, *_RULE_REPLACEABLE) if k in m}
             for kind, keys in (("append", app), ("replace", rep)):
@@ -447,10 +455,9 @@ class _Reader:
             self.col.enable_rule(name, enabled, ctx)
             return
         cond = _decode_scalar(m, "condition", ctx)
-        cond_ctx = self._cond_ctx(m, ctx)
+        cond_ctx = _key_ctx(m, "condition", ItemType.RULE_CONDITION, ctx)
         output = _decode_scalar(m, "output", ctx)
-        onode = m.get("output")
-        output_ctx = ctx.child(ItemType.RULE_OUTPUT, "", onode.start_mark if onode else None)
+        output_ctx = _key_ctx(m, "output", ItemType.RULE_OUTPUT, ctx)
         desc = _decode_scalar(m, "desc", ctx)
         info = RuleInfo(ctx, cond_ctx, output_ctx, name, cond, output.strip(), desc)
         info.priority = self._priority(m, ctx)
