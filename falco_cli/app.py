@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import platform
@@ -121,6 +122,9 @@ class State:
     reloads: int = 0
     reload_failures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # True while another source's loop (k8s_audit) runs in a thread next to the syscall loop:
+    # both then update the counters and emit alerts under ``lock``.
+    concurrent_sources: bool = False
 
     @property
     def cfg(self) -> Config:
@@ -351,7 +355,8 @@ def load_rules_files(s: State) -> RunResult:
     return RunResult.ok()
 
 
-# Falco's -pc / -pk additions to every rule output.
+# Falco's -pc / -pk additions to every syscall rule output (app/options.cpp,
+# init_falco_engine's configure_output_format).
 PRINT_CONTAINER = "container=%container.name (id=%container.id)"
 PRINT_K8S = "k8s.ns=%k8s.ns.name k8s.pod=%k8s.pod.name container=%container.id"
 
@@ -363,12 +368,8 @@ def _extra_format(s: State) -> Any:
     fmt = {"c": PRINT_CONTAINER, "container": PRINT_CONTAINER, "k": PRINT_K8S,
            "kubernetes": PRINT_K8S}.get(pa, pa)
     from engine import OutputFormat
-    reg = s.engine.registries["syscall"]
-    if fmt == PRINT_K8S and "k8s.ns.name" not in reg:
-        # no k8s.* fields here: print what Falco prints without Kubernetes metadata
-        log.debug("-pk: k8s.* fields are not available; they print as <NA>")
-        fmt = "k8s.ns=<NA> k8s.pod=<NA> container=%container.id"
-    return OutputFormat(fmt, reg)
+    # the k8s.* fields (sinsp/fields/k8s.py) come from the container runtime's pod labels
+    return OutputFormat(fmt, s.engine.registries["syscall"])
 
 
 def describe_rules(s: State) -> RunResult:
@@ -490,9 +491,11 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
         return RunResult.fatal("nodriver: no event source available (pyfalco has no plugins)")
     if kind == "gvisor":
         return RunResult.fatal("engine.kind 'gvisor' is not supported by pyfalco")
-    if kind in ("kmod", "ebpf"):
-        log.warning(f"engine.kind '{kind}' is not available in pyfalco; using its eBPF probe "
-                    f"(modern_ebpf)")
+    if kind == "kmod":
+        return _open_kmod(s)
+    if kind == "ebpf":
+        log.warning("engine.kind 'ebpf' (the legacy probe) is not available in pyfalco; using "
+                    "its CO-RE eBPF probe (modern_ebpf)")
     live_err = _live_unavailable_reason()
     if live_err is None:
         try:
@@ -519,6 +522,42 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
     s.source_kind = "replay"
     s.capture_file = demo
     return Inspector.from_capture(demo), "syscall"
+
+
+KMOD_DEVICE_PREFIX = "/dev/pyfalco"
+
+
+def _open_kmod(s: State) -> tuple[Any, str] | RunResult:
+    """``engine.kind: kmod``: the pyfalco kernel module (``driver/kmod``). As in Falco, a
+    driver that cannot be opened is fatal: no fallback to another driver or the demo capture."""
+    from sinsp import Inspector
+    try:
+        from scap.engines.kmod import KmodSource
+    except ImportError as e:
+        return RunResult.fatal(f"Unable to use the kernel module (engine.kind=kmod): {e}")
+    syscalls = _interesting_syscalls(s)
+    try:
+        src = KmodSource(syscalls, drop_self=True, device_prefix=KMOD_DEVICE_PREFIX).open()
+    except Exception as e:
+        errno_ = getattr(e, "errno", None)
+        if errno_ == errno.ENOENT:
+            hint = (f"the device {KMOD_DEVICE_PREFIX}0 does not exist: the pyfalco kernel "
+                    f"module is not loaded. Build and load it with "
+                    f"'make -C driver/kmod && insmod driver/kmod/pyfalco.ko', or use "
+                    f"engine.kind=modern_ebpf")
+        elif errno_ in (errno.EACCES, errno.EPERM):
+            hint = (f"permission denied on {KMOD_DEVICE_PREFIX}0: run pyfalco as root")
+        else:
+            hint = "see the driver error above"
+        return RunResult.fatal(f"Unable to open the kernel module (engine.kind=kmod): {e}; "
+                               f"{hint}")
+    insp = Inspector(src, max_threads=s.cfg["falco_libs.thread_table_size"])
+    s.source_kind = "live"
+    s.live_source = src
+    n = "all" if syscalls is None else str(len(syscalls))
+    log.info("Enabled event sources: syscall")
+    log.info(f"Opening 'syscall' source with Kernel module ({n} syscalls of interest).")
+    return insp, "syscall"
 
 
 def _interesting_syscalls(s: State) -> set[str] | None:
@@ -681,6 +720,8 @@ def process_events(s: State) -> RunResult:
             timer.start()
     sig = s.signals
     drops = s.drops
+    concurrent = s.concurrent_sources
+    lock = s.lock
     process = s.engine.process
     final_stats: Any = None
     ticker = _start_metrics(s)
@@ -696,7 +737,11 @@ def process_events(s: State) -> RunResult:
                 start_ts = ts
             elif duration_ns and ts - start_ts >= duration_ns:
                 break
-            s.n_evts += 1
+            if concurrent:
+                with lock:               # the k8s_audit thread counts into the same state
+                    s.n_evts += 1
+            else:
+                s.n_evts += 1
             if rec.type == PPME_DROP_E:
                 s.n_drops += 1
             if ts > drops.next_check_ts:         # at most once per second of event time
@@ -712,7 +757,11 @@ def process_events(s: State) -> RunResult:
                     break
             matches = process(evt, source)
             if matches:
-                _alert(s, evt, matches)
+                if concurrent:
+                    with lock:
+                        _alert(s, evt, matches)
+                else:
+                    _alert(s, evt, matches)
     except KeyboardInterrupt:
         log.info("SIGINT received, exiting...")
     except Exception as e:
@@ -769,7 +818,7 @@ def _alert(s: State, evt: Any, matches: list[Any]) -> None:
             s.rule_order[name] = (s.reloads, getattr(getattr(m, "compiled", None), "order", 0))
         s.by_rule[name] += 1
         alert = eng.format_alert(m, evt)
-        if s.extra_format is not None:
+        if s.extra_format is not None and m.source == "syscall":   # Falco: syscall rules only
             alert = dataclasses.replace(
                 alert, output=alert.output + " " + s.extra_format.render(evt),
                 output_fields={**alert.output_fields, **s.extra_format.values(evt)})

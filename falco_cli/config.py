@@ -151,7 +151,6 @@ SCHEMA: dict[str, tuple[Any, Any]] = {
 UNSUPPORTED: dict[str, tuple[Any, str]] = {
     "grpc.enabled": (False, "gRPC server is not supported by pyfalco"),
     "grpc_output.enabled": (False, "gRPC output is not supported by pyfalco"),
-    "load_plugins": ([], "plugins are not supported by pyfalco (k8s_audit is built in)"),
     "config_files": ([], "config_files (config includes) are not supported by pyfalco"),
     "libs_logger.enabled": (False, "libs_logger has no equivalent in pyfalco"),
     "engine.gvisor.config": ("", "the gvisor engine is not supported by pyfalco"),
@@ -175,6 +174,26 @@ UNSUPPORTED: dict[str, tuple[Any, str]] = {
     "base_syscalls.repair": (False, "base_syscalls.repair is not implemented (the state "
                                     "syscalls are always traced)"),
 }
+
+# Plugins pyfalco has built in: the k8saudit source (any ``k8saudit*`` name, as the plugin's
+# variants k8saudit-eks/-gke are named) and the json extractor it is paired with.
+BUILTIN_PLUGINS = ("k8saudit", "json")
+
+
+def _is_builtin_plugin(name: str) -> bool:
+    return name == "json" or name.startswith("k8saudit")
+
+
+def _plugin_warnings(load: list[Any], plugins: list[Any]) -> list[str]:
+    """Falco loads shared-library plugins; pyfalco has k8saudit and json built in, so only
+    other names are worth a warning (they will not run)."""
+    names = [str(n) for n in load or []]
+    if not names:  # an empty load_plugins loads every configured plugin
+        names = [str(p.get("name", "")) for p in plugins or [] if isinstance(p, dict)]
+    builtin = ", ".join(BUILTIN_PLUGINS)
+    return [f"Plugin '{n}' is not supported by pyfalco and is ignored (only {builtin} are "
+            f"built in)" for n in names if not _is_builtin_plugin(n)]
+
 
 ENGINE_KINDS = ("kmod", "ebpf", "modern_ebpf", "replay", "gvisor", "nodriver")
 PRIORITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational",
@@ -413,6 +432,7 @@ def build(raw: dict[str, Any], path: str | None = None, overrides: Iterable[str]
         if why and key in given and values.get(key) != harmless:
             warnings.append(f"Configuration key '{key}' is not supported: {why}")
 
+    warnings.extend(_plugin_warnings(values["load_plugins"], values["plugins"]))
     _check_enums(values, path)
     selection = _rules_selection(values["rules"], path)
     return Config(path=path, values=values, raw=tree, warnings=tuple(warnings),

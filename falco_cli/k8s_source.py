@@ -131,19 +131,30 @@ def _plugin_entry(s: State) -> dict[str, Any] | None:
 
 
 def _syscall_disabled(s: State) -> bool:
+    return (_sources_exclude_syscall(s) or s.cfg["engine.kind"] == "nodriver"
+            or s.options.nodriver)
+
+
+def _sources_exclude_syscall(s: State) -> bool:
+    """``--disable-source syscall`` or ``--enable-source`` without ``syscall``."""
     o = s.options
-    return ("syscall" in o.disable_sources
-            or (bool(o.enable_sources) and "syscall" not in o.enable_sources)
-            or s.cfg["engine.kind"] == "nodriver" or o.nodriver)
+    return "syscall" in o.disable_sources or (bool(o.enable_sources)
+                                              and "syscall" not in o.enable_sources)
+
+
+def _trace(s: State) -> str | None:
+    """The file to replay: ``-e`` or ``engine.replay.capture_file`` with ``engine.kind: replay``."""
+    trace = s.options.trace_filename
+    if not trace and s.cfg["engine.kind"] == "replay":
+        trace = s.cfg["engine.replay.capture_file"] or None
+    return trace
 
 
 def select(s: State) -> K8sOpen | str | None:
     """What to open for this run: a :class:`K8sOpen`, an error message, or None (not k8s).
 
     The returned spec has ``alongside=True`` when the syscall source runs too."""
-    trace = s.options.trace_filename
-    if not trace and s.cfg["engine.kind"] == "replay":
-        trace = s.cfg["engine.replay.capture_file"] or None
+    trace = _trace(s)
     if trace:
         if os.path.exists(trace) and is_audit_file(trace):
             return K8sOpen("file", path=trace)
@@ -245,7 +256,7 @@ def run(s: State, spec: K8sOpen, stop: threading.Event | None = None) -> RunResu
         log.info("SIGINT received, exiting...")
     except OSError as e:
         res = app.RunResult.fatal(f"Could not open k8saudit source: {e}")
-    except Exception as e:  # noqa: BLE001 - reported as a fatal run result, like the syscall loop
+    except Exception as e:
         res = app.RunResult.fatal(f"{type(e).__name__}: {e}")
     finally:
         for hook in hook_box:
@@ -272,9 +283,14 @@ def process_if_selected(s: State) -> RunResult | None:
     if id(s) in _ALONGSIDE:
         return None
     spec = select(s)
-    if spec is None:
-        return None
     from falco_cli import app
+
+    if spec is None:
+        if _sources_exclude_syscall(s) and not _trace(s):
+            return app.RunResult.fatal("Must enable at least one event source (the syscall "
+                                       "source is disabled and no k8saudit plugin is "
+                                       "configured)")
+        return None
 
     if isinstance(spec, str):
         return app.RunResult.fatal(spec)
@@ -286,10 +302,12 @@ def process_if_selected(s: State) -> RunResult | None:
                          daemon=True)
     t.start()
     _ALONGSIDE.add(id(s))
+    s.concurrent_sources = True
     try:
         res = app.process_events(s)
     finally:
         _ALONGSIDE.discard(id(s))
+        s.concurrent_sources = False
         stop.set()
         t.join(10)
     if res.success and box and not box[0].success:

@@ -51,6 +51,7 @@ __all__ = [
     "EventQueue",
     "K8sAuditWebhook",
     "SinkFull",
+    "SinkFullError",
     "WebhookStats",
 ]
 
@@ -60,8 +61,11 @@ DEFAULT_MAX_BODY = 12 * 1024 * 1024
 Sink = Callable[[list[AuditEvent]], None]
 
 
-class SinkFull(Exception):
+class SinkFullError(Exception):
     """Raised by a sink that cannot take a batch now; the client gets 503 and retries."""
+
+
+SinkFull = SinkFullError  # the name callers used first
 
 
 @dataclass(slots=True)
@@ -102,7 +106,7 @@ class EventQueue:
                 lambda: self._count == 0 or self._count + n <= self.max_events,
                 timeout=self.put_timeout)
             if not fits:
-                raise SinkFull("event queue full")
+                raise SinkFullError("event queue full")
             self._batches.append(events)
             self._count += n
             self._cond.notify_all()
@@ -169,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server API)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _path(self) -> str:
@@ -177,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- methods ------------------------------------------------------------------------
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         hook = self.server.hook
         if self._path() != hook.path:
             self._discard_or_close()
@@ -194,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         hook._arm(self.connection, None)  # the request is in; the sink may take its time
         hook._handle(self, body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         hook = self.server.hook
         path = self._path()
         if hook.healthz and path == hook.healthz:
@@ -502,7 +506,7 @@ class K8sAuditWebhook:
             return
         try:
             self.sink(res.events)
-        except SinkFull as e:
+        except SinkFullError as e:
             req._reply(503, str(e) or "busy")
             return
         with self._lock:

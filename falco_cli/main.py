@@ -119,9 +119,9 @@ def to_options(kw: dict[str, object], argv: list[str]) -> app.Options:
         if src not in ("syscall", "k8s_audit"):
             verb = "enabling" if src in kw["enable_sources"] else "disabling"  # type: ignore[operator]
             _fail(f"Attempted {verb} an unknown event source: {src}")
-    if kw["disable_sources"] and "syscall" in kw["disable_sources"] and \
-            not kw["trace_filename"]:  # type: ignore[operator]
-        _fail("Must enable at least one event source")
+    # "--disable-source syscall" alone is fine when a k8saudit plugin is configured: the
+    # k8s_audit source then runs alone; whether one is is known after the config is read
+    # (falco_cli.k8s_source.process_if_selected says "Must enable at least one event source").
     overrides = list(kw["overrides"])  # type: ignore[call-overload]
     if kw["modern_bpf"]:
         overrides.insert(0, "engine.kind=modern_ebpf")
