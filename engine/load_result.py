@@ -28,8 +28,25 @@ __all__ = [
 ]
 
 
-class ErrorCode(enum.Enum):
-    """Falco's ``load_result::error_code``: (code string, short text, description)."""
+class _Described:
+    """`text` and `desc` of a code enum whose values are (short text, description); the
+    member's name is Falco's code string."""
+
+    __slots__ = ()
+    value: tuple[str, str]
+
+    @property
+    def text(self) -> str:
+        return self.value[0]
+
+    @property
+    def desc(self) -> str:
+        return self.value[1]
+
+
+class ErrorCode(_Described, enum.Enum):
+    """Falco's ``load_result::error_code``: name = code string, value = (short text,
+    description)."""
 
     LOAD_ERR_FILE_READ = ("File read error",
                           "This occurs when falco can not read a given file. Check permissions "
@@ -56,17 +73,10 @@ class ErrorCode(enum.Enum):
     LOAD_ERR_EXTENSION = ("Error in extension item",
                           "This occurs when there is an error in an extension item")
 
-    @property
-    def text(self) -> str:
-        return self.value[0]
 
-    @property
-    def desc(self) -> str:
-        return self.value[1]
-
-
-class WarningCode(enum.Enum):
-    """Falco's ``load_result::warning_code``: (code string, short text, description)."""
+class WarningCode(_Described, enum.Enum):
+    """Falco's ``load_result::warning_code``: name = code string, value = (short text,
+    description)."""
 
     LOAD_UNKNOWN_SOURCE = ("Unknown event source",
                            "A rule has a unknown event source. This can occur when reading rules "
@@ -111,14 +121,6 @@ class WarningCode(enum.Enum):
                         "An item in the rules content contains an unrecognized key. The key "
                         "will be ignored. This may indicate a typo or a property placed on the "
                         "wrong item type.")
-
-    @property
-    def text(self) -> str:
-        return self.value[0]
-
-    @property
-    def desc(self) -> str:
-        return self.value[1]
 
 
 class ItemType(enum.Enum):
@@ -254,26 +256,29 @@ class Context:
         return ret
 
 
+class _Located:
+    """`location`: the innermost step of an entry's `context` chain."""
+
+    __slots__ = ()
+    context: Context
+
+    @property
+    def location(self) -> Location:
+        return self.context.last
+
+
 @dataclass(frozen=True, slots=True)
-class LoadError:
+class LoadError(_Located):
     code: ErrorCode
     message: str
     context: Context
 
-    @property
-    def location(self) -> Location:
-        return self.context.last
-
 
 @dataclass(frozen=True, slots=True)
-class LoadWarning:
+class LoadWarning(_Located):
     code: WarningCode
     message: str
     context: Context
-
-    @property
-    def location(self) -> Location:
-        return self.context.last
 
 
 def _entry_json(e: LoadError | LoadWarning, contents: Mapping[str, str]) -> dict[str, Any]:
