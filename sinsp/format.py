@@ -628,7 +628,7 @@ def _param_bytes(rec: Any) -> list[bytes] | None:
     return out
 
 
-_K_GENERIC, _K_INT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID, _K_FLAGS, _K_PATH = range(8)
+_K_GENERIC, _K_INT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID, _K_FLAGS, _K_PATH, _K_INTFMT = range(9)
 _FLAG_WIDTH = {PT.FLAGS8: 1, PT.FLAGS16: 2, PT.FLAGS32: 4}
 # %d of the value as the C code passes it: 8/16-bit values promote unchanged, 32/64-bit
 # unsigned ones are printed signed
@@ -645,6 +645,10 @@ def _plan(etype: int, einfo: Any) -> tuple[tuple[str, int, Any], ...]:
         fast = _FAST_INT.get(p.type)
         if fast is not None and p.fmt not in (PF.OCT, PF.HEX, PF.PADDED_DEC_10):
             plan.append((p.name + "=", _K_INT, fast))
+        elif fast is not None:
+            # octal modes, hex addresses: printf_int with a value -> text memo
+            st, bits = _INT_LAYOUT[p.type]
+            plan.append((p.name + "=", _K_INTFMT, (st, bits, p.fmt, {})))
         elif p.type == PT.ERRNO:
             plan.append((p.name + "=", _K_ERRNO, _S64))
         elif p.type == PT.CHARBUF:
@@ -714,6 +718,15 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
                     text = memo[data] = f"{val}({names}) " if names else f"{val} "
                 parts.append(prefix + text)
                 continue
+        if kind == _K_INTFMT and len(data) >= st[0].size:
+            memo = st[3]
+            text = memo.get(data)
+            if text is None:
+                if len(memo) > 4096:
+                    memo.clear()
+                text = memo[data] = f"{printf_int(st[0].unpack_from(data)[0], st[1], st[2])} "
+            parts.append(prefix + text)
+            continue
         if kind == _K_PATH and data[:1] == b"/" and thread is not None:
             # an absolute path: shown sanitised, with no resolved form
             parts.append(f"{prefix}{sanitize(_cstr(data))} ")

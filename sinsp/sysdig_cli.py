@@ -60,10 +60,33 @@ def _internal_types() -> frozenset[int]:
     )
 
 
+#: fields whose value depends on events before the shown one (first timestamp, the previous
+#: event, the paired enter): a prefilter that drops hidden events would change them
+_ORDER_DEPENDENT = ("reltime", "latency", "delta")
+
+
+def _hidden_prefilter(opts: SysdigOptions, flt: Any, internal: frozenset[int]) -> Any:
+    """Event types to open the capture with when printing without a filter: every type but
+    the internal ones nobody sees without ``-D`` (procinfo is half of a typical capture);
+    the state layer adds back what it needs.  None (read everything) when that could change
+    the output."""
+    from scap import schema
+
+    text = opts.format if opts.format is not None else fmt.DEFAULT_FORMAT
+    if (opts.read is None or opts.write is not None or opts.debug or flt is not None
+            or opts.time_flag not in ("h", "a")
+            or any(word in text for word in _ORDER_DEPENDENT)):  # fmt: skip
+        return None
+    return [t for t in range(len(schema.EVENT_INFO)) if t not in internal]
+
+
 def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
-    """Process one capture; returns the exit status. Output goes to ``out`` (stdout)."""
+    """Process one capture (or the live probe when ``opts.read`` is None); returns the exit
+    status. Output goes to ``out`` (stdout)."""
+    from scap.schema import EVENT_INFO_0_29_3_COUNT as known_types
     from sinsp import Inspector
     from sinsp.fields import evt as evt_fields
+    from sinsp.parsers.prefilter import output_fields
 
     out = out if out is not None else sys.stdout
     registry = fmt.default_registry()
@@ -82,10 +105,16 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
     writer = None
     formatter = None
     live = None
+    shown_types = _hidden_prefilter(opts, flt, internal)
     if opts.read is None:
         live = LiveSession(opts, flt)
         insp = Inspector(live.source)
         records: Any = live.records()
+    elif shown_types is not None:
+        text = opts.format if opts.format is not None else fmt.DEFAULT_FORMAT
+        insp = Inspector.from_capture(opts.read, event_types=shown_types,
+                                      fields=output_fields(text))
+        records = insp.source
     else:
         insp = Inspector.from_capture(opts.read)
         records = insp.source
@@ -117,8 +146,11 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         ):  # fmt: skip
             observe = evt_fields.latency_tracker(insp).observe
         buf: list[str] = []
+        append = buf.append
         process = insp.process
-        from scap.schema import EVENT_INFO_0_29_3_COUNT as known_types
+        # with the hidden-type prefilter, the dropped events (internal ones, all passing
+        # the absent filter) still count for -n: the gaps in the records' seq
+        last_seq = -1 if shown_types is not None else None
 
         for rec in records:
             if rec is None:  # live: the end of a ring batch, show what it printed
@@ -127,6 +159,11 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
                     buf.clear()
                     out.flush()
                 continue
+            if last_seq is not None:
+                count += rec.seq - last_seq - 1
+                last_seq = rec.seq
+                if limit and count >= limit:
+                    break
             if rec.type >= known_types:
                 # sysdig 0.29.3's libscap drops types past its table: no number, no state
                 # (-w keeps them, so the copy loses nothing a newer reader could use)
@@ -139,26 +176,26 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
                     writer.write_event(rec)
                 continue
             if first:
-                evt_fields.note_first_ts(insp, evt.record.ts)
+                evt_fields.note_first_ts(insp, rec.ts)
                 first = False
             if observe is not None:
                 observe(evt)
-            is_internal = evt.record.type in internal
+            is_internal = rec.type in internal
             # sinsp returns filtered-out internal events anyway when they are enabled (-D)
             if matches is not None and not (debug and is_internal) and (
                 (wanted is not None and rec.type not in wanted) or not matches(evt)
             ):
                 if writer is not None and is_internal:
-                    writer.write_event(evt.record)
+                    writer.write_event(rec)
                 continue
             count += 1
             if writer is not None:
-                writer.write_event(evt.record)
+                writer.write_event(rec)
             elif debug or not is_internal:
                 line = render(evt)  # type: ignore[misc]
                 if line is not None:
-                    buf.append(line)
-                    if len(buf) >= 512:
+                    append(line)
+                    if len(buf) >= 1024:
                         write("\n".join(buf) + "\n")
                         buf.clear()
             if limit and count >= limit:

@@ -458,6 +458,8 @@ def type_name(evt: Any) -> str:
     """``evt.type`` as sysdig 0.29.3 names it (generic events: the 0.29.3 syscall name)."""
     rec = evt.record
     t = rec.type
+    if t > 1 and _TYPE_NAMES:
+        return _TYPE_NAMES[t] if t < len(_TYPE_NAMES) else "unknown"
     if t <= 1 and rec.nparams >= 1:
         code = int.from_bytes(rec.rawparam(0)[:2], "little")
         names = schema.SYSCALL_NAMES_0_29_3
@@ -542,11 +544,20 @@ SYSLOG_FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", 
                      "local7")  # fmt: skip
 
 
+#: per event type: its 0.29.3 flags have EF_WRITES_TO_FD (filled on first use)
+_WRITES_TO_FD: list[bool] = []
+
+
 def syslog_message(evt: Any) -> tuple[int, str] | None:
     """``(priority, message)`` of a write exit to ``/dev/log`` carrying ``<PRI>message``,
     as sinsp's syslog decoder reads it; None for any other event."""
     rec = evt.record
-    if not rec.type & 1 or not evt_flags(evt) & EF.WRITES_TO_FD:
+    t = rec.type
+    writes = _WRITES_TO_FD
+    if not writes:
+        writes.extend(bool(i is not None and int(i.flags) & int(EF.WRITES_TO_FD))
+                      for i in map(fmt.display_info, range(len(schema.EVENT_INFO))))
+    if not t & 1 or t >= len(writes) or not writes[t]:
         return None
     fdi = evt.fd
     if fdi is None or "/dev/log" not in fdi.name:
