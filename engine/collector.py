@@ -10,7 +10,7 @@ use items defined in between.  Rules see every macro.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.errors import ItemError
 from engine.load_result import Context, ErrorCode, WarningCode
@@ -30,6 +30,8 @@ __all__ = [
     "RuleUpdate",
 ]
 
+_T = TypeVar("_T")
+
 # Operators the filter grammar accepts (libsinsp parser::supported_operators()).
 LIST_OPERATORS = frozenset({"in", "intersects", "pmatch"})
 OPERATORS = frozenset({
@@ -47,8 +49,28 @@ ERROR_NO_PREVIOUS_RULE_REPLACE = ("An 'override.<key>: replace' to a rule was re
                                   "rule by that name already exists")
 
 
+#: Rule texts an append extends (after a space) when it gives them.
+_APPENDED_TEXT = ("cond", "output", "desc")
+
+
 def _fail(message: str, ctx: Context) -> ItemError:
     return ItemError(ErrorCode.LOAD_ERR_VALIDATE, message, ctx)
+
+
+def _existing(table: dict[str, _T], name: str, message: str, ctx: Context) -> _T:
+    """The item an append/override/enable refers to, or the validation error `message`."""
+    prev = table.get(name)
+    if prev is None:
+        raise _fail(message, ctx)
+    return prev
+
+
+def _replace(prev: RuleInfo, upd: RuleUpdate, keys: tuple[str, ...]) -> None:
+    """Copy the `keys` an override gives (not None) from `upd` onto `prev`, in order."""
+    for key in keys:
+        value = getattr(upd, key)
+        if value is not None:
+            setattr(prev, key, value)
 
 
 @dataclass(slots=True)
@@ -161,9 +183,7 @@ class Collector:
         self._define(self.lists, info)
 
     def append_list(self, info: ListInfo) -> None:
-        prev = self.lists.get(info.name)
-        if prev is None:
-            raise _fail(ERROR_NO_PREVIOUS_LIST, info.ctx)
+        prev = _existing(self.lists, info.name, ERROR_NO_PREVIOUS_LIST, info.ctx)
         prev.items.extend(info.items)
         prev.visibility = self._next()
 
@@ -171,9 +191,7 @@ class Collector:
         self._define(self.macros, info)
 
     def append_macro(self, info: MacroInfo) -> None:
-        prev = self.macros.get(info.name)
-        if prev is None:
-            raise _fail(ERROR_NO_PREVIOUS_MACRO, info.ctx)
+        prev = _existing(self.macros, info.name, ERROR_NO_PREVIOUS_MACRO, info.ctx)
         prev.cond += " " + info.cond
         prev.visibility = self._next()
 
@@ -206,18 +224,14 @@ class Collector:
         self._define(self.rules, info)
 
     def append_rule(self, upd: RuleUpdate) -> None:
-        prev = self.rules.get(upd.name)
-        if prev is None:
-            raise _fail(ERROR_NO_PREVIOUS_RULE_APPEND, upd.ctx)
+        prev = _existing(self.rules, upd.name, ERROR_NO_PREVIOUS_RULE_APPEND, upd.ctx)
         if not upd.has_any_value():
             raise _fail("Appended rule must have exceptions or condition property", upd.ctx)
         source = None if prev.unknown_source else prev.source
-        if upd.cond:
-            prev.cond += " " + upd.cond
-        if upd.output:
-            prev.output += " " + upd.output
-        if upd.desc:
-            prev.desc += " " + upd.desc
+        for key in _APPENDED_TEXT:
+            text = getattr(upd, key)
+            if text:
+                setattr(prev, key, getattr(prev, key) + " " + text)
         if upd.tags is not None:
             for t in upd.tags:
                 if t not in prev.tags:
@@ -244,19 +258,14 @@ class Collector:
         prev.visibility = self._next()
 
     def replace_rule(self, upd: RuleUpdate) -> None:
-        prev = self.rules.get(upd.name)
-        if prev is None:
-            raise _fail(ERROR_NO_PREVIOUS_RULE_REPLACE, upd.ctx)
+        prev = _existing(self.rules, upd.name, ERROR_NO_PREVIOUS_RULE_REPLACE, upd.ctx)
         if not upd.has_any_value():
             raise _fail("The rule must have at least one field that can be replaced", upd.ctx)
         if upd.cond is not None:
             prev.cond = upd.cond
             if upd.cond_ctx is not None:
                 prev.cond_ctx = upd.cond_ctx
-        if upd.output is not None:
-            prev.output = upd.output
-        if upd.desc is not None:
-            prev.desc = upd.desc
+        _replace(prev, upd, ("output", "desc"))
         if upd.tags is not None:
             prev.tags = list(upd.tags)
         if upd.exceptions is not None:
@@ -264,20 +273,12 @@ class Collector:
             for ex in upd.exceptions:
                 self._validate_exception(source, ex)
             prev.exceptions = list(upd.exceptions)
-        if upd.priority is not None:
-            prev.priority = upd.priority
-        if upd.enabled is not None:
-            prev.enabled = upd.enabled
-        if upd.warn_evttypes is not None:
-            prev.warn_evttypes = upd.warn_evttypes
-        if upd.skip_if_unknown_filter is not None:
-            prev.skip_if_unknown_filter = upd.skip_if_unknown_filter
+        _replace(prev, upd, ("priority", "enabled", "warn_evttypes", "skip_if_unknown_filter"))
         prev.visibility = self._next()
 
     def enable_rule(self, name: str, enabled: bool, ctx: Context) -> None:
-        prev = self.rules.get(name)
-        if prev is None:
-            raise _fail("Rule has 'enabled' key but no rule by that name already exists", ctx)
+        prev = _existing(self.rules, name,
+                         "Rule has 'enabled' key but no rule by that name already exists", ctx)
         prev.enabled = enabled
 
     def _validate_exception(self, source: str | None, ex: ExceptionInfo) -> None:
