@@ -1100,12 +1100,14 @@ static int fill(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, lo
 		fill_exec(e, regs, ret, 1);
 		return 1;
 	case SCAP_NR_socket:
-		/* current libs: fd, domain, type, proto (the SOCK_* flags stay in type) */
-		rec_begin(e, r, PPME_SOCKET_SOCKET_X, 4);
+		/* current libs: fd, domain, type, proto, flags (the SOCK_* bits of type, as
+		 * driver/bpf writes them) */
+		rec_begin(e, r, PPME_SOCKET_SOCKET_X, 5);
 		put_s64(e, ret);
 		put_u32(e, arg(regs, 0));
-		put_u32(e, arg(regs, 1));
+		put_u32(e, arg(regs, 1) & 0xf);
 		put_u32(e, arg(regs, 2));
+		put_u32(e, arg(regs, 1) & ~0xfUL);
 		return 1;
 	case SCAP_NR_connect: {
 		long fd = (int)arg(regs, 0);
