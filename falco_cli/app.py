@@ -95,6 +95,8 @@ class Options:
     enable_sources: list[str] = field(default_factory=list)
     modern_bpf: bool = False
     nodriver: bool = False
+    explain_rule: str | None = None      # pyfalco extension: --explain RULE
+    explain_event: int | None = None     # --explain-event N (evt.num)
     cmdline: str = ""
 
 
@@ -382,6 +384,22 @@ def describe_rules(s: State) -> RunResult:
     except KeyError as e:
         return RunResult.fatal(str(e.args[0]))
     s.stdout.write(text)
+    return RunResult.exit()
+
+
+def explain_rule(s: State) -> RunResult:
+    """``--explain RULE -e FILE`` (pyfalco extension): the engine's ``explain`` on every event
+    the rule matches, or on event ``--explain-event N`` whatever the verdict; then exit."""
+    o = s.options
+    if not o.explain_rule:
+        return RunResult.ok()
+    from falco_cli import explain
+    try:
+        n = explain.run(s.engine, o.explain_rule, o.trace_filename or "", s.stdout,
+                        event_num=o.explain_event, json_output=s.cfg["json_output"])
+    except explain.ExplainError as e:
+        return RunResult.fatal(str(e))
+    log.info(f"--explain: {n} event(s) explained")
     return RunResult.exit()
 
 
@@ -859,6 +877,7 @@ STEPS: tuple[Callable[[State], RunResult], ...] = (
     validate_rules_files,
     load_rules_files,
     describe_rules,
+    explain_rule,
     print_support,
     create_pidfile,
     create_signal_handlers,

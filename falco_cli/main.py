@@ -78,6 +78,13 @@ def _fail(msg: str) -> None:
 @click.option("-V", "--validate", "validate", multiple=True, metavar="<rules_file>",
               help="Read the contents of the specified rules(s) file and exit. Can be passed "
                    "multiple times.")
+@click.option("--explain", "explain_rule", metavar="<rule>",
+              help="pyfalco extension: with -e, replay the file and, for every event the rule "
+                   "<rule> matches, print which parts of its condition held or failed, with "
+                   "the field values seen; then exit.")
+@click.option("--explain-event", "explain_event", type=int, default=None, metavar="<num>",
+              help="pyfalco extension: with --explain, explain the rule on event number <num> "
+                   "(evt.num) only, whether it matches or not.")
 @click.option("-v", "verbose", is_flag=True, help="Verbose output.")
 @click.option("--version", "version", is_flag=True, help="Print version number.")
 def cli(**kw: object) -> None:
@@ -102,6 +109,10 @@ def check_conflicts(kw: dict[str, object]) -> str | None:
                 "--modern-bpf, --nodriver, and the FALCO_BPF_PROBE env var")
     if kw["enable_sources"] and kw["disable_sources"]:
         return "You can not mix --enable-source and --disable-source"
+    if kw.get("explain_event") is not None and not kw.get("explain_rule"):
+        return "--explain-event needs --explain <rule>"
+    if kw.get("explain_rule") and not kw["trace_filename"]:
+        return "--explain needs a trace file (-e <events_file>)"
     return None
 
 
@@ -156,6 +167,8 @@ def to_options(kw: dict[str, object], argv: list[str]) -> app.Options:
         enable_sources=list(kw["enable_sources"]),  # type: ignore[call-overload]
         modern_bpf=bool(kw["modern_bpf"]),
         nodriver=bool(kw["nodriver"]),
+        explain_rule=kw.get("explain_rule"),  # type: ignore[arg-type]
+        explain_event=kw.get("explain_event"),  # type: ignore[arg-type]
         cmdline=" ".join(argv),
     )
 
