@@ -45,7 +45,8 @@ def test_prefiltered_output_equals_the_unfiltered_run(path: Path, extra: dict,
 
     monkeypatch.setattr(cli, "_hidden_prefilter", lambda *a: None)
     slow = _ours(path, **extra)
-    assert fast == slow and len(fast) > 0
+    assert fast == slow
+    assert fast or "max_events" in extra
 
 
 @pytest.mark.sysdig
