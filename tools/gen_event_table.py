@@ -298,37 +298,51 @@ A 19 flags,FLAGS32,HEX
 A 151 arg,UINT64,DEC
 # [src] task iterator events, the even slot only (10.1); order of the pairs and the
 # evt.type names: guess
-$ITX=NA|UNKNOWN|UNUSED|
 $IFD=fd,FD32,DEC
 $INO=ino_num,UINT64,DEC
 $ISK=$IFD;sk_type,UINT16,DEC;sk_proto,UINT16,DEC
 N 430
-E ITER_TASK_E|iter_task|PROCESS ITER||ppid,PID32,DEC;pgid,PID32,DEC;vpgid,PID32,DEC;sid,PID32,DEC;comm,CHARBUF,NA;argv,CHARBUFARRAY,NA;exepath,FSPATH,NA;flags,FLAGS32,HEX,execve_flags;env,CHARBUFARRAY,NA;cwd,CHARBUF,NA;fdlimit,UINT64,DEC;euid,UID,DEC;egid,GID,DEC;cap_permitted,UINT64,HEX;cap_effective,UINT64,HEX;cap_inheritable,UINT64,HEX;exe_ino_num,UINT64,DEC;exe_ino_ctime,ABSTIME,DEC;exe_ino_mtime,ABSTIME,DEC;$VM;pgft_maj,UINT64,DEC;pgft_min,UINT64,DEC;vtgid,PID32,DEC;vpid,PID32,DEC;pidns_init_start_ts,UINT64,DEC;cgroups,CHARBUFARRAY,NA;root,FSPATH,NA;start_time,ABSTIME,DEC;tty,UINT32,DEC;loginuid,UID,DEC
-E ITER_TASK_X|$ITX
-E ITER_TASK_FILE_SOCKET_INET_E|iter_task_file_socket_inet|NET ITER||$ISK;local_ip,IPV4ADDR,NA;local_port,PORT,DEC;remote_ip,IPV4ADDR,NA;remote_port,PORT,DEC;$INO
-E ITER_TASK_FILE_SOCKET_INET_X|$ITX
-E ITER_TASK_FILE_SOCKET_INET6_E|iter_task_file_socket_inet6|NET ITER||$ISK;local_ip,IPV6ADDR,NA;local_port,PORT,DEC;remote_ip,IPV6ADDR,NA;remote_port,PORT,DEC;$INO
-E ITER_TASK_FILE_SOCKET_INET6_X|$ITX
-E ITER_TASK_FILE_SOCKET_UNIX_E|iter_task_file_socket_unix|NET ITER||$ISK;sk_pointer,UINT64,HEX;sun_path,FSPATH,NA;$INO
-E ITER_TASK_FILE_SOCKET_UNIX_X|$ITX
+E ITER_TASK_E|iter_task|PROCESS ITER||ppid,PID32,DEC;pgid,PID32,DEC;vpgid,PID32,DEC;\
+sid,PID32,DEC;comm,CHARBUF,NA;argv,CHARBUFARRAY,NA;exepath,FSPATH,NA;\
+flags,FLAGS32,HEX,execve_flags;env,CHARBUFARRAY,NA;cwd,CHARBUF,NA;fdlimit,UINT64,DEC;\
+euid,UID,DEC;egid,GID,DEC;cap_permitted,UINT64,HEX;cap_effective,UINT64,HEX;\
+cap_inheritable,UINT64,HEX;exe_ino_num,UINT64,DEC;exe_ino_ctime,ABSTIME,DEC;\
+exe_ino_mtime,ABSTIME,DEC;$VM;pgft_maj,UINT64,DEC;pgft_min,UINT64,DEC;vtgid,PID32,DEC;\
+vpid,PID32,DEC;pidns_init_start_ts,UINT64,DEC;cgroups,CHARBUFARRAY,NA;root,FSPATH,NA;\
+start_time,ABSTIME,DEC;tty,UINT32,DEC;loginuid,UID,DEC
+E ITER_TASK_X|$NA
+E ITER_TASK_FILE_SOCKET_INET_E|iter_task_file_socket_inet|NET ITER||$ISK;local_ip,IPV4ADDR,NA;\
+local_port,PORT,DEC;remote_ip,IPV4ADDR,NA;remote_port,PORT,DEC;$INO
+E ITER_TASK_FILE_SOCKET_INET_X|$NA
+E ITER_TASK_FILE_SOCKET_INET6_E|iter_task_file_socket_inet6|NET ITER||$ISK;local_ip,IPV6ADDR,NA;\
+local_port,PORT,DEC;remote_ip,IPV6ADDR,NA;remote_port,PORT,DEC;$INO
+E ITER_TASK_FILE_SOCKET_INET6_X|$NA
+E ITER_TASK_FILE_SOCKET_UNIX_E|iter_task_file_socket_unix|NET ITER||$ISK;sk_pointer,UINT64,HEX;\
+sun_path,FSPATH,NA;$INO
+E ITER_TASK_FILE_SOCKET_UNIX_X|$NA
 E ITER_TASK_FILE_SOCKET_NETLINK_E|iter_task_file_socket_netlink|NET ITER||$ISK;$INO
-E ITER_TASK_FILE_SOCKET_NETLINK_X|$ITX
+E ITER_TASK_FILE_SOCKET_NETLINK_X|$NA
 E ITER_TASK_FILE_PIPE_E|iter_task_file_pipe|IPC ITER||$IFD;path,FSPATH,NA;$INO
-E ITER_TASK_FILE_PIPE_X|$ITX
+E ITER_TASK_FILE_PIPE_X|$NA
 E ITER_TASK_FILE_DIRECTORY_E|iter_task_file_directory|FILE ITER||$IFD;path,FSPATH,NA;$INO
-E ITER_TASK_FILE_DIRECTORY_X|$ITX
-E ITER_TASK_FILE_REGULAR_E|iter_task_file_regular|FILE ITER||$IFD;path,FSPATH,NA;flags,FLAGS32,HEX,file_flags;mnt_id,UINT32,DEC;$INO
-E ITER_TASK_FILE_REGULAR_X|$ITX
-E ITER_TASK_FILE_ANON_INODE_E|iter_task_file_anon_inode|FILE ITER||$IFD;fd_type,FLAGS8,DEC;path,FSPATH,NA;$INO
-E ITER_TASK_FILE_ANON_INODE_X|$ITX
+E ITER_TASK_FILE_DIRECTORY_X|$NA
+E ITER_TASK_FILE_REGULAR_E|iter_task_file_regular|FILE ITER||$IFD;path,FSPATH,NA;\
+flags,FLAGS32,HEX,file_flags;mnt_id,UINT32,DEC;$INO
+E ITER_TASK_FILE_REGULAR_X|$NA
+E ITER_TASK_FILE_ANON_INODE_E|iter_task_file_anon_inode|FILE ITER||$IFD;fd_type,FLAGS8,DEC;\
+path,FSPATH,NA;$INO
+E ITER_TASK_FILE_ANON_INODE_X|$NA
 E ITER_TASK_FILE_MEMFD_E|iter_task_file_memfd|MEMORY ITER||$IFD;path,FSPATH,NA;$INO
-E ITER_TASK_FILE_MEMFD_X|$ITX
+E ITER_TASK_FILE_MEMFD_X|$NA
 # [doc] ids 450-453: the exit event only, the enter slot unused (10.1); params [src]
 N 450
-E SYSCALL_CLOSE_RANGE_E|$ITX
-E SYSCALL_CLOSE_RANGE_X|close_range|IO_OTHER SYSCALL|DESTROYS_FD $MS|$R;first,UINT32,DEC;last,UINT32,DEC;flags,FLAGS32,HEX
-E SYSCALL_KEYCTL_E|$ITX
-E SYSCALL_KEYCTL_X|keyctl|OTHER SYSCALL||$R;operation,ENUMFLAGS32,DEC;arg2,DYN,NA,dyn:keyctl_dynamic_param;arg3,DYN,NA,dyn:keyctl_dynamic_param;arg4,DYN,NA,dyn:keyctl_dynamic_param;arg5,DYN,NA,dyn:keyctl_dynamic_param
+E SYSCALL_CLOSE_RANGE_E|$NA
+E SYSCALL_CLOSE_RANGE_X|close_range|IO_OTHER SYSCALL|DESTROYS_FD $MS|$R;first,UINT32,DEC;\
+last,UINT32,DEC;flags,FLAGS32,HEX
+E SYSCALL_KEYCTL_E|$NA
+E SYSCALL_KEYCTL_X|keyctl|OTHER SYSCALL||$R;operation,ENUMFLAGS32,DEC;\
+arg2,DYN,NA,dyn:keyctl_dynamic_param;arg3,DYN,NA,dyn:keyctl_dynamic_param;\
+arg4,DYN,NA,dyn:keyctl_dynamic_param;arg5,DYN,NA,dyn:keyctl_dynamic_param
 N 454
 """
 

@@ -172,7 +172,7 @@ def test_param_types_of_shared_params_agree_in_width(rows: list[DocRow]) -> None
         if r.count_0_29_3 is None:
             continue
         old = EVENT_INFO_0_29_3[r.id].params
-        for (name, ptype, _), op in zip(r.params, old):
+        for (name, ptype, _), op in zip(r.params, old, strict=False):
             new = PT[ptype]
             if new != op.type:
                 assert widths.get(new) == widths.get(op.type) is not None, (
