@@ -6,9 +6,12 @@ Two sources feed the generated modules, and both are read, never copied:
 * the libs 0.29.3 table that Debian's sysdig 0.29.3 uses, read with ctypes from the
   installed ``libscap.so`` (``g_event_info``, ``g_syscall_info_table`` and the exported
   flag lists, see docs/scap-format.md section 11.3);
-* the current falcosecurity/libs table, parsed from the four driver sources
-  (``event_table.c``, ``flags_table.c``, ``dynamic_params_table.c``,
-  ``ppm_events_public.h``) kept outside the repository (default ``/work/upstream``).
+* the current falcosecurity/libs table: ``current_libs_facts.txt`` (a 2025 snapshot of the
+  driver sources transcribed in a compact line format, kept outside the repository, default
+  ``/work/upstream``), then ``MASTER_FACTS`` below, which brings it to master: corrections
+  from docs/scap-format.md section 11.2 (generated from the compiled master table, checked
+  row by row by tests/scap/test_schema_current.py) and ids 430-453 from master's driver
+  sources (best effort; see the provenance notes there).
 
 The output is compact literal tuples, so importing the schema costs one module load and
 no parsing.  Run ``python tools/gen_event_table.py [--upstream DIR]``.
