@@ -287,48 +287,48 @@ def _ancestor_field(attr_fn, *, apid: bool = False):  # type: ignore[no-untyped-
     return extract
 
 
-_ANC = dict(arg=ArgKind.INDEX, flags=FieldFlag.IS_LIST_WITHOUT_ARG)
-proc.field(
+def _anc(name: str, ftype: FieldType, desc: str, fn: Any) -> None:
+    """Register the ancestor field `name[N]` (see `_ancestor_field`) reading `fn(ancestor)`."""
+    proc.field(name, ftype, desc, display=f"{name}[N]", arg=ArgKind.INDEX,
+               flags=FieldFlag.IS_LIST_WITHOUT_ARG)(_ancestor_field(fn))
+
+
+_anc(
     "proc.apid",
     T.INT64,
     "the pid of one of the process ancestors. E.g. proc.apid[1] returns the parent pid, "
     "proc.apid[2] returns the grandparent pid, and so on. proc.apid[0] is the pid of the "
     "current process. proc.apid without arguments can be used in filters only and matches any "
     "of the process ancestors, e.g. proc.apid=1234.",
-    display="proc.apid[N]",
-    **_ANC,  # type: ignore[arg-type]
-)(_ancestor_field(lambda a: _xid(a.pid)))
-proc.field(
+    lambda a: _xid(a.pid),
+)
+_anc(
     "proc.aname",
     T.CHARBUF,
     "the name (excluding the path) of one of the process ancestors. E.g. proc.aname[1] returns "
     "the parent name, proc.aname[2] returns the grandparent name, and so on. proc.aname[0] is "
     "the name of the current process. proc.aname without arguments can be used in filters only "
     "and matches any of the process ancestors, e.g. proc.aname=bash.",
-    display="proc.aname[N]",
-    **_ANC,  # type: ignore[arg-type]
-)(_ancestor_field(lambda a: a.comm))
-proc.field(
+    lambda a: a.comm,
+)
+_anc(
     "proc.aexe",
     T.CHARBUF,
     "the proc.exe of one of the process ancestors (proc.aexe[1] is the parent's).",
-    display="proc.aexe[N]",
-    **_ANC,  # type: ignore[arg-type]
-)(_ancestor_field(lambda a: a.exe))
-proc.field(
+    lambda a: a.exe,
+)
+_anc(
     "proc.aexepath",
     T.CHARBUF,
     "the proc.exepath of one of the process ancestors (proc.aexepath[1] is the parent's).",
-    display="proc.aexepath[N]",
-    **_ANC,  # type: ignore[arg-type]
-)(_ancestor_field(lambda a: a.exepath))
-proc.field(
+    lambda a: a.exepath,
+)
+_anc(
     "proc.acmdline",
     T.CHARBUF,
     "the proc.cmdline of one of the process ancestors (proc.acmdline[1] is the parent's).",
-    display="proc.acmdline[N]",
-    **_ANC,  # type: ignore[arg-type]
-)(_ancestor_field(cmdline_of))
+    cmdline_of,
+)
 
 
 def _loginshellid(t: ThreadInfo) -> int | None:
