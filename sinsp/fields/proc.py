@@ -8,6 +8,7 @@ links of main threads, as libsinsp's ``get_parent_thread()`` does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sinsp.fields.registry import (
@@ -230,24 +231,20 @@ def _ppid(t: ThreadInfo) -> int | None:
 _f("proc.ppid", T.INT64, "the pid of the parent of the process generating the event.", _ppid)
 
 
-def _pname(t: ThreadInfo) -> str | None:
-    p = _ptid_thread(t)
-    return None if p is None else p.comm
+def _of_parent(fn: Callable[[ThreadInfo], Any]) -> Callable[[ThreadInfo], Any]:
+    """`fn` of the thread's parent (by ptid, as sinsp's proc.p* fields); None without one."""
+
+    def get(t: ThreadInfo) -> Any:
+        p = _ptid_thread(t)
+        return None if p is None else fn(p)
+
+    return get
 
 
-def _pcmdline(t: ThreadInfo) -> str | None:
-    p = _ptid_thread(t)
-    return None if p is None else cmdline_of(p)
-
-
-def _pexe(t: ThreadInfo) -> str | None:
-    p = _ptid_thread(t)
-    return None if p is None else p.exe
-
-
-def _pexepath(t: ThreadInfo) -> str | None:
-    p = _ptid_thread(t)
-    return None if p is None else p.exepath
+_pname = _of_parent(lambda p: p.comm)
+_pcmdline = _of_parent(cmdline_of)
+_pexe = _of_parent(lambda p: p.exe)
+_pexepath = _of_parent(lambda p: p.exepath)
 
 
 _f(
@@ -821,16 +818,11 @@ _f(
 )
 
 
-def _ppid_ts(t: ThreadInfo) -> int | None:
-    p = _ptid_thread(t)
-    return None if p is None else p.clone_ts
-
-
 _f(
     "proc.ppid.ts",
     T.RELTIME,
     "Start of parent process as epoch timestamp in nanoseconds.",
-    _ppid_ts,
+    _of_parent(lambda p: p.clone_ts),
 )
 
 
