@@ -28,7 +28,7 @@ from engine.load_result import Context, ErrorCode, ItemType, WarningCode
 from engine.priority import Priority
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 __all__ = ["ENGINE_VERSION", "read_rules"]
 
@@ -107,6 +107,20 @@ def _key_ctx(m: _Map, key: str, itype: ItemType, ctx: Context) -> Context:
     """The context of a key's value (a condition, an output), located at the value if given."""
     node = m.get(key)
     return ctx.child(itype, "", node.start_mark if node else None)
+
+
+def _mappings(node: yaml.Node, ctx: Context, itype: ItemType, seq_error: str,
+              map_error: str) -> Iterator[tuple[_Map, Context]]:
+    """The entries of a sequence of mappings, each with its still unnamed context (`itype` at
+    the entry); `seq_error` (at `ctx`) if `node` is not a sequence, `map_error` at an entry
+    that is not a mapping."""
+    if not isinstance(node, yaml.SequenceNode):
+        raise _validate_error(seq_error, ctx)
+    for entry in node.value:
+        ectx = ctx.child(itype, "", entry.start_mark)
+        if not isinstance(entry, yaml.MappingNode):
+            raise _validate_error(map_error, ectx)
+        yield _Map(entry), ectx
 
 
 def _decode_scalar(m: _Map, key: str, ctx: Context, kind: str = "str",
@@ -224,16 +238,12 @@ class _Reader:
         if exs is None or _is_null(exs):
             return None
         ectx = parent.child(ItemType.EXCEPTIONS, "", exs.start_mark)
-        if not isinstance(exs, yaml.SequenceNode):
-            raise _validate_error("Rule exceptions must be a sequence", ectx)
         out: list[ExceptionInfo] = []
-        for ex in exs.value:
-            tmp = ectx.child(ItemType.EXCEPTION, "", ex.start_mark)
-            if not isinstance(ex, yaml.MappingNode):
-                raise _validate_error("Rule exception must be a mapping", tmp)
-            em = _Map(ex)
+        for em, tmp in _mappings(exs, ectx, ItemType.EXCEPTION,
+                                 "Rule exceptions must be a sequence",
+                                 "Rule exception must be a mapping"):
             name = _decode_scalar(em, "name", tmp)
-            xctx = parent.child(ItemType.EXCEPTION, name, ex.start_mark)
+            xctx = parent.child(ItemType.EXCEPTION, name, em.node.start_mark)
             if any(e.name == name for e in out):
                 raise _validate_error("Exceptions names in the same object must be unique", xctx)
             info = ExceptionInfo(xctx, name)
@@ -303,31 +313,20 @@ class _Reader:
         node = m.get("required_plugin_versions")
         assert node is not None
         ctx = parent.child(ItemType.REQUIRED_PLUGIN_VERSIONS, "", node.start_mark)
-        if not isinstance(node, yaml.SequenceNode):
-            raise _validate_error("Value of required_plugin_versions must be a sequence", ctx)
-        for p in node.value:
-            tmp = ctx.child(ItemType.REQUIRED_PLUGIN_VERSIONS_ENTRY, "", p.start_mark)
-            if not isinstance(p, yaml.MappingNode):
-                raise _validate_error("Plugin version must be a mapping", tmp)
-            pm = _Map(p)
+        for pm, tmp in _mappings(node, ctx, ItemType.REQUIRED_PLUGIN_VERSIONS_ENTRY,
+                                 "Value of required_plugin_versions must be a sequence",
+                                 "Plugin version must be a mapping"):
             name = _decode_scalar(pm, "name", tmp)
-            pctx = ctx.child(ItemType.REQUIRED_PLUGIN_VERSIONS_ENTRY, name, p.start_mark)
+            pctx = ctx.child(ItemType.REQUIRED_PLUGIN_VERSIONS_ENTRY, name, pm.node.start_mark)
             alts = [(name, _decode_scalar(pm, "version", pctx))]
             altn = pm.get("alternatives")
             if altn is not None:
-                if not isinstance(altn, yaml.SequenceNode):
-                    raise _validate_error("Value of plugin version alternatives must be a "
-                                          "sequence", pctx)
-                for a in altn.value:
-                    actx = pctx.child(ItemType.REQUIRED_PLUGIN_VERSIONS_ALTERNATIVE, "",
-                                      a.start_mark)
-                    if not isinstance(a, yaml.MappingNode):
-                        raise _validate_error("Plugin version alternative must be a mapping",
-                                              actx)
-                    am = _Map(a)
+                alt = ItemType.REQUIRED_PLUGIN_VERSIONS_ALTERNATIVE
+                for am, actx in _mappings(altn, pctx, alt, "Value of plugin version alternatives "
+                                          "must be a sequence",
+                                          "Plugin version alternative must be a mapping"):
                     aname = _decode_scalar(am, "name", actx)
-                    actx = pctx.child(ItemType.REQUIRED_PLUGIN_VERSIONS_ALTERNATIVE, aname,
-                                      a.start_mark)
+                    actx = pctx.child(alt, aname, am.node.start_mark)
                     alts.append((aname, _decode_scalar(am, "version", actx)))
             seen: set[str] = set()
             for n, v in alts:
