@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scap import schema
-from scap.schema import PF, PT
+from scap.schema import EF, PF, PT
 
 __all__ = [
     "DEFAULT_FORMAT",
@@ -672,6 +672,25 @@ def _plan(etype: int, einfo: Any) -> tuple[tuple[str, int, Any], ...]:
 def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
     """``%evt.args``: ``name=value`` or ``name=value(resolved)``, each followed by a space;
     empty for the generic syscall events."""
+    render = _COMPILED.get(evt.record.type)
+    if render is None:
+        render = _compiled_for(evt.record.type)
+    return render(evt, opts)  # type: ignore[no-any-return]
+
+
+def _compiled_for(etype: int) -> Any:
+    """The renderer of ``etype``: generated (see ``_compile_args``) or the plan loop."""
+    render: Any = _event_args_loop
+    if etype > 1 and etype not in _LARGE:
+        einfo = display_info(etype)
+        if einfo is not None and 0 < len(einfo.params) < len(_LENS):
+            render = _compile_args(etype, einfo, _PLANS.get(etype) or _plan(etype, einfo))
+    _COMPILED[etype] = render
+    return render
+
+
+def _event_args_loop(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """``event_args`` by walking the per-type plan (any record shape)."""
     rec = evt.record
     etype = rec.type
     if etype <= 1:
@@ -764,6 +783,124 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
         else:
             parts.append(f"{prefix}{value} ")
     return "".join(parts)
+
+
+# -- per-type compiled args renderers ---------------------------------------------------------
+#
+# ``event_args`` above walks a per-type plan with one branch per param kind.  For the usual
+# case (the record has exactly the params of the 0.29.3 table entry, u16 lengths) each type
+# gets a function generated once from that plan: offsets computed from one lengths unpack,
+# fixed-size ints read in place, one f-string per event.  Any param whose bytes do not have
+# the expected size takes the same general path as the loop (``param_str``), so the output
+# is the loop's by construction; tests compare both on every real capture.
+
+_COMPILED: dict[int, Any] = {}
+
+
+def _generic_text(evt: Any, i: int, data: bytes, opts: RenderOptions, einfo: Any) -> str:
+    value, resolved = param_str(evt, i, opts, einfo, data)
+    return f"{value}({resolved})" if resolved else value
+
+
+def _fd_text(evt: Any, fd: int) -> str:
+    thread = evt.thread
+    if thread is None:
+        return str(fd)
+    if fd >= 0:
+        fdi = (thread.fd_table() or {}).get(fd)
+        resolved = "" if fdi is None else fd_desc(fdi)
+    elif fd == PPM_AT_FDCWD:
+        resolved = "AT_FDCWD"
+    else:
+        resolved = _ERRNO_NAMES.get(-fd, "")
+    return f"{fd}({resolved})" if resolved else str(fd)
+
+
+def _pid_text(evt: Any, pid: int) -> str:
+    insp = getattr(evt, "inspector", None)
+    threads = getattr(insp, "threads", None) if insp is not None else None
+    t = threads.get(pid) if threads is not None else None
+    return f"{pid}({t.comm})" if t is not None and t.comm else str(pid)
+
+
+def _errno_text(val: int) -> str:
+    name = _ERRNO_NAMES.get(-val) if val < 0 else None
+    return f"{val}({name})" if name else str(val)
+
+
+def _memo_text(memo: dict[bytes, str], data: bytes, make: Callable[[bytes], str]) -> str:
+    if len(memo) > 4096:
+        memo.clear()
+    text = memo[data] = make(data)
+    return text
+
+
+def _compile_args(etype: int, einfo: Any, plan: tuple[tuple[str, int, Any], ...]) -> Any:
+    """Source of one renderer per event type (see the comment above), compiled with exec."""
+    n = len(plan)
+    env: dict[str, Any] = {
+        "_LENS": _LENS[n].unpack_from, "_loop": _event_args_loop, "_g": _generic_text,
+        "_fd": _fd_text, "_pid": _pid_text, "_errno": _errno_text, "_cstr": _cstr,
+        "_san": sanitize, "_einfo": einfo, "_memo": _memo_text, "_S64": _S64.unpack_from,
+    }
+    lines = ["def render(evt, opts):", "    rec = evt.record", "    raw = rec.raw",
+             f"    if rec.nparams != {n}:", "        return _loop(evt, opts)",
+             "    " + "".join(f"l{i}, " for i in range(n)) + "= _LENS(raw, 26)",
+             f"    p0 = {26 + 2 * n}"]
+    for i in range(1, n + 1):
+        lines.append(f"    p{i} = p{i - 1} + l{i - 1}")
+    lines += [f"    if len(raw) < p{n}:", "        return _loop(evt, opts)"]
+    pieces = []
+    for i, (prefix, kind, st) in enumerate(plan):
+        d = f"raw[p{i}:p{i + 1}]"
+        gen = f"_g(evt, {i}, {d}, opts, _einfo)"
+        if kind == _K_INT:
+            env[f"_u{i}"] = st.unpack_from
+            expr = f"_u{i}(raw, p{i})[0] if l{i} == {st.size} else {gen}"
+        elif kind == _K_ERRNO:
+            expr = f"_errno(_S64(raw, p{i})[0]) if l{i} == 8 else {gen}"
+        elif kind == _K_CHARBUF:
+            expr = f"_cstr({d})"
+        elif kind in (_K_FLAGS, _K_INTFMT):
+            if kind == _K_FLAGS:
+                width, pinfo, _memo = st
+
+                def make(data: bytes, _p: Any = pinfo) -> str:
+                    val = int.from_bytes(data, "little")
+                    names = "|".join(schema.flags_to_names(_p, val))
+                    return f"{val}({names})" if names else str(val)
+
+                size_ok = f"l{i} == {width}"
+            else:
+                ist, bits, pfmt, _memo = st
+
+                def make(data: bytes, _st: Any = ist, _b: int = bits, _f: Any = pfmt) -> str:
+                    return printf_int(_st.unpack_from(data)[0], _b, _f)
+
+                size_ok = f"l{i} >= {ist.size}"
+            env[f"_m{i}"], env[f"_k{i}"] = {}, make
+            lines += [f"    d{i} = {d}",
+                      f"    a{i} = (_m{i}.get(d{i}) or _memo(_m{i}, d{i}, _k{i})) "
+                      f"if {size_ok} else _g(evt, {i}, d{i}, opts, _einfo)"]
+            pieces.append(f"{prefix}{{a{i}}} ")
+            continue
+        elif kind == _K_PATH:
+            lines += [f"    d{i} = {d}",
+                      f"    a{i} = _san(_cstr(d{i})) if d{i}[:1] == b'/' and evt.thread is not None"
+                      f" else _g(evt, {i}, d{i}, opts, _einfo)"]
+            pieces.append(f"{prefix}{{a{i}}} ")
+            continue
+        elif kind == _K_FD:
+            expr = f"_fd(evt, _S64(raw, p{i})[0]) if l{i} == 8 else {gen}"
+        elif kind == _K_PID:
+            expr = f"_pid(evt, _S64(raw, p{i})[0]) if l{i} == 8 else {gen}"
+        else:
+            expr = gen
+        lines.append(f"    a{i} = {expr}")
+        pieces.append(f"{prefix}{{a{i}}} ")
+    lines.append("    return f" + repr("".join(pieces)))
+    exec(compile("\n".join(lines), f"<args of event type {etype}>", "exec"), env)  # noqa: S102
+    return env["render"]
 
 
 def param_index(einfo: Any, nparams: int, name: str) -> int | None:
@@ -1010,21 +1147,47 @@ class Formatter:
 
     def _default_line(self, by_name: dict[str, Any]) -> Callable[[Any], str | None]:
         """sysdig's default line fused into one function (the hot path of ``pysysdig -r``):
-        same output as the generic pieces, without a call per token."""
-        from sinsp.fields.evt import type_name
+        same output as the generic pieces, without a call per token.  Per event type, the
+        ``"< openat "`` part is a table entry and the args renderer is ``event_args`` unless
+        the type writes to an fd (then ``evt.info``, which decodes syslog writes); the
+        ``HH:MM:SS.`` prefix is recomputed once per second."""
+        from sinsp.fields import evt as evt_fields
 
-        proc_name = by_name["proc.name"].extractor
-        clock = _Clock()
+        type_name = evt_fields.type_name
+        info = by_name["evt.info"].extractor  # event_args, or the syslog decoding
         opts = self.opts
-        args = by_name["evt.info"].extractor  # event_args, or the syslog decoding
+        offset = gmt2local()
+        ntypes = len(schema.EVENT_INFO)
+        heads: list[str] = []
+        plain: list[bool] = []
+        for t in range(ntypes):
+            e = display_info(t)
+            name = e.name if e is not None else "unknown"
+            heads.append(f"{'<' if t & 1 else '>'} {name} ")
+            plain.append(e is None or not int(e.flags) & int(EF.WRITES_TO_FD))
+        args = event_args
+        last_sec = -1
+        prefix = ""
 
         def line(evt: Any) -> str:
+            nonlocal last_sec, prefix
             rec = evt.record
-            name = proc_name(evt, None)
+            t = rec.type
+            sec, ns = divmod(rec.ts, 1_000_000_000)
+            if sec != last_sec:
+                last_sec = sec
+                x = (sec + offset) % 86400
+                prefix = f"{x // 3600:02d}:{x % 3600 // 60:02d}:{x % 60:02d}."
+            th = evt.thread
+            if t > 1 and t < ntypes:
+                head = heads[t]
+                tail = args(evt, opts) if plain[t] else info(evt, None, opts)
+            else:
+                head = f"{'<' if t & 1 else '>'} {type_name(evt)} "
+                tail = info(evt, None, opts)
             return (
-                f"{evt.num} {clock(rec.ts)} {rec.cpu} {_NA if name is None else name} "
-                f"({rec.tid}) {'<' if rec.type & 1 else '>'} {type_name(evt)} "
-                f"{args(evt, None, opts)}"
+                f"{evt.num} {prefix}{ns:09d} {rec.cpu} {_NA if th is None else th.comm} "
+                f"({rec.tid}) {head}{tail}"
             )
 
         return line

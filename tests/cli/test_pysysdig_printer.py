@@ -57,3 +57,27 @@ def test_n_counts_hidden_events_like_sysdig(path: Path) -> None:
         theirs = subprocess.run(["sysdig", "-r", str(path), "-n", str(n)], capture_output=True,
                                 check=True, timeout=60).stdout.decode(errors="surrogateescape")
         assert _ours(path, max_events=n) == theirs.splitlines(), n
+
+
+ALL = sorted(TRACES.glob("*.scap"))
+
+
+@pytest.mark.parametrize("bufmode", ["dots", "hex", "base64"])
+def test_compiled_args_renderers_equal_the_plan_loop(bufmode: str) -> None:
+    """Every event of every real capture: the generated per-type renderer prints what the
+    general plan walk prints (for each buffer mode, untruncated too)."""
+    from sinsp import Inspector
+    from sinsp import format as fmt
+
+    mode = {"dots": fmt.BufferFormat.DOTS, "hex": fmt.BufferFormat.HEX,
+            "base64": fmt.BufferFormat.BASE64}[bufmode]
+    opts = fmt.RenderOptions(buffer_format=mode, max_buf_len=0 if bufmode == "hex" else 80)
+    n = compiled = 0
+    for path in ALL:
+        with Inspector.from_capture(str(path)) as insp:
+            for evt in insp:
+                n += 1
+                fast = fmt.event_args(evt, opts)
+                compiled += fmt._COMPILED.get(evt.record.type) is not fmt._event_args_loop
+                assert fast == fmt._event_args_loop(evt, opts), (path.name, evt.num)
+    assert n > 3000 and compiled > n // 2
