@@ -672,20 +672,29 @@ def _plan(etype: int, einfo: Any) -> tuple[tuple[str, int, Any], ...]:
 def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
     """``%evt.args``: ``name=value`` or ``name=value(resolved)``, each followed by a space;
     empty for the generic syscall events."""
-    render = _COMPILED.get(evt.record.type)
+    rec = evt.record
+    render = _COMPILED.get(rec.type << 8 | rec.nparams)
     if render is None:
-        render = _compiled_for(evt.record.type)
+        render = _compiled_for(rec.type, rec.nparams)
     return render(evt, opts)  # type: ignore[no-any-return]
 
 
-def _compiled_for(etype: int) -> Any:
-    """The renderer of ``etype``: generated (see ``_compile_args``) or the plan loop."""
+def _no_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
+    return ""
+
+
+def _compiled_for(etype: int, nrec: int) -> Any:
+    """The renderer of ``etype`` records carrying ``nrec`` params: generated (see
+    ``_compile_args``) or the plan loop (u32-length records, odd shapes)."""
     render: Any = _event_args_loop
-    if etype > 1 and etype not in _LARGE:
-        einfo = display_info(etype)
-        if einfo is not None and 0 < len(einfo.params) < len(_LENS):
-            render = _compile_args(etype, einfo, _PLANS.get(etype) or _plan(etype, einfo))
-    _COMPILED[etype] = render
+    einfo = display_info(etype)
+    if etype <= 1 or einfo is None:
+        render = _no_args
+    elif etype not in _LARGE and nrec < len(_LENS) and nrec < 256:
+        plan = _PLANS.get(etype) or _plan(etype, einfo)
+        render = _compile_args(etype, einfo, plan[:nrec], nrec) if plan[:nrec] else _no_args
+    if nrec < 256:
+        _COMPILED[etype << 8 | nrec] = render
     return render
 
 
@@ -787,9 +796,9 @@ def _event_args_loop(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
 
 # -- per-type compiled args renderers ---------------------------------------------------------
 #
-# ``event_args`` above walks a per-type plan with one branch per param kind.  For the usual
-# case (the record has exactly the params of the 0.29.3 table entry, u16 lengths) each type
-# gets a function generated once from that plan: offsets computed from one lengths unpack,
+# ``_event_args_loop`` walks a per-type plan with one branch per param kind.  For records
+# with u16 lengths, each (event type, param count) gets a function generated once from that
+# plan: offsets computed from one lengths unpack,
 # fixed-size ints read in place, one f-string per event.  Any param whose bytes do not have
 # the expected size takes the same general path as the loop (``param_str``), so the output
 # is the loop's by construction; tests compare both on every real capture.
@@ -835,16 +844,17 @@ def _memo_text(memo: dict[bytes, str], data: bytes, make: Callable[[bytes], str]
     return text
 
 
-def _compile_args(etype: int, einfo: Any, plan: tuple[tuple[str, int, Any], ...]) -> Any:
-    """Source of one renderer per event type (see the comment above), compiled with exec."""
-    n = len(plan)
+def _compile_args(etype: int, einfo: Any, plan: tuple[tuple[str, int, Any], ...],
+                  nrec: int) -> Any:
+    """One renderer per (event type, params in the record) (see the comment above), compiled
+    with exec; ``plan`` holds the params shown (the first ``min(nrec, table)``)."""
+    n = nrec
     env: dict[str, Any] = {
         "_LENS": _LENS[n].unpack_from, "_loop": _event_args_loop, "_g": _generic_text,
         "_fd": _fd_text, "_pid": _pid_text, "_errno": _errno_text, "_cstr": _cstr,
         "_san": sanitize, "_einfo": einfo, "_memo": _memo_text, "_S64": _S64.unpack_from,
     }
-    lines = ["def render(evt, opts):", "    rec = evt.record", "    raw = rec.raw",
-             f"    if rec.nparams != {n}:", "        return _loop(evt, opts)",
+    lines = ["def render(evt, opts):", "    raw = evt.record.raw",
              "    " + "".join(f"l{i}, " for i in range(n)) + "= _LENS(raw, 26)",
              f"    p0 = {26 + 2 * n}"]
     for i in range(1, n + 1):
