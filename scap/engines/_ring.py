@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno as _errno
 import gc
+import importlib
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,8 @@ __all__ = [
     "DriverCounters",
     "DriverError",
     "RingSource",
+    "RingStatsBase",
+    "load_native",
     "syscall_table",
 ]
 
@@ -110,6 +113,35 @@ def syscall_table(syscalls: Iterable[str] | None, with_state: bool, size: int
             interesting[nr] = 1
     interesting[procexit_slot] = 1 if wanted is None or "procexit" in wanted else 0
     return bytes(interesting), struct.pack(f"<{size}H", *ppm_sc), wanted
+
+
+def load_native(module: str, hint: str) -> tuple[Any, Any]:
+    """The `(ffi, lib)` of a cffi extension (`scap._bpf_native`, `scap._kmod_native`), or a
+    DriverError (ENOENT, stage "import") saying how to build it."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        raise DriverError(-_errno.ENOENT, "import",
+                          f"{module} is not built ({exc}); {hint}") from exc
+    return mod.ffi, mod.lib
+
+
+class RingStatsBase:
+    """What every engine's stats dataclass shares: `drops` is the ring-full count (the drops
+    Falco's drop manager acts on).  Subclasses declare `drops_buffer` among their fields."""
+
+    __slots__ = ()
+    drops_buffer: int
+
+    @property
+    def drops(self) -> int:
+        return self.drops_buffer
+
+
+def _from_snapshot(name: str) -> property:
+    """A read-only attribute of the source taken from its /proc snapshot."""
+    return property(lambda self: getattr(self.snapshot(), name),
+                    doc=f"`{name}` of the /proc snapshot, shaped like a capture's.")
 
 
 class RingSource:
@@ -248,25 +280,11 @@ class RingSource:
             self._snapshot = procfs.snapshot()
         return self._snapshot
 
-    @property
-    def machine(self) -> Any:
-        return self.snapshot().machine
-
-    @property
-    def processes(self) -> Any:
-        return self.snapshot().processes
-
-    @property
-    def interfaces(self) -> Any:
-        return self.snapshot().interfaces
-
-    @property
-    def users(self) -> Any:
-        return self.snapshot().users
-
-    @property
-    def groups(self) -> Any:
-        return self.snapshot().groups
+    machine = _from_snapshot("machine")
+    processes = _from_snapshot("processes")
+    interfaces = _from_snapshot("interfaces")
+    users = _from_snapshot("users")
+    groups = _from_snapshot("groups")
 
     def driver_stats(self) -> DriverCounters:
         """Counters in scap_stats terms for the drop manager: `n_evts` counts every record

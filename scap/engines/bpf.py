@@ -32,6 +32,8 @@ from scap.engines._ring import (
     DriverCounters,
     DriverError,
     RingSource,
+    RingStatsBase,
+    load_native,
     syscall_table,
 )
 from scap.engines._syscalls_x86_64 import X86_64_SYSCALLS
@@ -53,7 +55,7 @@ _DEFAULT_PROBE = _REPO / "driver" / "bpf" / ".output" / "probe.bpf.o"
 
 
 @dataclass(frozen=True, slots=True)
-class BpfStats:
+class BpfStats(RingStatsBase):
     """Counters since open: `events` records submitted by the probe, `drops_buffer` records
     lost because the ring was full, `drops_size` records truncated for size, `delivered`
     records handed to the caller, `decode_errors` malformed records skipped."""
@@ -65,19 +67,9 @@ class BpfStats:
     decode_errors: int
     ncpus: int
 
-    @property
-    def drops(self) -> int:
-        return self.drops_buffer
-
 
 def _lib() -> tuple[Any, Any]:
-    try:
-        from scap._bpf_native import ffi, lib
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise DriverError(-_errno.ENOENT, "import",
-                          f"scap._bpf_native is not built ({exc}); run `pip install -e .` "
-                          "with libbpf-dev installed") from exc
-    return ffi, lib
+    return load_native("scap._bpf_native", "run `pip install -e .` with libbpf-dev installed")
 
 
 def find_probe(path: str | os.PathLike[str] | None = None, build: bool = True) -> Path:

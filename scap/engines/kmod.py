@@ -16,14 +16,13 @@ Errors: `DriverError` (shared with the BPF engine) with `errno` and `stage`; a m
 """
 from __future__ import annotations
 
-import errno as _errno
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from scap.engines import _ring
-from scap.engines._ring import DriverError, RingSource
+from scap.engines._ring import DriverError, RingSource, RingStatsBase, load_native
 from scap.engines.bpf import syscalls_for_event_types
 
 __all__ = [
@@ -46,7 +45,7 @@ PROCEXIT_SLOT = MAX_SYSCALLS - 1
 
 
 @dataclass(frozen=True, slots=True)
-class KmodStats:
+class KmodStats(RingStatsBase):
     """Counters since open, summed over the rings: `events` records written by the module,
     `drops_buffer` records lost because a ring was full, `drops_size` records whose params
     were emptied for size, `drops_pf` params left empty because user memory was not
@@ -62,19 +61,9 @@ class KmodStats:
     ncpus: int
     ring_size: int
 
-    @property
-    def drops(self) -> int:
-        return self.drops_buffer
-
 
 def _lib() -> tuple[Any, Any]:
-    try:
-        from scap._kmod_native import ffi, lib
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise DriverError(-_errno.ENOENT, "import",
-                          f"scap._kmod_native is not built ({exc}); "
-                          "run `pip install -e .`") from exc
-    return ffi, lib
+    return load_native("scap._kmod_native", "run `pip install -e .`")
 
 
 def syscall_table(syscalls: Iterable[str] | None, with_state: bool = True
