@@ -12,6 +12,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+#: The project root (setup.py's folder) and our C sources.
+ROOT = Path(__file__).resolve().parents[2]
+NATIVE = ROOT / "scap" / "_native"
+
 _DEFINE = re.compile(r"#define\s+(\w+)\s+(\d+)\s*(?:/\*.*\*/)?\s*$")
 
 

@@ -9,11 +9,9 @@ from pathlib import Path
 
 from cffi import FFI
 
-ROOT = Path(__file__).resolve().parents[2]
-NATIVE = ROOT / "scap" / "_native"
 # cffi runs build scripts with exec(), outside any package: find the helper next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cdef import cdef_from_header  # noqa: E402
+from _cdef import NATIVE, ROOT, cdef_from_header
 
 # The declarations are the header's own; these constants live in driver headers cffi cannot
 # parse, so they are filled in from the compiled C (`...`).
