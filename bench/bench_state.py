@@ -144,9 +144,22 @@ def main() -> int:
     if not res.successful:
         print(res.as_string(True))
         return 1
+    process, fmt = eng.process, eng.format_alert
     rtypes, rfields = rules_interest(eng.enabled_rules("syscall"))
     judged = rtypes if rtypes is not None else frozenset(range(1 << 16))
-    process, fmt = eng.process, eng.format_alert
+    t0 = cpu()
+    n = alerts = 0
+    with Inspector.from_capture(big) as insp:
+        for evt in insp:
+            n += 1
+            if evt.record.type in judged:
+                for m in process(evt):
+                    fmt(m, evt)
+                    alerts += 1
+            if n >= N:
+                break
+    line(f"state + {len(eng.enabled_rules('syscall'))} rules, no prefilter", n, cpu() - t0,
+         sd_state, f"{alerts} alerts")
     quarter = total // 4
     rss_q = 0.0
     t0 = cpu()
