@@ -187,6 +187,26 @@ class RingSource:
     def _drop_detail(self, st: Any) -> dict[str, int]:
         raise NotImplementedError
 
+    def _set_syscalls(self, interesting: Any, ppm_sc: Any, n: int) -> int:
+        """Send the per-syscall table (`uint8_t *`, `uint16_t *`, slots) to the driver."""
+        raise NotImplementedError
+
+    # -- configuration -------------------------------------------------------------------
+    def set_interesting(self, syscalls: Iterable[str] | None) -> None:
+        """Set the in-kernel filter: record only these syscalls (names as `evt.type`, plus
+        "procexit"); None records every syscall.  Can be called while capturing (SIGHUP);
+        before `open()` it only sets what `open()` will send."""
+        if self._h is None:
+            self._syscalls = None if syscalls is None else set(syscalls)
+            return
+        ffi, lib = self._native()
+        n = lib.SCAP_MAX_SYSCALLS
+        interesting, ppm_sc, wanted = syscall_table(syscalls, self._with_state, n)
+        self._check(self._set_syscalls(ffi.from_buffer("uint8_t[]", interesting),
+                                       ffi.cast("uint16_t *", ffi.from_buffer(ppm_sc)), n),
+                    "set_interesting")
+        self._syscalls = wanted
+
     # -- shared lifecycle ----------------------------------------------------------------
     def _alloc_batch(self, err: Any) -> None:
         """Keep the error buffer and allocate the drain buffer and its side arrays (once per
@@ -216,6 +236,14 @@ class RingSource:
     def _require_open(self, stage: str) -> None:
         if self._h is None:
             raise DriverError(-_errno.EBADF, stage, "source is not open")
+
+    def _kernel_stats(self, struct_name: str, get: Callable[..., int]) -> Any:
+        """The driver's counters: `get(handle, struct *, err)` into a new `struct_name`."""
+        ffi = self._native()[0]
+        self._require_open("stats")
+        st = ffi.new(f"struct {struct_name} *")
+        self._check(get(self._h, st, self._err), "stats")
+        return st
 
     # -- events --------------------------------------------------------------------------
     def next_batch(self, timeout_ms: int | None = None) -> list[EventRecord]:

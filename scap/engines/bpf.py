@@ -34,7 +34,6 @@ from scap.engines._ring import (
     RingSource,
     RingStatsBase,
     load_native,
-    syscall_table,
 )
 from scap.engines._syscalls_x86_64 import X86_64_SYSCALLS
 from scap.record import EventRecord
@@ -192,23 +191,10 @@ class BpfSource(RingSource):
                 lib.scap_bpf_close(self._h)
                 self._h = None
 
-    # -- configuration -------------------------------------------------------------------
-    def set_interesting(self, syscalls: Iterable[str] | None) -> None:
-        """Set the in-kernel filter: record only these syscalls (names as `evt.type`, plus
-        "procexit"); None records every syscall.  Can be called while capturing (SIGHUP)."""
-        ffi, lib = _lib()
-        if self._h is None:
-            self._syscalls = None if syscalls is None else set(syscalls)
-            return
-        n = lib.SCAP_MAX_SYSCALLS
-        interesting, ppm_sc, wanted = syscall_table(syscalls, self._with_state, n)
-        self._check(lib.scap_bpf_set_syscalls(
-            self._h, ffi.from_buffer("uint8_t[]", interesting),
-            ffi.cast("uint16_t *", ffi.from_buffer(ppm_sc)), n, self._err),
-            "set_interesting")
-        self._syscalls = wanted
+    # -- driver calls behind RingSource ---------------------------------------------------
+    def _set_syscalls(self, interesting: Any, ppm_sc: Any, n: int) -> int:
+        return _lib()[1].scap_bpf_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
 
-    # -- events and counters -------------------------------------------------------------
     def _drain(self, timeout_ms: int) -> int:
         return _lib()[1].scap_bpf_drain(self._h, self._buf, self._batch_bytes, self._offsets,
                                         self._cpus, self._max_batch, timeout_ms, self._used,
@@ -219,10 +205,7 @@ class BpfSource(RingSource):
 
     def stats(self) -> BpfStats:
         """Kernel counters summed over CPUs, plus the user-side ones."""
-        ffi, lib = _lib()
-        self._require_open("stats")
-        st = ffi.new("struct scap_bpf_stats *")
-        self._check(lib.scap_bpf_get_stats(self._h, st, self._err), "stats")
+        st = self._kernel_stats("scap_bpf_stats", _lib()[1].scap_bpf_get_stats)
         return BpfStats(events=st.n_evts, drops_buffer=st.n_drops_buffer,
                         drops_size=st.n_drops_size, delivered=self._delivered,
                         decode_errors=self._decode_errors, ncpus=st.ncpus)

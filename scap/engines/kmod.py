@@ -124,22 +124,10 @@ class KmodSource(RingSource):
                 lib.scap_kmod_close(self._h)
                 self._h = None
 
-    # -- configuration -------------------------------------------------------------------
-    def set_interesting(self, syscalls: Iterable[str] | None) -> None:
-        """Set the in-kernel filter (names as `evt.type`, plus "procexit"; None: all).
-        Can be called while capturing (SIGHUP)."""
-        if self._h is None:
-            self._syscalls = None if syscalls is None else set(syscalls)
-            return
-        ffi, lib = _lib()
-        interesting, ppm_sc, wanted = syscall_table(syscalls, self._with_state)
-        self._check(lib.scap_kmod_set_syscalls(
-            self._h, ffi.from_buffer("uint8_t[]", interesting),
-            ffi.cast("uint16_t *", ffi.from_buffer(ppm_sc)), MAX_SYSCALLS, self._err),
-            "set_interesting")
-        self._syscalls = wanted
+    # -- driver calls behind RingSource ---------------------------------------------------
+    def _set_syscalls(self, interesting: Any, ppm_sc: Any, n: int) -> int:
+        return _lib()[1].scap_kmod_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
 
-    # -- events and counters -------------------------------------------------------------
     def _drain(self, timeout_ms: int) -> int:
         """Merge the rings by timestamp into the batch buffer."""
         return _lib()[1].scap_kmod_drain(self._h, self._buf, self._batch_bytes, self._offsets,
@@ -152,10 +140,7 @@ class KmodSource(RingSource):
 
     def stats(self) -> KmodStats:
         """The rings' counters summed, plus the user-side ones."""
-        ffi, lib = _lib()
-        self._require_open("stats")
-        st = ffi.new("struct scap_kmod_stats *")
-        self._check(lib.scap_kmod_get_stats(self._h, st, self._err), "stats")
+        st = self._kernel_stats("scap_kmod_stats", _lib()[1].scap_kmod_get_stats)
         return KmodStats(events=st.n_evts, drops_buffer=st.n_drops_buffer,
                          drops_size=st.n_drops_size, drops_pf=st.n_drops_pf,
                          delivered=self._delivered, decode_errors=self._decode_errors,

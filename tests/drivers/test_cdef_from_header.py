@@ -27,3 +27,13 @@ def test_build_script_declares_what_the_extension_exposes(engine, monkeypatch):
     stats = f"struct scap_{engine}_stats"
     assert [(f, t.type.cname) for f, t in builder.typeof(stats).fields] == \
         [(f, t.type.cname) for f, t in native.ffi.typeof(stats).fields]
+
+
+def test_kmod_table_size_is_the_drivers():
+    """`kmod.syscall_table` (usable without the extension) sizes its table as the driver does;
+    the sources send `lib.SCAP_MAX_SYSCALLS` slots."""
+    native = pytest.importorskip("scap._kmod_native")
+    from scap.engines import kmod
+
+    assert kmod.MAX_SYSCALLS == native.lib.SCAP_MAX_SYSCALLS
+    assert kmod.PROCEXIT_SLOT == native.lib.SCAP_PROCEXIT_SLOT
