@@ -151,6 +151,10 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         # with the hidden-type prefilter, the dropped events (internal ones, all passing
         # the absent filter) still count for -n: the gaps in the records' seq
         last_seq = -1 if shown_types is not None else None
+        if (shown_types is not None and render is not None and observe is None
+                and matches is None):  # fmt: skip
+            _print_prefiltered(insp, records, render, out, internal, limit)
+            records = ()
 
         for rec in records:
             if rec is None:  # live: the end of a ring batch, show what it printed
@@ -210,6 +214,50 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         else:
             insp.close()
     return 0
+
+
+def _print_prefiltered(insp: Any, records: Any, render: Any, out: IO[str],
+                       internal: frozenset[int], limit: int) -> None:
+    """The loop of ``run`` for the common case (a capture printed with no filter, internal
+    events dropped by the prefilter): same output, fewer checks per event."""
+    from scap.schema import EVENT_INFO_0_29_3_COUNT as known_types
+    from sinsp.fields import evt as evt_fields
+
+    write = out.write
+    process = insp.process
+    buf: list[str] = []
+    append = buf.append
+    count = 0
+    last_seq = -1
+    first = True
+    for rec in records:
+        seq = rec.seq
+        count += seq - last_seq  # this event and the hidden ones dropped before it
+        last_seq = seq
+        etype = rec.type
+        if etype >= known_types:
+            count -= 1  # not numbered, not counted
+            continue
+        if limit and count > limit:
+            break
+        evt = process(rec)
+        if evt is None:
+            count -= 1
+            continue
+        if first:
+            evt_fields.note_first_ts(insp, rec.ts)
+            first = False
+        if etype not in internal:
+            line = render(evt)
+            if line is not None:
+                append(line)
+                if len(buf) >= 1024:
+                    write("\n".join(buf) + "\n")
+                    buf.clear()
+        if limit and count >= limit:
+            break
+    if buf:
+        write("\n".join(buf) + "\n")
 
 
 class LiveCaptureError(RuntimeError):
