@@ -110,3 +110,30 @@ subprocess.run(["/bin/true", "pyfalco-live-child"], check=True)
     assert any(ln.startswith("execve|true|") and ln.endswith("|pyfalco-live-child")
                for ln in sd), sd
     assert py == sd
+
+
+@pytest.mark.bpf
+@pytest.mark.root
+@requires_bpf
+def test_kernel_table_follows_the_filter():
+    """A filter that bounds the event types sets the probe's syscall table to those plus the
+    state syscalls; no filter (or an unbounded one) records every syscall."""
+    from scap.engines.bpf import STATE_SYSCALLS
+    from sinsp import format as fmt
+    from sinsp.filter import compile_filter
+    from sinsp.sysdig_cli import LiveSession, SysdigOptions
+
+    reg = fmt.default_registry()
+    cases = [("evt.type=read and fd.num=0", True), ("proc.name=bash", False), ("", False)]
+    for text, bounded in cases:
+        flt = compile_filter(text, reg) if text else None
+        live = LiveSession(SysdigOptions(filter=text, duration=0.1), flt)
+        try:
+            if bounded:
+                assert live.syscalls is not None
+                assert "read" in live.syscalls and STATE_SYSCALLS <= live.syscalls
+                assert "write" not in live.syscalls and "nanosleep" not in live.syscalls
+            else:
+                assert live.syscalls is None, text
+        finally:
+            live.close()
