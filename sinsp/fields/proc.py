@@ -528,26 +528,12 @@ def _thread_cpu(user: bool, system: bool):  # type: ignore[no-untyped-def]
     return extract
 
 
-proc.field(
-    "thread.cpu",
-    T.DOUBLE,
-    "the CPU consumed by the thread in the last second.",
-    renderer=render_double,
-)(
-    _thread_cpu(True, True)
-)
-proc.field(
-    "thread.cpu.user",
-    T.DOUBLE,
-    "the user CPU consumed by the thread in the last second.",
-    renderer=render_double,
-)(_thread_cpu(True, False))
-proc.field(
-    "thread.cpu.system",
-    T.DOUBLE,
-    "the system CPU consumed by the thread in the last second.",
-    renderer=render_double,
-)(_thread_cpu(False, True))
+for _name, _which, _user, _system in (("thread.cpu", "CPU", True, True),
+                                      ("thread.cpu.user", "user CPU", True, False),
+                                      ("thread.cpu.system", "system CPU", False, True)):
+    proc.field(_name, T.DOUBLE, f"the {_which} consumed by the thread in the last second.",
+               renderer=render_double)(_thread_cpu(_user, _system))
+del _name, _which, _user, _system
 _f(
     "thread.vmsize",
     T.UINT64,
