@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cffi import FFI
+
 #: The project root (setup.py's folder) and our C sources.
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE = ROOT / "scap" / "_native"
@@ -31,3 +33,24 @@ def cdef_from_header(header: Path, extra: str = "") -> str:
             out.append(line)
     out.append(extra)
     return "\n".join(out)
+
+
+def ring_ffibuilder(module: str, header: str, constants: list[str], *, driver_headers: list[str],
+                    include_dirs: list[Path], libraries: tuple[str, ...] = ()) -> FFI:
+    """The FFI of a live engine's drain (`scap/_native/<header>.h` and `.c`): its cdef is the
+    header; `constants` are `#define`s of the `driver_headers` (which cffi cannot parse),
+    filled in from the compiled C."""
+    ffi = FFI()
+    ffi.cdef(cdef_from_header(NATIVE / f"{header}.h",
+                              "\n".join(f"#define {c} ..." for c in constants)))
+    includes = "".join(f'#include "{h}"\n' for h in (f"{header}.h", *driver_headers))
+    ffi.set_source(
+        module,
+        includes,
+        # setuptools wants these relative to the project root (where setup.py runs)
+        sources=[str((NATIVE / f"{header}.c").relative_to(ROOT))],
+        include_dirs=[str(NATIVE), *(str(d) for d in include_dirs)],
+        libraries=list(libraries),
+        extra_compile_args=["-O2", "-Wall"],
+    )
+    return ffi

@@ -7,29 +7,17 @@ setup.py picks it up through `cffi_modules`.
 import sys
 from pathlib import Path
 
-from cffi import FFI
-
 # cffi runs build scripts with exec(), outside any package: find the helper next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cdef import NATIVE, ROOT, cdef_from_header
+from _cdef import ROOT, ring_ffibuilder
 
-# The declarations are the header's own; these constants live in driver headers cffi cannot
-# parse, so they are filled in from the compiled C (`...`).
-ffibuilder = FFI()
-ffibuilder.cdef(cdef_from_header(NATIVE / "bpf_ring.h", """
-    #define SCAP_BPF_API_VERSION ...
-    #define SCAP_BPF_SCHEMA_VERSION ...
-    #define SCAP_MAX_EVENT ...
-    #define SCAP_MAX_SYSCALLS ...
-    #define SCAP_PROCEXIT_SLOT ...
-"""))
-ffibuilder.set_source(
-    "scap._bpf_native",
-    '#include "bpf_ring.h"\n#include "events.h"\n',
-    sources=[str((NATIVE / "bpf_ring.c").relative_to(ROOT))],
-    include_dirs=[str(NATIVE), str(ROOT / "driver" / "bpf")],
-    libraries=["bpf", "elf", "z"],
-    extra_compile_args=["-O2", "-Wall"],
+ffibuilder = ring_ffibuilder(
+    "scap._bpf_native", "bpf_ring",
+    ["SCAP_BPF_API_VERSION", "SCAP_BPF_SCHEMA_VERSION", "SCAP_MAX_EVENT", "SCAP_MAX_SYSCALLS",
+     "SCAP_PROCEXIT_SLOT"],
+    driver_headers=["events.h"],
+    include_dirs=[ROOT / "driver" / "bpf"],
+    libraries=("bpf", "elf", "z"),
 )
 
 if __name__ == "__main__":

@@ -7,27 +7,15 @@ driver/bpf/events.h.  Never imported at run time; setup.py picks it up.
 import sys
 from pathlib import Path
 
-from cffi import FFI
-
 # cffi runs build scripts with exec(), outside any package: find the helper next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cdef import NATIVE, ROOT, cdef_from_header
+from _cdef import ROOT, ring_ffibuilder
 
-# The declarations are the header's own; these constants live in driver headers cffi cannot
-# parse, so they are filled in from the compiled C (`...`).
-ffibuilder = FFI()
-ffibuilder.cdef(cdef_from_header(NATIVE / "kmod_ring.h", """
-    #define PYFALCO_KMOD_API_VERSION ...
-    #define SCAP_MAX_EVENT ...
-    #define SCAP_MAX_SYSCALLS ...
-    #define SCAP_PROCEXIT_SLOT ...
-"""))
-ffibuilder.set_source(
-    "scap._kmod_native",
-    '#include "kmod_ring.h"\n#include "pyfalco_kmod.h"\n',
-    sources=[str((NATIVE / "kmod_ring.c").relative_to(ROOT))],
-    include_dirs=[str(NATIVE), str(ROOT / "driver" / "kmod"), str(ROOT / "driver" / "bpf")],
-    extra_compile_args=["-O2", "-Wall"],
+ffibuilder = ring_ffibuilder(
+    "scap._kmod_native", "kmod_ring",
+    ["PYFALCO_KMOD_API_VERSION", "SCAP_MAX_EVENT", "SCAP_MAX_SYSCALLS", "SCAP_PROCEXIT_SLOT"],
+    driver_headers=["pyfalco_kmod.h"],
+    include_dirs=[ROOT / "driver" / "kmod", ROOT / "driver" / "bpf"],
 )
 
 if __name__ == "__main__":
