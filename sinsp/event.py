@@ -181,6 +181,44 @@ def param_at(record: Any, i: int, lay: _Layout | None = None) -> Any:
     return _DECODE[0](lay.ptypes[i], raw[start:end], lay.pinfos[i])
 
 
+#: (record type, enter type or -1, names) -> per name: (index in the record, index in the
+#: enter) -- what ``params_of`` precomputes so a parser reads several params in one call
+_PLANS: dict[tuple[int, int, tuple[str, ...]], tuple[Any, ...]] = {}
+
+
+def _plan(rec: Any, enter: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    rlay = _LAYOUT.get(rec.type) or _layout(rec)
+    elay = None if enter is None else (_LAYOUT.get(enter.type) or _layout(enter))
+    steps = []
+    for name in names:
+        ri = rlay.index.get(name) if rlay is not None else None
+        ei = elay.index.get(name) if elay is not None else None
+        steps.append((name, ri, ei))
+    return rlay, elay, len(rlay.index) if rlay is not None else 0, tuple(steps)
+
+
+def params_of(evt: Event, names: tuple[str, ...]) -> list[Any]:
+    """``[evt.param(n) for n in names]`` (``None`` where absent) with the name lookups
+    done once per (record type, enter type): the parsers' hot path."""
+    rec = evt.record
+    enter = evt.enter
+    key = (rec.type, -1 if enter is None else enter.type, names)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _plan(rec, enter, names)
+    rlay, elay, known, steps = plan
+    rn = rec.nparams
+    if rlay is None or rn > known:  # params past the table (current libs): the general path
+        return [evt.param(n) for n, _r, _e in steps]
+    out = []
+    for _name, ri, ei in steps:
+        v = param_at(rec, ri, rlay) if ri is not None and ri < rn else None
+        if v is None and ei is not None and ei < enter.nparams:
+            v = param_at(enter, ei, elay)
+        out.append(v)
+    return out
+
+
 def _param_by_name(record: Any, name: str) -> Any:
     """``record.param(i)`` for the param called ``name``; _MISSING if the
     type has no such param or this record carries fewer params."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sinsp.event import params_of
 from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
 from sinsp.state.fds import FdInfo, FdType
 
@@ -23,20 +24,22 @@ PPM_FCNTL_F_DUPFD = 1
 PPM_FCNTL_F_DUPFD_CLOEXEC = 26
 
 
+_OPEN_PARAMS = ("name", "flags", "dirfd", "dev", "ino")
+
+
 def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     fd = retval(evt)
     table = fd_table(evt)
     if fd is None or fd < 0 or table is None:
         return
-    name = as_str(evt.param("name"))
-    flags = as_int(evt.param("flags"))
-    dirfd = evt.param("dirfd")
-    path = resolve_path(evt, name, dirfd if isinstance(dirfd, int) else None)
+    name, flags, dirfd, dev, ino = params_of(evt, _OPEN_PARAMS)
+    flags = as_int(flags)
+    path = resolve_path(evt, as_str(name), dirfd if isinstance(dirfd, int) else None)
     ftype = FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE
     info = FdInfo(fd, ftype, path)
     info.openflags = flags
-    info.dev = as_int(evt.param("dev"))
-    info.ino = as_int(evt.param("ino"))
+    info.dev = as_int(dev)
+    info.ino = as_int(ino)
     table.add(info)
     evt.fdnum = fd
     evt.fd = info
