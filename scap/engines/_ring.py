@@ -149,9 +149,11 @@ class RingSource:
     snapshot and `driver_stats()`.
 
     A subclass sets `_native` (returns its cffi `(ffi, lib)`, raising DriverError when the
-    extension is not built) and implements `open()`, `close()`, `set_interesting()`,
-    `_drain(timeout_ms)` (the C drain into the buffers of `_alloc_batch`), `stats()` (with
-    `events`, `drops_buffer`) and `_drop_detail(stats)` (Falco's names for its drop causes).
+    extension is not built) and implements the driver calls: `_open_handle()` (the C handle
+    and its error buffer), `_start()` (configure and start, after the syscall table is set),
+    `_close_handle()`, `_set_syscalls(...)`, `_drain(timeout_ms)` (the C drain into the
+    buffers of `_alloc_batch`), `stats()` (with `events`, `drops_buffer`) and
+    `_drop_detail(stats)` (Falco's names for its drop causes).
     """
 
     _native: Callable[[], tuple[Any, Any]]
@@ -172,10 +174,13 @@ class RingSource:
         self._snapshot: Any = None
 
     # -- subclass hooks ------------------------------------------------------------------
-    def open(self) -> Self:
+    def _open_handle(self) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def close(self) -> None:
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _close_handle(self) -> None:
         raise NotImplementedError
 
     def stats(self) -> Any:
@@ -208,6 +213,28 @@ class RingSource:
         self._syscalls = wanted
 
     # -- shared lifecycle ----------------------------------------------------------------
+    def open(self) -> Self:
+        """Open the driver, send the syscall table and start recording (a no-op when open).
+        Raises DriverError; a failure after the handle is open closes it again."""
+        if self._h is not None:
+            return self
+        self._h, err = self._open_handle()
+        self._alloc_batch(err)
+        try:
+            self.set_interesting(self._syscalls)
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Stop recording and release the driver (idempotent, thread-safe)."""
+        with self._lock:
+            if self._h is not None:
+                self._close_handle()
+                self._h = None
+
     def _alloc_batch(self, err: Any) -> None:
         """Keep the error buffer and allocate the drain buffer and its side arrays (once per
         open: the C drain fills them, each batch is copied out before the next drain)."""

@@ -135,8 +135,8 @@ class BpfSource(RingSource):
     unless `with_state=False`.  `drop_self`: ignore this process's own syscalls.
     `ring_bytes`: ring buffer size (power of two).  `batch_bytes`/`max_batch`: the drain buffer.
     `snaplen`: bytes of I/O data kept per record (sysdig's `-s`, default 80, at most 256).
-    Iteration, `next_batch`, `stop`, the snapshot properties and `driver_stats()` are
-    `RingSource`'s.
+    `open`/`close`, `set_interesting`, iteration, `next_batch`, `stop`, the snapshot properties
+    and `driver_stats()` are `RingSource`'s; this class holds the probe-specific calls.
     """
 
     _native = staticmethod(_lib)
@@ -153,11 +153,9 @@ class BpfSource(RingSource):
         self.boot_time_ns = 0
         self.probe_path: Path | None = None
 
-    # -- lifecycle -----------------------------------------------------------------------
-    def open(self) -> BpfSource:
-        """Load, configure and attach the probe.  Raises DriverError."""
-        if self._h is not None:
-            return self
+    # -- driver calls behind RingSource ---------------------------------------------------
+    def _open_handle(self) -> tuple[Any, Any]:
+        """Find (or build) and load the probe; the verifier's log goes into the error."""
         ffi, lib = _lib()
         self.probe_path = find_probe(self._probe_arg)
         err = ffi.new("char[]", 256)
@@ -168,30 +166,22 @@ class BpfSource(RingSource):
         if rc:
             raise DriverError(rc, "load", ffi.string(err).decode(errors="replace"),
                               ffi.string(log).decode(errors="replace"))
-        self._h = hp[0]
-        self._alloc_batch(err)
-        try:
-            self.set_interesting(self._syscalls)
-            self.boot_time_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-            self._check(lib.scap_bpf_set_config(self._h, self.boot_time_ns,
-                                                os.getpid() if self._drop_self else 0, 1,
-                                                self._snaplen, err),
-                        "config")
-            self._check(lib.scap_bpf_attach(self._h, err), "attach")
-        except BaseException:
-            self.close()
-            raise
-        return self
+        return hp[0], err
 
-    def close(self) -> None:
-        """Detach and unload (idempotent)."""
-        with self._lock:
-            if self._h is not None:
-                _ffi, lib = _lib()
-                lib.scap_bpf_close(self._h)
-                self._h = None
+    def _start(self) -> None:
+        """Configure (boot time, dropped tgid, snaplen) and attach: recording starts."""
+        lib = _lib()[1]
+        self.boot_time_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        self._check(lib.scap_bpf_set_config(self._h, self.boot_time_ns,
+                                            os.getpid() if self._drop_self else 0, 1,
+                                            self._snaplen, self._err),
+                    "config")
+        self._check(lib.scap_bpf_attach(self._h, self._err), "attach")
 
-    # -- driver calls behind RingSource ---------------------------------------------------
+    def _close_handle(self) -> None:
+        """Detach and unload."""
+        _lib()[1].scap_bpf_close(self._h)
+
     def _set_syscalls(self, interesting: Any, ppm_sc: Any, n: int) -> int:
         return _lib()[1].scap_bpf_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
 

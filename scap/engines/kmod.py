@@ -92,39 +92,29 @@ class KmodSource(RingSource):
                          poll_timeout_ms)
         self._prefix = device_prefix
 
-    # -- lifecycle -----------------------------------------------------------------------
-    def open(self) -> KmodSource:
-        """Open and map every CPU's device, set the syscall table and start recording."""
-        if self._h is not None:
-            return self
+    # -- driver calls behind RingSource ---------------------------------------------------
+    def _open_handle(self) -> tuple[Any, Any]:
+        """Open and map every CPU's device."""
         ffi, lib = _lib()
         err = ffi.new("char[]", 256)
         hp = ffi.new("struct scap_kmod **")
         rc = lib.scap_kmod_open(self._prefix.encode(), hp, err)
         if rc:
             raise DriverError(rc, "open", ffi.string(err).decode(errors="replace"))
-        self._h = hp[0]
-        self._alloc_batch(err)
-        try:
-            self.set_interesting(self._syscalls)
-            self._check(lib.scap_kmod_set_drop_tgid(self._h, os.getpid() if self._drop_self
-                                                    else 0, err), "config")
-            self._check(lib.scap_kmod_start(self._h, err), "start")
-        except BaseException:
-            self.close()
-            raise
-        return self
+        return hp[0], err
 
-    def close(self) -> None:
-        """Stop recording and release the devices (idempotent)."""
-        with self._lock:
-            if self._h is not None:
-                _ffi, lib = _lib()
-                lib.scap_kmod_stop(self._h, self._err)
-                lib.scap_kmod_close(self._h)
-                self._h = None
+    def _start(self) -> None:
+        """Set the dropped tgid and start the module's recording."""
+        lib = _lib()[1]
+        self._check(lib.scap_kmod_set_drop_tgid(self._h, os.getpid() if self._drop_self
+                                                else 0, self._err), "config")
+        self._check(lib.scap_kmod_start(self._h, self._err), "start")
 
-    # -- driver calls behind RingSource ---------------------------------------------------
+    def _close_handle(self) -> None:
+        """Stop recording and release the devices."""
+        _lib()[1].scap_kmod_stop(self._h, self._err)
+        _lib()[1].scap_kmod_close(self._h)
+
     def _set_syscalls(self, interesting: Any, ppm_sc: Any, n: int) -> int:
         return _lib()[1].scap_kmod_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
 
