@@ -115,6 +115,7 @@ class State:
     capture_file: str | None = None
     live_source: Any = None
     extra_format: Any = None     # -p: engine.OutputFormat appended to every rule output
+    extra_rule_formats: dict[str, Any] = field(default_factory=dict)  # -pc/-pk per rule
     n_evts: int = 0
     n_drops: int = 0
     by_priority: Counter[int] = field(default_factory=Counter)
@@ -668,6 +669,7 @@ def reload(s: State) -> bool:
         log.warning(w)
     s.engine = eng
     s.rules_files = files
+    s.extra_rule_formats = {}
     if s.live_source is not None:
         s.live_source.set_interesting(_interesting_syscalls(s))
     if s.hub is not None and _outputs_changed(old_cfg, new_cfg):
@@ -837,11 +839,41 @@ def _alert(s: State, evt: Any, matches: list[Any]) -> None:
         s.by_rule[name] += 1
         alert = eng.format_alert(m, evt)
         if s.extra_format is not None and m.source == "syscall":   # Falco: syscall rules only
-            alert = dataclasses.replace(
-                alert, output=alert.output + " " + s.extra_format.render(evt),
-                output_fields={**alert.output_fields, **s.extra_format.values(evt)})
+            alert = _with_extra(s, m.rule, alert, evt)
         assert s.hub is not None
         s.hub.emit(alert)
+
+
+def _with_extra(s: State, rule: str, alert: Any, evt: Any) -> Any:
+    """Falco's ``apply_output_substitutions``: ``-pc``/``-pk`` *replace* ``%container.info``
+    in a rule output that has it; otherwise (and for any other ``-p``) the format is appended."""
+    fmt = s.extra_rule_formats.get(rule, False)
+    if fmt is False:
+        fmt = s.extra_rule_formats[rule] = _replaced_format(s, rule)
+    if fmt is None:
+        return dataclasses.replace(
+            alert, output=alert.output + " " + s.extra_format.render(evt),
+            output_fields={**alert.output_fields, **s.extra_format.values(evt)})
+    message = fmt.render(evt)
+    prefix = alert.output[:len(alert.output) - len(alert.message)]
+    times = {k: v for k, v in alert.output_fields.items() if k.startswith("evt.time")}
+    return dataclasses.replace(alert, output=prefix + message, message=message,
+                               output_fields={**fmt.values(evt), **times})
+
+
+def _replaced_format(s: State, rule: str) -> Any:
+    """The rule's output with ``%container.info`` replaced by the ``-pc``/``-pk`` format, or
+    None when the rule has no ``%container.info`` (or ``-p`` is a custom format)."""
+    if s.options.print_additional not in ("c", "container", "k", "kubernetes"):
+        return None
+    from falco_cli.describe import raw_rule
+    raw = raw_rule(s.engine, rule)
+    out = getattr(raw, "output", "") or ""
+    if "%container.info" not in out:
+        return None
+    from engine import OutputFormat
+    return OutputFormat(out.strip().replace("%container.info", s.extra_format.text),
+                        s.engine.registries["syscall"])
 
 
 def summary_text(s: State) -> str:

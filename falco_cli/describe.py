@@ -113,6 +113,12 @@ def _collector(engine: Any) -> Any:
     return getattr(engine, "_collector", None)
 
 
+def raw_rule(engine: Any, name: str) -> Any:
+    """The rule as the loader collected it (``cond``, ``output``, ``exceptions``), or None."""
+    col = _collector(engine)
+    return col.rules.get(name) if col is not None else None
+
+
 def _priority(rule: Any) -> str:
     return rule.priority.text() if hasattr(rule.priority, "text") else str(rule.priority)
 

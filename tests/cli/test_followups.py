@@ -149,6 +149,22 @@ def test_print_kubernetes_suffix(tmp_path: Path) -> None:
     fields = json.loads(alert_lines(res.stdout)[0])["output_fields"]
     assert (fields["k8s.ns.name"], fields["k8s.pod.name"]) == ("shop", "web-0")
 
+    # a rule output with %container.info: -pk replaces it there instead of appending
+    # (Falco's apply_output_substitutions); other -p formats are appended after the default
+    rules.write_text(READ_RULE.replace('"read by tid %thread.tid"',
+                                       '"read by tid %thread.tid %container.info end"'))
+    tids = subprocess.run(["sysdig", "-r", str(cap), "-p", "%thread.tid",
+                           "evt.type=read and evt.dir=>"], capture_output=True, text=True,
+                          check=True).stdout.split()
+    res = pyfalco("-r", str(rules), "-e", str(cap), "-pk")
+    assert res.returncode == 0, res.stderr
+    got = [line.split(": Notice ", 1)[1] for line in alert_lines(res.stdout)]
+    assert got == [f"read by tid {t} {w} end" for t, w in zip(tids, want, strict=True)]
+    res = pyfalco("-r", str(rules), "-e", str(cap), "-p", "x=%thread.tid")
+    got = [line.split(": Notice ", 1)[1] for line in alert_lines(res.stdout)]
+    assert got[0] == (f"read by tid {tids[0]} container_id={FULL[:12]} container_name=nginx end "
+                      f"x={tids[0]}")
+
 
 # -- 5. counters with the syscall and the k8s_audit source at once ---------------------------
 
