@@ -223,6 +223,13 @@ def _same_endpoints(info: FdInfo, ts: tuple[str, int], td: tuple[str, int]) -> b
     return (ts, td) == (mine_s, mine_d) or (td, ts) == (mine_s, mine_d)
 
 
+def _takes_tuples(info: FdInfo | None) -> bool:
+    """Whether a datagram call's tuple can change this fd (checked before the tuple is
+    decoded: most traffic is on named TCP sockets, which keep their name)."""
+    return info is not None and not (
+        info.name and info.l4proto == L4_TCP and info.type == FdType.IPV4_SOCK)
+
+
 def _update_from_datagram(evt: Event, tup: Any, incoming: bool) -> None:
     """sendto/recvfrom/sendmsg/recvmsg tuples, as sysdig 0.29.3 applies them.
 
@@ -266,13 +273,13 @@ def _update_from_datagram(evt: Event, tup: Any, incoming: bool) -> None:
 
 def parse_recv_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     res = retval(evt)
-    if res is not None and res >= 0:
+    if res is not None and res >= 0 and _takes_tuples(evt.fd):
         _update_from_datagram(evt, evt.record_param("tuple"), incoming=True)
 
 
 def parse_send_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     res = retval(evt)
-    if res is not None and res >= 0:
+    if res is not None and res >= 0 and _takes_tuples(evt.fd):
         _update_from_datagram(evt, evt.enter_param("tuple"), incoming=False)
 
 
