@@ -148,6 +148,7 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         buf: list[str] = []
         append = buf.append
         process = insp.process
+        newest = known_types if live is None else 1 << 16
         # with the hidden-type prefilter, the dropped events (internal ones, all passing
         # the absent filter) still count for -n: the gaps in the records' seq
         last_seq = -1 if shown_types is not None else None
@@ -168,9 +169,10 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
                 last_seq = rec.seq
                 if limit and count >= limit:
                     break
-            if rec.type >= known_types:
+            if rec.type >= newest:
                 # sysdig 0.29.3's libscap drops types past its table: no number, no state
-                # (-w keeps them, so the copy loses nothing a newer reader could use)
+                # (-w keeps them, so the copy loses nothing a newer reader could use); live,
+                # the probe's current-libs events (accept4, ...) are shown with their names
                 if writer is not None:
                     writer.write_event(rec)
                 continue
