@@ -48,8 +48,8 @@ def test_live_print_lines_and_n_limit(tmp_path):
         [sys.executable, "-m", "sinsp.sysdig_cli", "-n", "2", "-M", "60",
          f"evt.type=openat and fd.name={marker}"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
-    for _ in range(3):
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:  # until -n 2 stops it
         with open(marker, "w"):
             pass
         time.sleep(0.2)
@@ -81,7 +81,11 @@ def test_live_record_reads_back_in_sysdig_like_pysysdig(tmp_path):
         [sys.executable, "-m", "sinsp.sysdig_cli", "-w", str(out), "-M", "30",
          "evt.type in (openat, connect, execve, close)"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)  # probe load + /proc snapshot
+    # the output file is created once the probe is attached and /proc was read
+    deadline = time.monotonic() + 60
+    while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
     actor = subprocess.run([sys.executable, "-c", f"""
 import os, socket, subprocess
 fd = os.open({str(marker)!r}, os.O_WRONLY | os.O_CREAT, 0o644); os.close(fd)
