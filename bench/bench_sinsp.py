@@ -11,7 +11,9 @@ less than wall time), both tools:
    (events/s; target >= 0.1x sysdig).
 
 Ours run on the first ``N`` events (``PYSYSDIG_BENCH_EVENTS``, default 300 000) so the bench
-stays short; rates are per event/line, so the ratio is comparable.
+stays short; rates are per event/line, so the ratio is comparable.  Part 1 keeps the best of
+``PYSYSDIG_BENCH_REPEAT`` runs (default 2) of each tool: on a shared box the minimum CPU time
+is the least noisy figure.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(HERE))
 
 COND = "evt.type in (open, openat, close) and evt.dir = < and fd.name startswith /etc"
 N = int(os.environ.get("PYSYSDIG_BENCH_EVENTS", "300000"))
+REPEAT = max(1, int(os.environ.get("PYSYSDIG_BENCH_REPEAT", "2")))
 
 
 def big_capture() -> pathlib.Path:
@@ -70,16 +73,20 @@ def main() -> int:
     # -- 1. default line output -------------------------------------------------------------
     from sinsp.sysdig_cli import SysdigOptions, run
 
-    t0c, t0w = self_cpu(), time.perf_counter()
-    with open(os.devnull, "w") as devnull:
-        run(SysdigOptions(read=str(big), max_events=N), devnull)
-    our_cpu, our_wall = self_cpu() - t0c, time.perf_counter() - t0w
+    our_cpu = our_wall = float("inf")
+    for _ in range(REPEAT):  # best of REPEAT: the box is shared, the minimum is the signal
+        t0c, t0w = self_cpu(), time.perf_counter()
+        with open(os.devnull, "w") as devnull:
+            run(SysdigOptions(read=str(big), max_events=N), devnull)
+        our_cpu = min(our_cpu, self_cpu() - t0c)
+        our_wall = min(our_wall, time.perf_counter() - t0w)
     our_lines = count_lines([sys.executable, "-m", "sinsp.sysdig_cli", "-r", str(big),
                              "-n", str(N)])  # fmt: skip
     print(f"pysysdig default output: {our_lines} lines of the first {N} events in "
           f"{our_cpu:.2f} s cpu ({our_wall:.2f} s wall): {our_lines / our_cpu / 1e6:.3f} M lines/s")
     if sysdig:
-        sd_cpu, sd_wall, _ = child_cpu([sysdig, "-r", str(big)])
+        runs = [child_cpu([sysdig, "-r", str(big)]) for _ in range(REPEAT)]
+        sd_cpu, sd_wall = min(r[0] for r in runs), min(r[1] for r in runs)
         sd_lines = count_lines([sysdig, "-r", str(big)])
         sd_rate = sd_lines / sd_cpu
         print(f"sysdig   default output: {sd_lines} lines in {sd_cpu:.2f} s cpu "
