@@ -909,7 +909,7 @@ def _compile_args(etype: int, einfo: Any, plan: tuple[tuple[str, int, Any], ...]
         lines.append(f"    a{i} = {expr}")
         pieces.append(f"{prefix}{{a{i}}} ")
     lines.append("    return f" + repr("".join(pieces)))
-    exec(compile("\n".join(lines), f"<args of event type {etype}>", "exec"), env)  # noqa: S102
+    exec(compile("\n".join(lines), f"<args of event type {etype}>", "exec"), env)
     return env["render"]
 
 

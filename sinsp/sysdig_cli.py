@@ -83,7 +83,7 @@ def _hidden_prefilter(opts: SysdigOptions, flt: Any, internal: frozenset[int]) -
 def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
     """Process one capture (or the live probe when ``opts.read`` is None); returns the exit
     status. Output goes to ``out`` (stdout)."""
-    from scap.schema import EVENT_INFO_0_29_3_COUNT as known_types
+    from scap.schema import EVENT_INFO_0_29_3_COUNT
     from sinsp import Inspector
     from sinsp.fields import evt as evt_fields
     from sinsp.parsers.prefilter import output_fields
@@ -148,7 +148,7 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         buf: list[str] = []
         append = buf.append
         process = insp.process
-        newest = known_types if live is None else 1 << 16
+        newest = EVENT_INFO_0_29_3_COUNT if live is None else 1 << 16
         # with the hidden-type prefilter, the dropped events (internal ones, all passing
         # the absent filter) still count for -n: the gaps in the records' seq
         last_seq = -1 if shown_types is not None else None
@@ -222,7 +222,7 @@ def _print_prefiltered(insp: Any, records: Any, render: Any, out: IO[str],
                        internal: frozenset[int], limit: int) -> None:
     """The loop of ``run`` for the common case (a capture printed with no filter, internal
     events dropped by the prefilter): same output, fewer checks per event."""
-    from scap.schema import EVENT_INFO_0_29_3_COUNT as known_types
+    from scap.schema import EVENT_INFO_0_29_3_COUNT
     from sinsp.fields import evt as evt_fields
 
     write = out.write
@@ -237,7 +237,7 @@ def _print_prefiltered(insp: Any, records: Any, render: Any, out: IO[str],
         count += seq - last_seq  # this event and the hidden ones dropped before it
         last_seq = seq
         etype = rec.type
-        if etype >= known_types:
+        if etype >= EVENT_INFO_0_29_3_COUNT:
             count -= 1  # not numbered, not counted
             continue
         if limit and count > limit:
@@ -309,14 +309,14 @@ class LiveSession:
         self.source.stop()
 
     def records(self) -> Any:
+        import contextlib
         import signal
         import time
 
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # not the main thread (tests): -M / -n still stop it
+            with contextlib.suppress(ValueError):
                 self._old[sig] = signal.signal(sig, self._stop)
-            except ValueError:  # not the main thread (tests): -M / -n still stop it
-                pass
         deadline = time.monotonic() + self.duration if self.duration > 0 else None
         for batch in self.source.batches():
             yield from batch
@@ -466,8 +466,8 @@ def list_fields(out: IO[str]) -> None:
 @click.option("-t", "--timetype", "time_flag", type=click.Choice(["h", "a", "r", "d", "D"]),
               default="h", help="Time format of %evt.outputtime (h, a, r, d, D as sysdig).")
 @click.argument("filter_", nargs=-1, metavar="[FILTER]")
-def main(read: str | None, duration: float, write: str | None, compress: bool, format_: str | None, max_events: int,
-         json_: bool, debug: bool, verbose: bool, base64_: bool, hex_: bool, hexascii: bool,
+def main(read: str | None, duration: float, write: str | None, compress: bool,
+         format_: str | None, max_events: int, json_: bool, debug: bool, verbose: bool, base64_: bool, hex_: bool, hexascii: bool,
          ascii_: bool, time_flag: str, filter_: Sequence[str]) -> None:  # fmt: skip
     """sysdig-compatible reader: pysysdig [-r FILE] [options] [FILTER] (no -r: live)."""
     if hasattr(sys.stdout, "reconfigure"):

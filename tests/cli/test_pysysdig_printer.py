@@ -37,7 +37,8 @@ def test_prefilter_only_when_nothing_can_show_the_dropped_events() -> None:
 
 
 @pytest.mark.parametrize("path", DENSE, ids=[p.stem for p in DENSE])
-@pytest.mark.parametrize("extra", [{}, {"max_events": 300}, {"json": True}], ids=["all", "n", "json"])
+@pytest.mark.parametrize("extra", [{}, {"max_events": 300}, {"json": True}],
+                         ids=["all", "n", "json"])
 def test_prefiltered_output_equals_the_unfiltered_run(path: Path, extra: dict,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     fast = _ours(path, **extra)
@@ -79,6 +80,7 @@ def test_compiled_args_renderers_equal_the_plan_loop(bufmode: str) -> None:
                 n += 1
                 fast = fmt.event_args(evt, opts)
                 r = evt.record
-                compiled += fmt._COMPILED.get(r.type << 8 | r.nparams) not in (fmt._event_args_loop, fmt._no_args)
+                render = fmt._COMPILED.get(r.type << 8 | r.nparams)
+                compiled += render not in (fmt._event_args_loop, fmt._no_args)
                 assert fast == fmt._event_args_loop(evt, opts), (path.name, evt.num)
     assert n > 3000 and compiled > n // 2
