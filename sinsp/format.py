@@ -1175,7 +1175,7 @@ class Formatter:
             name = e.name if e is not None else "unknown"
             heads.append(f"{'<' if t & 1 else '>'} {name} ")
             plain.append(e is None or not int(e.flags) & int(EF.WRITES_TO_FD))
-        args = event_args
+        compiled = _COMPILED
         last_sec = -1
         prefix = ""
 
@@ -1191,7 +1191,12 @@ class Formatter:
             th = evt.thread
             if t > 1 and t < ntypes:
                 head = heads[t]
-                tail = args(evt, opts) if plain[t] else info(evt, None, opts)
+                if plain[t]:  # event_args, its dispatch inlined
+                    n = rec.nparams
+                    render = compiled.get(t << 8 | n) or _compiled_for(t, n)
+                    tail = render(evt, opts)
+                else:
+                    tail = info(evt, None, opts)
             else:
                 head = f"{'<' if t & 1 else '>'} {type_name(evt)} "
                 tail = info(evt, None, opts)
