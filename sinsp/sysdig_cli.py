@@ -80,6 +80,14 @@ def _hidden_prefilter(opts: SysdigOptions, flt: Any, internal: frozenset[int]) -
     return [t for t in range(len(schema.EVENT_INFO)) if t not in internal]
 
 
+def _file_records(cap: Any) -> Any:
+    """A capture's records with its batches chained in C (no generator frame per record)."""
+    from itertools import chain
+
+    batches = getattr(cap, "batches", None)
+    return chain.from_iterable(batches()) if batches is not None else cap
+
+
 def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
     """Process one capture (or the live probe when ``opts.read`` is None); returns the exit
     status. Output goes to ``out`` (stdout)."""
@@ -114,10 +122,10 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         text = opts.format if opts.format is not None else fmt.DEFAULT_FORMAT
         insp = Inspector.from_capture(opts.read, event_types=shown_types,
                                       fields=output_fields(text))
-        records = insp.source
+        records = _file_records(insp.source)
     else:
         insp = Inspector.from_capture(opts.read)
-        records = insp.source
+        records = _file_records(insp.source)
     try:
         if opts.write is not None:
             writer = _open_writer(opts, insp)
