@@ -140,7 +140,9 @@ def apply_tuple(info: FdInfo, tup: Any) -> bool:
 
 def parse_connect_enter(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     """A unix socket is named after the path it connects to already at enter;
-    an IPv6 socket connecting to a v4-mapped address becomes an IPv4 one."""
+    an IPv6 socket connecting to a v4-mapped address becomes an IPv4 one. The
+    inet destination sinsp also records here is applied at the exit instead,
+    and only when the exit carries no tuple (see ``_apply_connect_addr``)."""
     info = evt.fd
     addr = evt.param("addr")
     if info is None:
@@ -150,6 +152,26 @@ def parse_connect_enter(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         info.name = str(addr.addr)
     elif fam == AF_INET6 and str(addr.addr).startswith("::ffff:") and "." in str(addr.addr):
         info.type = FdType.IPV4_SOCK
+
+
+def _apply_connect_addr(info: FdInfo, addr: Any) -> None:
+    """sinsp parse_connect_enter's inet part: the destination of the enter
+    event's address, no role, no new name. sinsp writes it at enter, we when
+    the exit has no tuple to override it (old captures, TCP fastopen's NULL
+    tuple): the state after the exit is the same, and between enter and exit
+    an fd with a destination but no role would read as connected to the fd
+    fields, which 0.29.3 tracks with a separate flag."""
+    fam = _family(addr)
+    if fam == AF_INET:
+        info.type = FdType.IPV4_SOCK
+        info.dip, info.dport = str(addr.addr), int(addr.port)
+    elif fam == AF_INET6:
+        ip = str(addr.addr)
+        if ip.startswith("::ffff:") and "." in ip:
+            info.type, info.dip = FdType.IPV4_SOCK, ip[len("::ffff:"):]
+        else:
+            info.type, info.dip = FdType.IPV6_SOCK, ip
+        info.dport = int(addr.port)
 
 
 def _raw_family(evt: Event, name: str) -> int | None:
@@ -174,33 +196,47 @@ def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     if res < 0 and res != -EINPROGRESS:
         return
     tup = evt.param("tuple")
-    if tup is not None:
-        apply_tuple(info, tup)
-        if _family(tup) == AF_INET and _raw_family(evt, "tuple") == AF_INET6:
-            # measured: 0.29.3 names a v4-mapped IPv6 connection "<unknown>"
-            info.name = "<unknown>"
-    info.flags = (info.flags & ~FLAG_ROLE_SERVER) | FLAG_ROLE_CLIENT
+    if tup is None:
+        # no tuple (TCP fastopen's NULL one, old captures): sinsp leaves the fd as
+        # connect enter left it, with the enter's destination and no role
+        addr = evt.enter_param("addr")
+        if addr is not None:
+            _apply_connect_addr(info, addr)
+        return
+    apply_tuple(info, tup)
+    if _family(tup) == AF_INET and _raw_family(evt, "tuple") == AF_INET6:
+        # measured: 0.29.3 names a v4-mapped IPv6 connection "<unknown>"
+        info.name = "<unknown>"
+    if not info.flags & (FLAG_ROLE_CLIENT | FLAG_ROLE_SERVER):
+        info.flags |= FLAG_ROLE_CLIENT  # sinsp keeps a role once given
 
 
 def parse_accept_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """sinsp parse_accept_exit: an accepted inet socket is TCP (accept only
+    exists for connection sockets), a server, and named by its tuple; an
+    accept without a tuple, or of a family sinsp does not know, adds no fd."""
     fd = retval(evt)
     table = fd_table(evt)
     if fd is None or fd < 0 or table is None:
         return
-    info = FdInfo(fd, FdType.UNKNOWN, "")
     tup = evt.param("tuple")
-    if tup is not None and not apply_tuple(info, tup):
-        info.type = FdType.UNKNOWN
-    listener = table.get(evt.fdnum) if evt.fdnum is not None else None
-    if listener is not None:
-        info.l4proto = listener.l4proto
-    info.flags |= FLAG_ROLE_SERVER
+    if tup is None:
+        return
+    info = FdInfo(fd, FdType.UNKNOWN, "")
+    if not apply_tuple(info, tup):
+        return
+    if info.type in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
+        info.l4proto = L4_TCP
+    info.flags = FLAG_ROLE_SERVER
     table.add(info)
     evt.fdnum = fd
     evt.fd = info
 
 
 def parse_bind_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """sinsp parse_bind_exit: binding an inet socket to a port > 0 makes it a
+    listening (server) socket with the server role; any bound socket is named
+    by its address (port 0 included)."""
     res = retval(evt)
     info = evt.fd
     if res is None or res < 0 or info is None:
@@ -208,11 +244,15 @@ def parse_bind_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     addr = evt.param("addr")
     fam = _family(addr)
     if fam in (AF_INET, AF_INET6):
-        if info.type == FdType.IPV4_SOCK:
-            info.type = FdType.IPV4_SERVSOCK
-        elif info.type == FdType.IPV6_SOCK:
-            info.type = FdType.IPV6_SERVSOCK
-        info.sip, info.sport = str(addr.addr), int(addr.port)
+        ip, port = str(addr.addr), int(addr.port)
+        if port > 0:
+            if fam == AF_INET or (ip.startswith("::ffff:") and "." in ip):
+                info.type = FdType.IPV4_SERVSOCK
+                ip = ip.removeprefix("::ffff:")
+            else:
+                info.type = FdType.IPV6_SERVSOCK
+            info.sip, info.sport = ip, port
+            info.flags |= FLAG_ROLE_SERVER
         info.name = f"{addr.addr}:{addr.port}"
     elif fam == AF_UNIX:
         info.name = str(addr.addr)
