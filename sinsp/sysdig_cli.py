@@ -288,7 +288,12 @@ class LiveSession:
         import errno
         import os
 
-        from scap.engines.bpf import BpfSource, DriverError, syscalls_for_event_types
+        from scap.engines.bpf import (
+            STATE_SYSCALLS,
+            BpfSource,
+            DriverError,
+            syscalls_for_event_types,
+        )
 
         if os.geteuid() != 0:
             raise LiveCaptureError("root", "reading live events from the eBPF probe needs "
@@ -311,7 +316,8 @@ class LiveSession:
                 raise LiveCaptureError(exc.stage, f"{exc}; build the probe with `make probe` "
                                        "(needs clang, bpftool and libbpf-dev)") from exc
             raise LiveCaptureError(exc.stage, str(exc)) from exc
-        self.syscalls = self.source._syscalls
+        # what BpfSource sends with_state: the names asked for plus its state set
+        self.syscalls = None if syscalls is None else set(syscalls) | set(STATE_SYSCALLS)
 
     def _stop(self, signum: int, frame: Any) -> None:
         self.source.stop()
