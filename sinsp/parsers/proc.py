@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
 from sinsp.state.threads import (
+    CL_CHILD_IN_PIDNS,
     CL_CLONE_FILES,
     CL_CLONE_INVERTED,
     CL_CLONE_THREAD,
@@ -81,7 +82,12 @@ def parse_clone_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         child = _build_child(evt, insp, child_tid, pid, ptid, parent, flags | CL_CLONE_INVERTED)
         evt.thread = child
         return
-    # the caller's exit event: res is the new thread id
+    # the caller's exit event: res is the new thread id. A caller in a pid
+    # namespace (CHILD_IN_PIDNS, or a vtid other than its tid) leaves the child to
+    # the child's own event, measured on 0.29.3 for clone and clone3 alike
+    vtid = evt.param("vtid")
+    if flags & CL_CHILD_IN_PIDNS or (isinstance(vtid, int) and vtid != evt.tid):
+        return
     child_tid = res
     existing = threads.get(child_tid)
     if existing is not None and existing.clone_ts and existing.flags & CL_CLONE_INVERTED:
