@@ -53,6 +53,9 @@ class Ruleset:
         self.errors = 0  # per-event evaluation failures (counted, never raised)
         self._by_type: dict[tuple[str, int], tuple[CompiledRule, ...]] = {}
         self._untyped: dict[str, tuple[CompiledRule, ...]] = {}
+        # source -> list indexed by event type: the active rules of that type (or () when no
+        # rule wants it), built once per selection so the hot path is one index, no hashing.
+        self._tables: dict[str, list[tuple[CompiledRule, ...]]] = {}
 
     def _active(self, r: CompiledRule) -> bool:
         return self.enabled[r.name] and r.priority <= self.min_priority
@@ -60,6 +63,30 @@ class Ruleset:
     def invalidate(self) -> None:
         self._by_type.clear()
         self._untyped.clear()
+        self._tables.clear()
+
+    def type_table(self, source: str) -> list[tuple[CompiledRule, ...]]:
+        """The per-event-type rule lists of ``source`` (index = PPME code), rules in load order.
+
+        Types past the table (or with no active rule) have no rules; callers test
+        ``evt_type < len(table)``."""
+        table = self._tables.get(source)
+        if table is None:
+            from sinsp.filter.compiler import event_type_universe
+
+            n = event_type_universe()
+            active = [r for r in self.rules if r.source == source and self._active(r)]
+            table = [()] * n
+            for t in range(n):
+                got = tuple(r for r in active if r.event_types is None or t in r.event_types)
+                if got:
+                    table[t] = got
+            self._tables[source] = table
+        return table
+
+    def wanted_types(self, source: str = "syscall") -> frozenset[int]:
+        """Event types at least one active rule of ``source`` can match."""
+        return frozenset(t for t, rs in enumerate(self.type_table(source)) if rs)
 
     def enable(self, pattern: str | None = None, tags: Iterable[str] | None = None,
                enabled: bool = True, match: str = "wildcard", source: str | None = None) -> int:
@@ -99,19 +126,39 @@ class Ruleset:
         return got
 
     def matches(self, evt: Any, source: str = "syscall") -> list[RuleMatch]:
-        evt_type = _event_type(evt) if source == "syscall" else None
-        out: list[RuleMatch] = []
-        for r in self.for_type(source, evt_type):
+        """Matching rules in load order (one with ``rule_matching: first``).  Loops that want
+        to skip events of types no rule wants call :meth:`type_table` themselves."""
+        if source == "syscall":
+            try:
+                evt_type = evt.record.type
+            except AttributeError:
+                evt_type = _event_type(evt)
+            if evt_type is not None:
+                table = self._tables.get(source) or self.type_table(source)
+                rules = table[evt_type] if 0 <= evt_type < len(table) else \
+                    self.for_type(source, evt_type)
+            else:
+                rules = self.for_type(source, None)
+        else:
+            rules = self.for_type(source, None)
+        if not rules:
+            return []
+        out: list[RuleMatch] | None = None
+        for r in rules:
             try:
                 ok = r.filter.matches(evt)
             except Exception:  # a malformed event never stops the stream
                 self.errors += 1
                 continue
             if ok:
-                out.append(RuleMatch(r.name, r.priority, r.source, r.tags, r))
+                m = RuleMatch(r.name, r.priority, r.source, r.tags, r)
                 if not self.match_all:
-                    break
-        return out
+                    return [m]
+                if out is None:
+                    out = [m]
+                else:
+                    out.append(m)
+        return out if out is not None else []
 
 
 def _event_type(evt: Any) -> int | None:
