@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sinsp.event import params_of
 from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
 from sinsp.state.fds import FdInfo, FdType
 
@@ -24,7 +23,42 @@ PPM_FCNTL_F_DUPFD = 1
 PPM_FCNTL_F_DUPFD_CLOEXEC = 26
 
 
-_OPEN_PARAMS = ("name", "flags", "dirfd", "dev", "ino")
+PPM_O_F_CREATED = 1 << 14  # probe flag: the open created the file
+
+
+def _open_args(evt: Event) -> tuple[str, int, int | None]:
+    """(name, flags, dirfd) of an open-family exit, taken as sinsp 0.29.3's
+    parse_open_openat_creat_exit takes them: the old openat exit (fd only) from
+    its enter event; open/openat_2/openat2 from the exit, but from the enter
+    (dirfd included) whenever the paired enter carries a name that is neither
+    empty nor ``<NA>`` (the exit keeps only its PPM_O_F_CREATED bit);
+    open_by_handle_at from its absolute ``path``."""
+    if evt.has_param("path"):  # open_by_handle_at: always absolute
+        return as_str(evt.record_param("path")), as_int(evt.record_param("flags")), None
+    has_name = evt.has_param("name")
+    name = evt.record_param("name")
+    flags = as_int(evt.record_param("flags"))
+    dirfd = evt.record_param("dirfd")
+    if evt.enter is not None:
+        ename = evt.enter_param("name")
+        if not has_name or as_str(ename) not in ("", "<NA>"):
+            name = ename
+            flags = as_int(evt.enter_param("flags")) | (flags & PPM_O_F_CREATED)
+            dirfd = evt.enter_param("dirfd")
+    return as_str(name), flags, dirfd if isinstance(dirfd, int) else None
+
+
+_UNPRINTABLE = bytes(c if 0x20 <= c < 0x7F else 0x2E for c in range(256))
+
+
+def printable_path(path: str) -> str:
+    """0.29.3's concatenate_paths keeps an open's path byte by byte, every byte
+    that is not printable ASCII (UTF-8 sequences included) turned into ``.``:
+    ``fd.name`` of ``/tmp/wörld`` is ``/tmp/w..rld`` (the ``name`` param keeps
+    the UTF-8)."""
+    if path.isascii() and path.isprintable():
+        return path
+    return path.encode("utf-8", "surrogateescape").translate(_UNPRINTABLE).decode("ascii")
 
 
 def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -32,14 +66,13 @@ def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     table = fd_table(evt)
     if fd is None or fd < 0 or table is None:
         return
-    name, flags, dirfd, dev, ino = params_of(evt, _OPEN_PARAMS)
-    flags = as_int(flags)
-    path = resolve_path(evt, as_str(name), dirfd if isinstance(dirfd, int) else None)
+    name, flags, dirfd = _open_args(evt)
+    path = printable_path(resolve_path(evt, name, dirfd))
     ftype = FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE
     info = FdInfo(fd, ftype, path)
     info.openflags = flags
-    info.dev = as_int(dev)
-    info.ino = as_int(ino)
+    info.dev = as_int(evt.record_param("dev"))
+    info.ino = as_int(evt.record_param("ino"))
     table.add(info)
     evt.fdnum = fd
     evt.fd = info
