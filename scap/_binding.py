@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gc
 import struct as _struct
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
 from scap.decode import EventTables, ScanResult, make_records
 from scap.errors import NativeError
@@ -19,12 +20,14 @@ from scap.record import EventRecord
 __all__ = ["available", "import_error", "scan_events", "scan_records"]
 
 _ABI = 4
+_Fmt = Literal["Q", "q", "I", "H", "B"]  # the memoryview formats of the columns below
 #: the output columns of scap_scan_events: (field, cffi element type, memoryview format)
-_COLS = (("ts", "uint64_t", "Q"), ("tid", "int64_t", "q"), ("block_off", "uint64_t", "Q"),
-         ("rec_start", "uint64_t", "Q"), ("rec_end", "uint64_t", "Q"),
-         ("nparams", "uint32_t", "I"), ("dump_flags", "uint32_t", "I"),
-         ("type", "uint16_t", "H"), ("cpu", "uint16_t", "H"), ("v1", "uint8_t", "B"),
-         ("seq", "uint64_t", "Q"))
+_COLS: tuple[tuple[str, str, _Fmt], ...] = (
+    ("ts", "uint64_t", "Q"), ("tid", "int64_t", "q"), ("block_off", "uint64_t", "Q"),
+    ("rec_start", "uint64_t", "Q"), ("rec_end", "uint64_t", "Q"),
+    ("nparams", "uint32_t", "I"), ("dump_flags", "uint32_t", "I"),
+    ("type", "uint16_t", "H"), ("cpu", "uint16_t", "H"), ("v1", "uint8_t", "B"),
+    ("seq", "uint64_t", "Q"))
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
@@ -39,13 +42,14 @@ _lib: _Lib | None = None
 _ffi: Any = None
 _import_error: str | None = None
 try:
-    from scap._scap_native import ffi as _ffi  # type: ignore[import-not-found,no-redef]
-    from scap._scap_native import lib as _lib
+    import scap._scap_native as _scap_native  # compiled by cffi: no source for type checkers
 
-    if _lib.scap_native_abi() != _ABI:
+    _loaded: _Lib = _scap_native.lib
+    if _loaded.scap_native_abi() != _ABI:
         _import_error = ("scap._scap_native is stale (ABI mismatch); rebuild it with "
                          "`.venv/bin/pip install -e .`")
-        _lib = None
+    else:
+        _ffi, _lib = _scap_native.ffi, _loaded
 except ImportError as e:  # not built: pure-Python fallback
     _import_error = f"{e}; build it with `.venv/bin/pip install -e .`"
     _lib = None
@@ -75,18 +79,23 @@ class _Scratch:
         self.wanted_key: bytes | None = None
         self.wanted: Any = _ffi.NULL
 
-    def column(self, name: str, fmt: str, n: int) -> list[int]:
+    def column(self, name: str, fmt: _Fmt, n: int) -> list[int]:
         return memoryview(_ffi.buffer(self.arrays[name], n * self.sizes[name])).cast(fmt).tolist()
 
 
 _scratch: _Scratch | None = None
 
 
+def _native_lib() -> _Lib:
+    if _lib is None:
+        raise ImportError(_import_error)
+    return _lib
+
+
 def _scan(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | None,
           max_events: int, base: int, seq: int) -> tuple[_Scratch, int, ScanResult]:
     global _scratch
-    if _lib is None:
-        raise ImportError(_import_error)
+    lib = _native_lib()
     cap = max(1, min(max_events, 1 << 16))
     s = _scratch
     if s is None or s.cap < cap:
@@ -100,7 +109,7 @@ def _scan(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | N
     nparams_t, large_t = s.tables  # type: ignore[misc]
     res = s.res
     res.seq = seq
-    n = _lib.scap_scan_events(_ffi.from_buffer(buf), pos, end, base, nparams_t, large_t,
+    n = lib.scap_scan_events(_ffi.from_buffer(buf), pos, end, base, nparams_t, large_t,
                               tables.size, s.wanted, s.cols, cap, res)
     if res.stop > 3 or n > cap or res.pos < pos or res.pos > end:
         # the C side broke its own contract: never guess, say so
@@ -137,12 +146,14 @@ def scan_records(buf: bytes, pos: int, end: int, tables: EventTables, wanted: by
         result.events = scan_events(buf, pos, result.pos, tables, wanted, n, seq).events
         return make_records(buf, result.events, base), result
     col = s.column
+    lib = _native_lib()
     # These objects cannot form reference cycles, so the cyclic GC has nothing to find among
     # them; pausing it while a batch is built saves a third of the per-event cost.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        flen = _lib.scap_raw_format(s.cols, n, pos, s.fmt, s.fmt_cap)
+        raws: Sequence[bytes]
+        flen = lib.scap_raw_format(s.cols, n, pos, s.fmt, s.fmt_cap)
         if flen:  # every record's bytes in one struct call
             raws = _struct.unpack_from(_ffi.buffer(s.fmt, flen)[:], buf, pos)
         else:

@@ -221,7 +221,7 @@ def scan_events(buf: Any, pos: int, end: int, tables: EventTables,
 
 def make_records(buf: bytes, entries: list[tuple[int, ...]], base: int) -> list[EventRecord]:
     """Turn scan tuples into EventRecords (V1 records are rewritten to the V2 layout)."""
-    out = []
+    out: list[EventRecord] = []
     append = out.append
     pack = HEADER_V2.pack
     for boff, rec, rlen, ts, tid, evtype, nparams, cpu, dflags, v1, seq in entries:
@@ -396,9 +396,9 @@ class StreamDecoder:
                     p.fds.extend(pending)
         elif btype in (blk.FDL_V1, blk.FDL_V1_LEGACY, blk.FDL_V2):
             tid, fds = blk.decode_fdlist(body, base, btype == blk.FDL_V2)
-            p = self._procs.get(tid)
-            if p is not None:
-                p.fds.extend(fds)
+            owner = self._procs.get(tid)
+            if owner is not None:
+                owner.fds.extend(fds)
             else:
                 m.unattached_fds.setdefault(tid, []).extend(fds)
         else:

@@ -79,6 +79,7 @@ class EventRecord:
 
     __slots__ = ("_spans", "cpu", "dump_flags", "nparams", "offset", "raw", "seq", "tid", "ts",
                  "type")
+    _spans: tuple[tuple[int, int], ...]  # declared for type checkers; see _param_spans
 
     def __init__(
         self,
@@ -146,7 +147,7 @@ class EventRecord:
         else:
             lens = struct.unpack_from(f"<{n}H", raw, 26)
             pos = 26 + 2 * n
-        out = []
+        out: list[tuple[int, int]] = []
         for ln in lens:
             out.append((pos, pos + ln))
             pos += ln

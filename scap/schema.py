@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import Union
+from typing import cast
 
 from . import _event_table as _ev
 from ._flags_table import FLAGS as _FLAGS
@@ -168,7 +168,7 @@ class EC(IntEnum):
 EC_SOURCE_MASK = 512 | 1024 | 2048 | 4096 | 8192
 
 FlagList = tuple[tuple[str, int], ...]
-ParamExtra = Union[None, FlagList, int, tuple["ParamInfo", ...]]
+ParamExtra = FlagList | int | tuple["ParamInfo", ...] | None
 
 _FLAG_TYPES = frozenset(
     {PT.FLAGS8, PT.FLAGS16, PT.FLAGS32, PT.MODE, PT.ENUMFLAGS8, PT.ENUMFLAGS16, PT.ENUMFLAGS32}
@@ -359,17 +359,18 @@ def flags_to_names(param: ParamInfo, value: int) -> list[str]:
     matches only a zero value. An entry equal to the whole value ends the walk.
     ENUMFLAGS: the first entry equal to the value.
     """
-    table = param.info if param.type in _FLAG_TYPES else None
+    # a flag type's info is always its FlagList (see ParamInfo)
+    table = cast(FlagList, param.info) if param.type in _FLAG_TYPES else None
     if not table:
         return []
     if param.type in (PT.ENUMFLAGS8, PT.ENUMFLAGS16, PT.ENUMFLAGS32):
-        for fname, fval in table:  # type: ignore[misc]
+        for fname, fval in table:
             if fval == value:
                 return [fname]
         return []
     names: list[str] = []
     remaining = value
-    for fname, fval in table:  # type: ignore[misc]
+    for fname, fval in table:
         if fval == value:
             names.append(fname)
             break

@@ -37,7 +37,7 @@ class Writer:
         else:
             self._raw = dest
             self._owns = False
-        self._out: IO[bytes] = (gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
+        self._out: gzip.GzipFile | IO[bytes] = (gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
                                 if compress else self._raw)
         self._pending: list[bytes] = []
         self._pending_size = 0
