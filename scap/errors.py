@@ -28,7 +28,8 @@ class FormatError(ScapError):
         self.message = message
         super().__init__(f"{path or '<memory>'}: offset {offset}: {message}")
 
-    def __reduce__(self):  # keep pickling (e.g. across multiprocessing) working
+    def __reduce__(self) -> tuple[type[FormatError], tuple[str | None, int, str]]:
+        # keep pickling (e.g. across multiprocessing) working
         return (type(self), (self.path, self.offset, self.message))
 
 

@@ -128,10 +128,12 @@ class EventRecord:
         """`evt.type`: the table name, generic events resolved to their syscall's name."""
         if self.type in (0, 1) and self.nparams >= 1:
             try:
-                return _schema().event_name(self.type, (self.param(0),))
+                resolved: str = _schema().event_name(self.type, (self.param(0),))
+                return resolved
             except ValueError:  # a malformed syscall id: fall back to the table name
                 pass
-        return _schema().event_name(self.type)
+        name: str = _schema().event_name(self.type)
+        return name
 
     # -- parameters ----------------------------------------------------------------------
     def _param_spans(self) -> tuple[tuple[int, int], ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import cast
+from typing import Any, cast
 
 from . import _event_table as _ev
 from ._flags_table import FLAGS as _FLAGS
@@ -219,7 +219,7 @@ class EventInfo:
         return self.category & ~EC_SOURCE_MASK
 
 
-def _build_param(raw: Sequence, flag_lists: dict[str, FlagList]) -> ParamInfo:
+def _build_param(raw: Sequence[Any], flag_lists: dict[str, FlagList]) -> ParamInfo:
     name, ptype, fmt, info = raw
     ptype = PT(ptype)
     if ptype == PT.DYN:
@@ -232,7 +232,7 @@ def _build_param(raw: Sequence, flag_lists: dict[str, FlagList]) -> ParamInfo:
     return ParamInfo(name, ptype, PF(fmt), None)
 
 
-def _build(events: Iterable[Sequence], flag_lists: dict[str, FlagList]) -> list[EventInfo]:
+def _build(events: Iterable[Sequence[Any]], flag_lists: dict[str, FlagList]) -> list[EventInfo]:
     return [
         EventInfo(name, category, EF(flags), tuple(_build_param(p, flag_lists) for p in params))
         for name, category, flags, params in events

@@ -104,6 +104,7 @@ def readable_by_sysdig_0_29_3(rec: EventRecord) -> bool:
     if rec.type >= schema.EVENT_INFO_0_29_3_COUNT:
         return False
     if rec.type in (0, 1) and rec.nparams >= 1:
+        sc: int
         (sc,) = struct.unpack_from("<H", rec.raw, 26 + 2 * rec.nparams)
         return sc < len(schema.SYSCALL_NAMES_0_29_3)
     return True
@@ -183,12 +184,14 @@ class BpfSource(RingSource):
         _lib()[1].scap_bpf_close(self._h)
 
     def _set_syscalls(self, interesting: Any, ppm_sc: Any, n: int) -> int:
-        return _lib()[1].scap_bpf_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
+        rc: int = _lib()[1].scap_bpf_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
+        return rc
 
     def _drain(self, timeout_ms: int) -> int:
-        return _lib()[1].scap_bpf_drain(self._h, self._buf, self._batch_bytes, self._offsets,
-                                        self._cpus, self._max_batch, timeout_ms, self._used,
-                                        self._err)
+        n: int = _lib()[1].scap_bpf_drain(self._h, self._buf, self._batch_bytes, self._offsets,
+                                          self._cpus, self._max_batch, timeout_ms, self._used,
+                                          self._err)
+        return n
 
     def _drop_detail(self, st: BpfStats) -> dict[str, int]:
         return {"n_drops_buffer_total": st.drops_buffer, "n_drops_scratch_map": st.drops_size}

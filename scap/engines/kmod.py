@@ -116,13 +116,15 @@ class KmodSource(RingSource):
         _lib()[1].scap_kmod_close(self._h)
 
     def _set_syscalls(self, interesting: Any, ppm_sc: Any, n: int) -> int:
-        return _lib()[1].scap_kmod_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
+        rc: int = _lib()[1].scap_kmod_set_syscalls(self._h, interesting, ppm_sc, n, self._err)
+        return rc
 
     def _drain(self, timeout_ms: int) -> int:
         """Merge the rings by timestamp into the batch buffer."""
-        return _lib()[1].scap_kmod_drain(self._h, self._buf, self._batch_bytes, self._offsets,
-                                         self._cpus, self._max_batch, timeout_ms, self._used,
-                                         self._err)
+        n: int = _lib()[1].scap_kmod_drain(self._h, self._buf, self._batch_bytes, self._offsets,
+                                           self._cpus, self._max_batch, timeout_ms, self._used,
+                                           self._err)
+        return n
 
     def _drop_detail(self, st: KmodStats) -> dict[str, int]:
         return {"n_drops_buffer_total": st.drops_buffer, "n_drops_page_faults": st.drops_pf,

@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from scap.metadata import (
     FdEntry,
@@ -215,7 +216,8 @@ def processes(proc: str = _PROC, with_fds: bool = True) -> Iterator[ProcInfo]:
                 yield info
 
 
-def _thread(pid: str, tid: str, proc: str, common: dict, fds: list[FdEntry]) -> ProcInfo | None:
+def _thread(pid: str, tid: str, proc: str, common: dict[str, Any],
+            fds: list[FdEntry]) -> ProcInfo | None:
     base = f"{proc}/{pid}/task/{tid}"
     stat = _read(f"{base}/stat")
     status = _read(f"{base}/status")

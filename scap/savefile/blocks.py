@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from scap.errors import FormatError
 from scap.metadata import (
@@ -103,6 +104,7 @@ class _Cursor:
 
     def unpack(self, st: struct.Struct) -> int:
         self.need(st.size)
+        v: int
         (v,) = st.unpack_from(self.buf, self.pos)
         self.pos += st.size
         return v
@@ -247,7 +249,7 @@ def decode_proclist(body: bytes | memoryview, base: int, version: int) -> list[P
             c.need(entrylen - 4)
             end = start + entrylen
         e = _Cursor(body, base, c.what, c.pos, end)
-        f: dict = {"tid": e.i64(), "pid": e.i64(), "ptid": e.i64()}
+        f: dict[str, Any] = {"tid": e.i64(), "pid": e.i64(), "ptid": e.i64()}
         if version >= 6:
             f["sid"] = e.i64()
         if version >= 8:
@@ -281,7 +283,7 @@ def decode_proclist(body: bytes | memoryview, base: int, version: int) -> list[P
     return out
 
 
-def _v9_trailer(e: _Cursor, f: dict) -> None:
+def _v9_trailer(e: _Cursor, f: dict[str, Any]) -> None:
     """Read the optional fields after `root` in either V9 layout (chosen by size, §8.1)."""
     left = e.left()
     if left == 0:

@@ -11,10 +11,11 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-from scap.decode import StreamDecoder, event_tables
+from scap.decode import StreamDecoder, StreamMetadata, event_tables
 from scap.errors import FormatError
 from scap.metadata import GroupInfo, InterfaceInfo, MachineInfo, ProcInfo, UserInfo
 from scap.record import EventRecord
+from scap.savefile.blocks import SectionHeader
 
 __all__ = ["Capture", "open_capture"]
 
@@ -219,7 +220,7 @@ class Capture:
         return self._dec.meta.groups
 
     @property
-    def sections(self) -> list:
+    def sections(self) -> list[SectionHeader]:
         return self._dec.meta.sections
 
     @property
@@ -232,7 +233,7 @@ class Capture:
         return self._dec.seq
 
     @property
-    def metadata(self):  # the whole StreamMetadata, for tools
+    def metadata(self) -> StreamMetadata:  # the whole StreamMetadata, for tools
         return self._dec.meta
 
     # -- events --
