@@ -53,9 +53,11 @@ class Ruleset:
         self.errors = 0  # per-event evaluation failures (counted, never raised)
         self._by_type: dict[tuple[str, int], tuple[CompiledRule, ...]] = {}
         self._untyped: dict[str, tuple[CompiledRule, ...]] = {}
-        # source -> list indexed by event type: the active rules of that type (or () when no
-        # rule wants it), built once per selection so the hot path is one index, no hashing.
-        self._tables: dict[str, list[tuple[CompiledRule, ...]]] = {}
+        # source -> list indexed by event type of the (check, rule) pairs to run on that type,
+        # filled on first sight of the type (None = not built yet): the hot path is one list
+        # index, and each check is the rule's condition specialised to the type (its evt.type
+        # tests folded away; rules it rules out are left out).
+        self._tables: dict[str, list[tuple[tuple[Any, CompiledRule], ...] | None]] = {}
 
     def _active(self, r: CompiledRule) -> bool:
         return self.enabled[r.name] and r.priority <= self.min_priority
@@ -65,28 +67,39 @@ class Ruleset:
         self._untyped.clear()
         self._tables.clear()
 
-    def type_table(self, source: str) -> list[tuple[CompiledRule, ...]]:
-        """The per-event-type rule lists of ``source`` (index = PPME code), rules in load order.
-
-        Types past the table (or with no active rule) have no rules; callers test
-        ``evt_type < len(table)``."""
+    def _table(self, source: str) -> list[tuple[tuple[Any, CompiledRule], ...] | None]:
         table = self._tables.get(source)
         if table is None:
             from sinsp.filter.compiler import event_type_universe
 
-            n = event_type_universe()
-            active = [r for r in self.rules if r.source == source and self._active(r)]
-            table = [()] * n
-            for t in range(n):
-                got = tuple(r for r in active if r.event_types is None or t in r.event_types)
-                if got:
-                    table[t] = got
-            self._tables[source] = table
+            table = self._tables[source] = [None] * event_type_universe()
         return table
 
+    def _checks(self, source: str, evt_type: int) -> tuple[tuple[Any, CompiledRule], ...]:
+        """(check, rule) pairs for ``evt_type``, built once: ``check`` is the condition
+        specialised to the type, or the rule's own ``filter.matches``."""
+        out: list[tuple[Any, CompiledRule]] = []
+        for r in self.for_type(source, evt_type):
+            flt = r.filter
+            spec = getattr(flt, "for_type", None)
+            check = spec(evt_type) if spec is not None else flt.matches
+            if check is False:
+                continue
+            if check is True:
+                check = _always
+            out.append((check, r))
+        got = tuple(out)
+        table = self._table(source)
+        if 0 <= evt_type < len(table):
+            table[evt_type] = got
+        return got
+
     def wanted_types(self, source: str = "syscall") -> frozenset[int]:
-        """Event types at least one active rule of ``source`` can match."""
-        return frozenset(t for t, rs in enumerate(self.type_table(source)) if rs)
+        """Event types at least one active rule of ``source`` may match (from the rules'
+        ``event_types``; a superset of the types whose checks survive specialisation)."""
+        from sinsp.filter.compiler import event_type_universe
+
+        return frozenset(t for t in range(event_type_universe()) if self.for_type(source, t))
 
     def enable(self, pattern: str | None = None, tags: Iterable[str] | None = None,
                enabled: bool = True, match: str = "wildcard", source: str | None = None) -> int:
@@ -126,27 +139,29 @@ class Ruleset:
         return got
 
     def matches(self, evt: Any, source: str = "syscall") -> list[RuleMatch]:
-        """Matching rules in load order (one with ``rule_matching: first``).  Loops that want
-        to skip events of types no rule wants call :meth:`type_table` themselves."""
+        """Matching rules in load order (one with ``rule_matching: first``)."""
         if source == "syscall":
             try:
                 evt_type = evt.record.type
             except AttributeError:
                 evt_type = _event_type(evt)
-            if evt_type is not None:
-                table = self._tables.get(source) or self.type_table(source)
-                rules = table[evt_type] if 0 <= evt_type < len(table) else \
-                    self.for_type(source, evt_type)
+            if evt_type is None:
+                checks = tuple((r.filter.matches, r) for r in self.for_type(source, None))
             else:
-                rules = self.for_type(source, None)
+                table = self._tables.get(source)
+                if table is None:
+                    table = self._table(source)
+                checks = table[evt_type] if 0 <= evt_type < len(table) else None
+                if checks is None:
+                    checks = self._checks(source, evt_type)
         else:
-            rules = self.for_type(source, None)
-        if not rules:
+            checks = tuple((r.filter.matches, r) for r in self.for_type(source, None))
+        if not checks:
             return []
         out: list[RuleMatch] | None = None
-        for r in rules:
+        for check, r in checks:
             try:
-                ok = r.filter.matches(evt)
+                ok = check(evt)
             except Exception:  # a malformed event never stops the stream
                 self.errors += 1
                 continue
@@ -159,6 +174,10 @@ class Ruleset:
                 else:
                     out.append(m)
         return out if out is not None else []
+
+
+def _always(evt: Any) -> bool:
+    return True
 
 
 def _event_type(evt: Any) -> int | None:

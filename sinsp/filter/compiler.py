@@ -52,15 +52,25 @@ class Filter:
     so calling it costs one Python call); ``event_types`` is a frozenset of PPME codes the
     condition can match, or ``None`` when it is not bounded by ``evt.type``."""
 
-    __slots__ = ("ast", "event_types", "matches", "text")
+    __slots__ = ("_special", "ast", "event_types", "matches", "registry", "text")
 
     def __init__(
-        self, node: ast.Expr, matches: Pred, event_types: frozenset[int] | None, text: str
+        self, node: ast.Expr, matches: Pred, event_types: frozenset[int] | None, text: str,
+        registry: FieldRegistry | None = None,
     ) -> None:
         self.ast = node
         self.matches = matches
         self.event_types = event_types
         self.text = text
+        self.registry = registry
+        self._special: dict[Any, Any] = {}
+
+    def for_type(self, evt_type: int) -> Pred | bool:
+        """The condition for events of type ``evt_type`` only, its ``evt.type`` checks decided
+        (:mod:`sinsp.filter.specialize`): a predicate, or ``True``/``False``."""
+        from .specialize import specialize
+
+        return specialize(self, evt_type, self._special)
 
     def __call__(self, evt: Any) -> bool:
         return self.matches(evt)
@@ -85,7 +95,7 @@ def compile_filter(node_or_text: ast.Expr | str, registry: FieldRegistry) -> Fil
         node = node_or_text
         text = ast.to_text(node)
     comp = _Compiler(registry, text if isinstance(node_or_text, str) else "")
-    return Filter(node, comp.expr(node), event_types_of(node), text)
+    return Filter(node, comp.expr(node), event_types_of(node), text, registry)
 
 
 # -- literal parsing ------------------------------------------------------------------------
@@ -545,7 +555,7 @@ def _chain(op: str, preds: list[Pred]) -> Pred:
     params = ", ".join(f"{n}={n}" for n in names)
     src = f"def chain_{op}(e, {params}):\n    return {body}\n"
     env = dict(zip(names, preds, strict=True))
-    exec(compile(src, f"<filter {op} chain>", "exec"), env)  # noqa: S102 - our own source
+    exec(compile(src, f"<filter {op} chain>", "exec"), env)
     return env[f"chain_{op}"]  # type: ignore[no-any-return]
 
 
