@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
 from sinsp.state.fds import FdInfo, FdType
+from sinsp.state.threads import CL_CLONE_FILES
 
 if TYPE_CHECKING:
     from sinsp.event import Event
@@ -102,6 +103,41 @@ def parse_close_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     verdict.remove_fd(table, evt.fdnum)
 
 
+#: close_range(2) flags as the driver passes them (the kernel's values: the
+#: current-libs table gives the param no PPM flag names)
+CLOSE_RANGE_UNSHARE = 1 << 1
+CLOSE_RANGE_CLOEXEC = 1 << 2
+
+
+def parse_close_range_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """close_range(first, last, flags) (current libs only, exit event alone):
+    a successful call closes every tracked fd in ``[first, last]`` (``last``
+    is often ~0U, "all"), through the verdict like close(). With
+    CLOSE_RANGE_CLOEXEC the fds only get close-on-exec and stay open, as in
+    current libs. CLOSE_RANGE_UNSHARE first gives the thread its own table,
+    so threads that shared the old one keep their fds."""
+    res = retval(evt)
+    ti = evt.thread
+    if res is None or res < 0 or ti is None:
+        return
+    flags = as_int(evt.param("flags"))
+    if flags & CLOSE_RANGE_CLOEXEC:
+        return
+    first = as_int(evt.param("first"))
+    last = as_int(evt.param("last"), 0xFFFFFFFF)
+    if flags & CLOSE_RANGE_UNSHARE:
+        table = ti.fd_table()
+        if table is not None and table is not ti.fdtable:
+            ti.fdtable = table.copy()
+            ti.flags &= ~CL_CLONE_FILES
+    table = ti.fd_table()
+    if table is None:
+        return
+    for info in list(table):
+        if first <= info.fd <= last:
+            verdict.remove_fd(table, info.fd)
+
+
 def _dup_to(evt: Event, oldfd: object, newfd: int) -> None:
     table = fd_table(evt)
     if table is None or not isinstance(oldfd, int):
@@ -143,6 +179,8 @@ HANDLERS = {
     ("open_by_handle_at", "X"): parse_open_exit,
     ("creat", "X"): parse_creat_exit,
     ("close", "X"): parse_close_exit,
+    ("close_range", "X"): parse_close_range_exit,
+    # keyctl (current libs) changes no thread or fd state: no parser
     ("dup", "X"): parse_dup_exit,
     ("dup2", "X"): parse_dup_exit,
     ("dup3", "X"): parse_dup_exit,

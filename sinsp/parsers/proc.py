@@ -340,6 +340,10 @@ HANDLERS = {
     ("setgid", "X"): _setid("gid", "gid"),
     ("setresuid", "X"): _setresid("uid", "euid"),
     ("setresgid", "X"): _setresid("gid", "egid"),
+    # current libs only (0.29.3 has no setreuid/setregid events): the exit
+    # carries ruid/euid (rgid/egid); the effective id becomes the user, -1 keeps it
+    ("setreuid", "X"): _setresid("uid", "euid"),
+    ("setregid", "X"): _setresid("gid", "egid"),
     ("setsid", "X"): parse_setsid_exit,
     ("chdir", "X"): parse_chdir_exit,
     ("fchdir", "X"): parse_fchdir_exit,
