@@ -214,6 +214,11 @@ class RuleEngine:
         return [r for r in self.ruleset.rules if self.ruleset._active(r)
                 and (source is None or r.source == source)]
 
+    def wanted_types(self, source: str = "syscall") -> frozenset[int]:
+        """Event types an enabled rule of ``source`` may match: ``process`` returns ``[]`` for
+        every other type, so event loops may skip calling it."""
+        return self.ruleset.wanted_types(source)
+
     # -- matching and output ------------------------------------------------------------
 
     def process(self, evt: Any, source: str = "syscall") -> list[RuleMatch]:

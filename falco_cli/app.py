@@ -38,6 +38,8 @@ from falco_cli.outputs.formatting import PRIORITY_NAMES, priority_num
 from falco_cli.signals import SignalFlags
 
 PPME_DROP_E = 148
+PPME_DROP_X = 149
+DROP_TYPES = frozenset({PPME_DROP_E, PPME_DROP_X})
 ENGINE_VERSION = "0.31.0"
 DRIVER_API_VERSION = "8.0.0"
 DRIVER_SCHEMA_VERSION = "2.0.0"
@@ -128,6 +130,9 @@ class State:
     # True while another source's loop (k8s_audit) runs in a thread next to the syscall loop:
     # both then update the counters and emit alerts under ``lock``.
     concurrent_sources: bool = False
+    # replay: the event types the capture was opened to keep (the prefilter, fixed for the
+    # whole run: a reload cannot widen it); None = every event reaches Python
+    prefilter: frozenset[int] | None = None
 
     @property
     def cfg(self) -> Config:
@@ -495,14 +500,17 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
                                    "is empty")
     from sinsp import Inspector
     if path:
+        types, fields = _replay_interest(s)
         try:
-            insp = Inspector.from_capture(path, max_threads=cfg["falco_libs.thread_table_size"])
+            insp = Inspector.from_capture(path, event_types=types, fields=fields,
+                                          max_threads=cfg["falco_libs.thread_table_size"])
         except FileNotFoundError:
             return RunResult.fatal(f"Could not open trace file {path}: No such file or directory")
         except Exception as e:
             return RunResult.fatal(f"Could not open trace file {path}: {e}")
         s.source_kind = "replay"
         s.capture_file = path
+        s.prefilter = getattr(insp, "prefilter", None)
         log.info(f"Reading system call events from file: {path}")
         return insp, "syscall"
     kind = cfg["engine.kind"]
@@ -577,6 +585,29 @@ def _open_kmod(s: State) -> tuple[Any, str] | RunResult:
     log.info("Enabled event sources: syscall")
     log.info(f"Opening 'syscall' source with Kernel module ({n} syscalls of interest).")
     return insp, "syscall"
+
+
+def _replay_interest(s: State) -> tuple[frozenset[int] | None, frozenset[str] | None]:
+    """The prefilter of a replay: the event types the enabled syscall rules can match plus the
+    drop markers (the drop monitor's input), and the fields the rules read (so the state
+    events those need are parsed too); ``(None, None)`` = no prefilter, with ``-A`` and with
+    ``simulate_drops`` (whose checks run on every event, as live)."""
+    if s.options.all_events or s.cfg["syscall_event_drops.simulate_drops"]:
+        return None, None
+    from sinsp.parsers.prefilter import rules_interest
+    types, fields = rules_interest(s.engine.enabled_rules("syscall"))
+    if types is None:
+        return None, None
+    return frozenset(types) | DROP_TYPES, (None if fields is None else frozenset(fields))
+
+
+def _capture_first_ts(path: str) -> int:
+    """The first event's timestamp of a capture (a prefiltered reader may not yield it)."""
+    import scap
+    with scap.open(path) as cap:
+        for rec in cap:
+            return int(rec.ts)
+    return 0
 
 
 def _interesting_syscalls(s: State) -> set[str] | None:
@@ -672,6 +703,8 @@ def reload(s: State) -> bool:
     s.extra_rule_formats = {}
     if s.live_source is not None:
         s.live_source.set_interesting(_interesting_syscalls(s))
+    elif s.prefilter is not None:
+        _warn_if_prefilter_narrow(s)
     if s.hub is not None and _outputs_changed(old_cfg, new_cfg):
         old_hub = s.hub
         s.hub = OutputHub.from_config(new_cfg, unbuffered=s.options.unbuffered)
@@ -682,6 +715,18 @@ def reload(s: State) -> bool:
     s.reloads += 1
     log.info(f"Reload complete: {len(files)} rules file(s) loaded")
     return True
+
+
+def _warn_if_prefilter_narrow(s: State) -> None:
+    """A replay's reader keeps the prefilter it was opened with: rules loaded by a reload see
+    only events of the types kept for the rules of the start (state stays complete for the
+    fields those needed). Say so when the new rules want more."""
+    from sinsp.parsers.prefilter import prefilter_types
+    types, fields = _replay_interest(s)
+    need = None if types is None else prefilter_types(types, fields)
+    if need is None or not set(need) <= set(s.prefilter or ()):
+        log.warning("Reloaded rules need event types the running replay's prefilter drops; "
+                    "they see only the event types kept when the capture was opened")
 
 
 _OUTPUT_KEYS = ("json_output", "json_include_output_property", "json_include_tags_property",
@@ -743,6 +788,15 @@ def process_events(s: State) -> RunResult:
     concurrent = s.concurrent_sources
     lock = s.lock
     process = s.engine.process
+    wanted = _wanted_mask(s.engine)
+    n_wanted = len(wanted)
+    # a replay's drop monitor runs at drop markers only (see drops.py), so it does not depend
+    # on which events the prefilter keeps; live (and simulate_drops) checks on every event
+    markers = s.source_kind == "replay" and not cfg["syscall_event_drops.simulate_drops"]
+    before = DropCounters()
+    if duration_ns and s.source_kind == "replay" and s.prefilter is not None and \
+            s.capture_file:
+        start_ts = _capture_first_ts(s.capture_file)   # -M counts from the capture's start
     final_stats: Any = None
     ticker = _start_metrics(s)
     try:
@@ -751,6 +805,8 @@ def process_events(s: State) -> RunResult:
                 if not _handle_signals(s):
                     break
                 process = s.engine.process       # a reload may have swapped the engine
+                wanted = _wanted_mask(s.engine)
+                n_wanted = len(wanted)
             rec = evt.record
             ts = rec.ts
             if start_ts == 0:
@@ -762,19 +818,32 @@ def process_events(s: State) -> RunResult:
                     s.n_evts += 1
             else:
                 s.n_evts += 1
-            if rec.type == PPME_DROP_E:
-                s.n_drops += 1
-            if ts > drops.next_check_ts:         # at most once per second of event time
-                counters.n_evts = s.n_evts
-                counters.n_drops = s.n_drops
-                if stats_fn is not None:
-                    st = stats_fn()
-                    counters.n_evts, counters.n_drops = st.n_evts, st.n_drops
-                    counters.detail = dict(getattr(st, "detail", {}) or {})
-                    s.n_drops = st.n_drops
-                if not drops.process(ts, counters):
-                    res = RunResult.fatal("Drop manager internal error")
-                    break
+            etype = rec.type
+            if markers:
+                if etype == PPME_DROP_E:
+                    seq = rec.seq
+                    before.n_evts = seq if seq >= 0 else s.n_evts - 1
+                    before.n_drops = s.n_drops
+                    s.n_drops += 1
+                    if not drops.process_marker(ts, before):
+                        res = RunResult.fatal("Drop manager internal error")
+                        break
+            else:
+                if etype == PPME_DROP_E:
+                    s.n_drops += 1
+                if ts > drops.next_check_ts:     # at most once per second of event time
+                    counters.n_evts = s.n_evts
+                    counters.n_drops = s.n_drops
+                    if stats_fn is not None:
+                        st = stats_fn()
+                        counters.n_evts, counters.n_drops = st.n_evts, st.n_drops
+                        counters.detail = dict(getattr(st, "detail", {}) or {})
+                        s.n_drops = st.n_drops
+                    if not drops.process(ts, counters):
+                        res = RunResult.fatal("Drop manager internal error")
+                        break
+            if etype < n_wanted and not wanted[etype]:
+                continue                         # no enabled rule can match this type
             matches = process(evt, source)
             if matches:
                 if concurrent:
@@ -787,6 +856,11 @@ def process_events(s: State) -> RunResult:
     except Exception as e:
         res = RunResult.fatal(f"{type(e).__name__}: {e}")
     finally:
+        if s.source_kind == "replay":
+            # events the prefilter kept in C were read from the capture too (Falco counts them)
+            n_pre = getattr(insp, "prefiltered", 0)
+            if isinstance(n_pre, int) and n_pre > 0:
+                s.n_evts += n_pre
         close = getattr(insp, "close", None)
         if close is not None:
             close()
@@ -812,6 +886,20 @@ def process_events(s: State) -> RunResult:
         sys.stderr.write(f"Elapsed time: {el:.3f}, Captured Events: {s.n_evts}, "
                          f"{(s.n_evts / el) if el > 0 else 0:.2f} eps\n")
     return res
+
+
+def _wanted_mask(eng: Any) -> bytes:
+    """One byte per event type: 1 if an enabled syscall rule can match it (the loop skips
+    ``process`` for the others). Engines without ``wanted_types`` get an empty mask (every
+    type is processed)."""
+    wanted_types = getattr(eng, "wanted_types", None)
+    if wanted_types is None:
+        return b""
+    types = wanted_types("syscall")
+    mask = bytearray(max(types, default=-1) + 1 + 512)
+    for t in types:
+        mask[t] = 1
+    return bytes(mask)
 
 
 def _start_metrics(s: State) -> Any:

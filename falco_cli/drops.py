@@ -9,6 +9,14 @@ second exceeds ``threshold`` an occurrence is counted and, if the token bucket (
 
 Where the counters come from is the app's business: a live source's driver stats, or, in a capture,
 the driver's drop markers (``drop_e`` records, the driver entering dropping mode).
+
+Live sources call :meth:`DropManager.process` on every event, as Falco does. A replay calls
+:meth:`DropManager.process_marker` at the drop markers only (Falco itself has no drop monitor for
+captures), so the outcome does not depend on which other events reach Python (the prefilter drops
+most of them in C): the windows are the whole seconds of event time (``ts // 1 s``), a window is
+checked at the first marker of a later second, and its counters are the capture's cumulative ones
+just before that marker (``events`` = the marker's ``seq``, every event of the capture counted).
+The last second with markers is never checked, as a live run would check it only at a later event.
 """
 from __future__ import annotations
 
@@ -68,6 +76,25 @@ class DropManager:
         if ts_ns <= self.next_check_ts:
             return True
         self.next_check_ts = ts_ns + ONE_SECOND_NS
+        return self._check(ts_ns, counters)
+
+    def process_marker(self, ts_ns: int, before: DropCounters) -> bool:
+        """Replay: call at each drop marker with the cumulative counters just before it (events
+        of the capture up to it, markers before it). Checks once per whole second of event time,
+        at the first marker of a later second. False means: exit now."""
+        end_of_second = (ts_ns // ONE_SECOND_NS + 1) * ONE_SECOND_NS - 1
+        if self.next_check_ts == 0:
+            self.next_check_ts = end_of_second
+            self.bucket = TokenBucket(self.rate, self.max_burst, now_ns=ts_ns)
+            self.last = DropCounters(before.n_evts, before.n_drops, dict(before.detail))
+            return True
+        if ts_ns <= self.next_check_ts:
+            return True
+        self.next_check_ts = end_of_second
+        return self._check(ts_ns, before)
+
+    def _check(self, ts_ns: int, counters: DropCounters) -> bool:
+        """Compare ``counters`` with the last check's and act when the drop ratio is high."""
         d_evts = counters.n_evts - self.last.n_evts
         d_drops = counters.n_drops - self.last.n_drops
         detail = {k: counters.detail.get(k, 0) - self.last.detail.get(k, 0) for k in DETAIL_FIELDS}
