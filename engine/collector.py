@@ -10,7 +10,7 @@ use items defined in between.  Rules see every macro.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.errors import ItemError
 from engine.load_result import Context, ErrorCode, WarningCode
@@ -195,7 +195,7 @@ class Collector:
         prev.cond += " " + info.cond
         prev.visibility = self._next()
 
-    def _define(self, table: dict, info: ListInfo | MacroInfo | RuleInfo) -> None:  # type: ignore[type-arg]
+    def _define(self, table: dict[str, Any], info: ListInfo | MacroInfo | RuleInfo) -> None:
         cur = self._next()
         prev = table.get(info.name)
         if prev is not None:

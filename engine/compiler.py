@@ -15,12 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sinsp.filter import ast as fast
-from sinsp.filter.errors import FilterError
-
 from engine.errors import ItemError
 from engine.formats import OutputFormat, OutputFormatError
 from engine.load_result import Context, ErrorCode, WarningCode
+from sinsp.filter import ast as fast
+from sinsp.filter.errors import FilterError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -138,7 +137,7 @@ class _Expander:
     def expand_lists_only(self, node: fast.Node) -> fast.Node:
         return self._walk(node, macros=False)
 
-    def expand(self, node: fast.Node) -> fast.Node:
+    def expand(self, node: fast.Expr) -> fast.Expr:  # an expression expands to one
         return self._walk(node, macros=True)
 
     def _list_items(self, items: tuple[fast.Value, ...]) -> tuple[fast.Value, ...]:
@@ -272,7 +271,7 @@ class _Compiler:
                             ctx.condition(text, max(pos, 0), line, col))
         if macro_of is not None:
             macro_of.update(exp.macro_of)
-        return out  # type: ignore[no-any-return]
+        return out
 
     def compile_rule(self, r: RuleInfo, order: int) -> CompiledRule | None:
         registry = self.registries[r.source]

@@ -95,8 +95,8 @@ def from_open_params(params: str, init_config: Any = None,
     Raises ``ValueError`` with a message for the user.
     """
     cfg = _init_config(init_config)
-    sizes = {"max_event_size": int(cfg.get("maxEventSize", 262144)),
-             "max_batch": int(cfg.get("webhookMaxBatchSize", 12 * 1024 * 1024))}
+    max_event_size = int(cfg.get("maxEventSize", 262144))
+    max_batch = int(cfg.get("webhookMaxBatchSize", 12 * 1024 * 1024))
     text = str(params).strip()
     u = urlsplit(text)
     if u.scheme in ("http", "https"):
@@ -111,12 +111,13 @@ def from_open_params(params: str, init_config: Any = None,
             ssl_cert = str(cfg.get("sslCertificate") or default_certificate)
         # like Go's ListenAndServe, an empty host listens on every interface
         return K8sOpen("webhook", address=u.hostname or "0.0.0.0", port=port,
-                       endpoint=u.path or "/", ssl_certificate=ssl_cert, **sizes)
+                       endpoint=u.path or "/", ssl_certificate=ssl_cert,
+                       max_event_size=max_event_size, max_batch=max_batch)
     if u.scheme and len(u.scheme) > 1:
         raise ValueError(f'scheme "{u.scheme}" is not supported')
     if not text:
         raise ValueError("k8saudit open_params is empty")
-    return K8sOpen("file", path=text, **sizes)
+    return K8sOpen("file", path=text, max_event_size=max_event_size, max_batch=max_batch)
 
 
 def _plugin_entry(s: State) -> dict[str, Any] | None:

@@ -144,8 +144,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = self.server.hook.read_timeout
         super().setup()
+        # each socket read waits at most read_timeout: what StreamRequestHandler does with its
+        # class-level `timeout`, here per server
+        self.connection.settimeout(self.server.hook.read_timeout)
 
     def handle_one_request(self) -> None:
         # the whole request (request line, headers, body) must arrive within request_timeout;

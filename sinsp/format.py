@@ -45,7 +45,8 @@ __all__ = [
 
 #: sysdig 0.29.3's default output line (``DEFAULT_OUTPUT_STR`` with ``*``: print even when a
 #: field is N/A).
-DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
+DEFAULT_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir "
+                  "%evt.type %evt.info")
 
 PPM_AT_FDCWD = -100
 _NA = "<NA>"
@@ -388,9 +389,7 @@ def _ascii_only(data: bytes) -> str:
     for c in data:
         if 32 <= c < 127:
             out.append(chr(c))
-        elif c == 13:
-            out.append("\n")
-        elif c == 10 and prev not in (-1, 13):
+        elif c == 13 or (c == 10 and prev not in (-1, 13)):
             out.append("\n")
         prev = c
     return "".join(out)
@@ -574,10 +573,10 @@ def param_str(
         return " ".join(items), ""
     if ptype == PT.SYSCALLID:
         code = _U16.unpack_from(data)[0]
-        names = schema.SYSCALL_NAMES_0_29_3
-        if code >= len(names):
+        sc_names = schema.SYSCALL_NAMES_0_29_3
+        if code >= len(sc_names):
             return "<unknown syscall>", ""
-        return str(code), names[code]
+        return str(code), sc_names[code]
     if ptype == PT.SIGTYPE:
         sig = data[0]
         return str(sig), signal_name(sig)
@@ -640,7 +639,7 @@ _PLANS: dict[int, tuple[tuple[str, int, Any], ...]] = {}
 def _plan(etype: int, einfo: Any) -> tuple[tuple[str, int, Any], ...]:
     """Per event type: (``name=``, kind, struct) per param; plain decimal ints, errnos and
     char buffers take a fast path, everything else goes through :func:`param_str`."""
-    plan = []
+    plan: list[tuple[str, int, Any]] = []
     for p in einfo.params:
         fast = _FAST_INT.get(p.type)
         if fast is not None and p.fmt not in (PF.OCT, PF.HEX, PF.PADDED_DEC_10):
@@ -676,7 +675,7 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
     render = _COMPILED.get(rec.type << 8 | rec.nparams)
     if render is None:
         render = _compiled_for(rec.type, rec.nparams)
-    return render(evt, opts)  # type: ignore[no-any-return]
+    return render(evt, opts)
 
 
 def _no_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
@@ -875,17 +874,20 @@ def _compile_args(etype: int, einfo: Any, plan: tuple[tuple[str, int, Any], ...]
             if kind == _K_FLAGS:
                 width, pinfo, _memo = st
 
-                def make(data: bytes, _p: Any = pinfo) -> str:
+                def make_flags(data: bytes, _p: Any = pinfo) -> str:
                     val = int.from_bytes(data, "little")
                     names = "|".join(schema.flags_to_names(_p, val))
                     return f"{val}({names})" if names else str(val)
 
+                make: Callable[[bytes], str] = make_flags
                 size_ok = f"l{i} == {width}"
             else:
                 ist, bits, pfmt, _memo = st
 
-                def make(data: bytes, _st: Any = ist, _b: int = bits, _f: Any = pfmt) -> str:
+                def make_int(data: bytes, _st: Any = ist, _b: int = bits, _f: Any = pfmt) -> str:
                     return printf_int(_st.unpack_from(data)[0], _b, _f)
+
+                make = make_int
 
                 size_ok = f"l{i} >= {ist.size}"
             env[f"_m{i}"], env[f"_k{i}"] = {}, make
@@ -1026,11 +1028,14 @@ class Formatter:
         self.tokens: list[tuple[str, Any, Any, int]] = []  # (text or field, info, arg, width)
         self._compile(body, registry, len(fmt) - len(body))
         self._bound = [self._bind(t) for t in self.tokens]
-        self._pieces = [self._piece(t, b) for t, b in zip(self.tokens, self._bound)]
-        self._fields = [(t[0], t[1], t[2], b) for t, b in zip(self.tokens, self._bound)
+        self._pieces = [self._piece(t, b) for t, b in zip(self.tokens, self._bound, strict=True)]
+        self._fields = [(t[0], t[1], t[2], b)
+                        for t, b in zip(self.tokens, self._bound, strict=True)
                         if t[1] is not None]  # fmt: skip
         if fmt == DEFAULT_FORMAT and opts.time_flag == "h":
-            self.render = self._default_line(by_name_of(registry))  # type: ignore[method-assign]
+            # an instance attribute shadowing the method: the same call, less work
+            self.render = self._default_line(  # type: ignore[method-assign,assignment]
+                by_name_of(registry))
 
     # -- compilation -------------------------------------------------------------------
 
@@ -1118,7 +1123,11 @@ class Formatter:
     def _piece(self, token: tuple[str, Any, Any, int], extractor: Any) -> _Piece:
         text, info, arg, width = token
         if info is None:
-            return lambda evt, _t=text: _t
+
+            def literal(evt: Any, _t: str = text) -> str:
+                return _t
+
+            return literal
         renderer = info.renderer
         if renderer is None:
 
@@ -1144,7 +1153,7 @@ class Formatter:
             def piece_plain(evt: Any) -> str | None:
                 v = extractor(evt, arg)
                 if v is None or v.__class__ is str:
-                    return v  # type: ignore[no-any-return]
+                    return v
                 return render(v)
 
             return piece_plain

@@ -128,7 +128,7 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         records = _file_records(insp.source)
     try:
         if opts.write is not None:
-            writer = _open_writer(opts, insp)
+            writer = _open_writer(opts.write, opts, insp)
             if live is not None:
                 writer = live.writer = Sysdig0293Writer(writer)
         else:
@@ -147,11 +147,11 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         first = True
         debug = opts.debug
         observe = None
-        if "latency" in opts.filter or formatter is not None and (
+        if "latency" in opts.filter or (formatter is not None and (
             opts.time_flag == "d"
             or any(t[1] is not None and t[1].name in evt_fields.LATENCY_FIELDS
                    for t in formatter.tokens)
-        ):  # fmt: skip
+        )):  # fmt: skip
             observe = evt_fields.latency_tracker(insp).observe
         buf: list[str] = []
         append = buf.append
@@ -422,12 +422,12 @@ class Sysdig0293Writer:
                 "past its syscall table)")
 
 
-def _open_writer(opts: SysdigOptions, insp: Any) -> Any:
-    """A ``scap.Writer`` carrying the source capture's metadata blocks."""
+def _open_writer(path: str, opts: SysdigOptions, insp: Any) -> Any:
+    """A ``scap.Writer`` to ``path`` (``-w``) carrying the source capture's metadata blocks."""
     import scap
 
     src = insp.source
-    w = scap.Writer(opts.write, compress=opts.compress)
+    w = scap.Writer(path, compress=opts.compress)
     w.write_header(
         machine=getattr(src, "machine", None),
         interfaces=getattr(src, "interfaces", None) or [],
@@ -454,9 +454,15 @@ def list_fields(out: IO[str]) -> None:
         out.write("\n")
 
 
+def _list_and_exit(ctx: click.Context, _param: Any, value: bool) -> None:
+    if value:
+        list_fields(sys.stdout)
+        ctx.exit()
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-l", "--list", "list_", is_flag=True, is_eager=True, expose_value=False,
-              callback=lambda ctx, _p, v: (list_fields(sys.stdout), ctx.exit()) if v else None,
+              callback=_list_and_exit,
               help="List the fields usable in filters and -p formats, and exit.")
 @click.option("-r", "--read", "read", metavar="FILE",
               help="Read events from a capture file (.scap, gzipped or not); without it, "
@@ -471,18 +477,22 @@ def list_fields(out: IO[str]) -> None:
 @click.option("-n", "--numevents", "max_events", type=int, default=0,
               help="Stop after this many events (that pass the filter).")
 @click.option("-j", "--json", "json_", is_flag=True, help="Print events as JSON objects.")
-@click.option("-D", "--debug", is_flag=True, help="Also print internal events (procinfo, container).")
+@click.option("-D", "--debug", is_flag=True,
+              help="Also print internal events (procinfo, container).")
 @click.option("-v", "--verbose", is_flag=True, help="Print data buffers whole (no 80-char cut).")
 @click.option("-b", "--print-base64", "base64_", is_flag=True, help="Print data buffers in base64.")
 @click.option("-x", "--print-hex", "hex_", is_flag=True, help="Print data buffers in hex.")
-@click.option("-X", "--print-hex-ascii", "hexascii", is_flag=True, help="Print data buffers in hex and ASCII.")
-@click.option("-A", "--print-ascii", "ascii_", is_flag=True, help="Print only the printable text of buffers.")
+@click.option("-X", "--print-hex-ascii", "hexascii", is_flag=True,
+              help="Print data buffers in hex and ASCII.")
+@click.option("-A", "--print-ascii", "ascii_", is_flag=True,
+              help="Print only the printable text of buffers.")
 @click.option("-t", "--timetype", "time_flag", type=click.Choice(["h", "a", "r", "d", "D"]),
               default="h", help="Time format of %evt.outputtime (h, a, r, d, D as sysdig).")
 @click.argument("filter_", nargs=-1, metavar="[FILTER]")
 def main(read: str | None, duration: float, write: str | None, compress: bool,
-         format_: str | None, max_events: int, json_: bool, debug: bool, verbose: bool, base64_: bool, hex_: bool, hexascii: bool,
-         ascii_: bool, time_flag: str, filter_: Sequence[str]) -> None:  # fmt: skip
+         format_: str | None, max_events: int, json_: bool, debug: bool, verbose: bool,
+         base64_: bool, hex_: bool, hexascii: bool, ascii_: bool, time_flag: str,
+         filter_: Sequence[str]) -> None:  # fmt: skip
     """sysdig-compatible reader: pysysdig [-r FILE] [options] [FILTER] (no -r: live)."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="surrogateescape")  # raw bytes of params pass through

@@ -7,7 +7,14 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from sinsp.fields.registry import REGISTRIES, ArgKind, FieldClassBuilder, FieldFlag, FieldType
+from sinsp.fields.registry import (
+    REGISTRIES,
+    ArgKind,
+    Extractor,
+    FieldClassBuilder,
+    FieldFlag,
+    FieldType,
+)
 from sinsp.state.containers import HOST_ID, ContainerInfo
 
 T = FieldType
@@ -51,7 +58,7 @@ def _name(evt: Any, arg: Any) -> str | None:
     return None if info is None else _str_or_na(info.name)
 
 
-def _meta(attr: str):  # type: ignore[no-untyped-def]
+def _meta(attr: str) -> Extractor:
     def extract(evt: Any, arg: Any) -> Any:
         info = container_info(evt)
         return None if info is None else _str_or_na(getattr(info, attr))
@@ -131,7 +138,7 @@ def _find_mount(info: ContainerInfo, arg: Any, by: str) -> dict[str, Any] | None
     return None
 
 
-def _mount_field(key: str | None, by: str):  # type: ignore[no-untyped-def]
+def _mount_field(key: str | None, by: str) -> Extractor:
     def extract(evt: Any, arg: Any) -> str | None:
         info = container_info(evt)
         if info is None:
@@ -192,7 +199,7 @@ container.field(
 )(_meta("image_digest"))
 
 
-def _probe_field(attr: str):  # type: ignore[no-untyped-def]
+def _probe_field(attr: str) -> Extractor:
     def extract(evt: Any, arg: Any) -> str | None:
         info = container_info(evt)
         if info is None:
@@ -288,7 +295,7 @@ container.field(
 )(_meta("cni_json"))
 
 
-def _host_flag(attr: str):  # type: ignore[no-untyped-def]
+def _host_flag(attr: str) -> Extractor:
     def extract(evt: Any, arg: Any) -> bool | None:
         info = container_info(evt)
         return None if info is None or not info.has_metadata else bool(getattr(info, attr))

@@ -17,7 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from sinsp.fields.container import container_info, labels_text
-from sinsp.fields.registry import REGISTRIES, ArgKind, FieldClassBuilder, FieldFlag, FieldType
+from sinsp.fields.registry import (
+    REGISTRIES,
+    ArgKind,
+    Extractor,
+    FieldClassBuilder,
+    FieldFlag,
+    FieldType,
+)
 from sinsp.state.containers import ContainerInfo
 
 T = FieldType
@@ -34,7 +41,7 @@ _LOOKUP = (
 SHORT_ID_LEN = 12
 
 
-def _label_field(label: str):  # type: ignore[no-untyped-def]
+def _label_field(label: str) -> Extractor:
     def extract(evt: Any, arg: Any) -> str | None:
         info = container_info(evt)
         return None if info is None else info.labels.get(label)
@@ -86,7 +93,7 @@ k8s.field(
 )(_label_field("io.kubernetes.pod.uid"))
 
 
-def _sandbox_id(full: bool):  # type: ignore[no-untyped-def]
+def _sandbox_id(full: bool) -> Extractor:
     def extract(evt: Any, arg: Any) -> str | None:
         info = container_info(evt)
         if info is None or not info.pod_sandbox_id:
@@ -141,7 +148,7 @@ def _pod_labels_text(evt: Any, arg: Any) -> str | None:
     return None if labels is None else labels_text(labels)
 
 
-def _pod_status(attr: str):  # type: ignore[no-untyped-def]
+def _pod_status(attr: str) -> Extractor:
     """k8s.pod.ip / k8s.pod.cni.json: the container's own pod status, else the sandbox's."""
 
     def extract(evt: Any, arg: Any) -> str | None:

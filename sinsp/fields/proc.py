@@ -14,6 +14,7 @@ from typing import Any
 from sinsp.fields.registry import (
     REGISTRIES,
     ArgKind,
+    Extractor,
     FieldClassBuilder,
     FieldFlag,
     FieldType,
@@ -77,11 +78,11 @@ def cmdline_of(t: ThreadInfo) -> str:
     return t.comm + "".join(" " + a for a in t.args)
 
 
-def _state(evt: Any) -> dict[str, Any]:
+def _state(evt: Any) -> dict[object, Any]:  # keys: names, or (name, variant) tuples
     insp = evt.inspector
     if insp is None:
         return {}
-    st: dict[str, Any] | None = getattr(insp, "field_state", None)
+    st: dict[object, Any] | None = getattr(insp, "field_state", None)
     if st is None:
         st = {}
         insp.field_state = st
@@ -129,7 +130,7 @@ def render_double(v: Any) -> str:
     return "<NA>" if v is None else f"{v:.1f}"
 
 
-def _with_thread(fn):  # type: ignore[no-untyped-def]
+def _with_thread(fn: Callable[[ThreadInfo], Any]) -> Extractor:
     def extract(evt: Any, arg: Any) -> Any:
         t = evt.thread
         return None if t is None else fn(t)
@@ -266,7 +267,7 @@ _f("proc.pexepath", T.CHARBUF, "the proc.exepath (full executable path) of the p
    _pexepath)  # fmt: skip
 
 
-def _ancestor_field(attr_fn, *, apid: bool = False):  # type: ignore[no-untyped-def]
+def _ancestor_field(attr_fn: Callable[[ThreadInfo], Any], *, apid: bool = False) -> Extractor:
     """proc.a*[N]: the N-th ancestor's value; without N, every ancestor's (filters)."""
 
     def extract(evt: Any, arg: Any) -> Any:
@@ -502,7 +503,7 @@ _f(
 )
 
 
-def _thread_cpu(user: bool, system: bool):  # type: ignore[no-untyped-def]
+def _thread_cpu(user: bool, system: bool) -> Extractor:
     def extract(evt: Any, arg: Any) -> float | None:
         t = evt.thread
         if t is None or evt.name != "procinfo":
@@ -590,7 +591,7 @@ def _vpgid_name(evt: Any, arg: Any) -> str | None:
     return None if leader is None else leader.comm
 
 
-def _probe(category: int):  # type: ignore[no-untyped-def]
+def _probe(category: int) -> Extractor:
     def extract(evt: Any, arg: Any) -> bool | None:
         t = evt.thread
         return None if t is None else t.category == category
@@ -672,7 +673,7 @@ _f(
 )
 
 
-def _nonzero(attr: str):  # type: ignore[no-untyped-def]
+def _nonzero(attr: str) -> Callable[[ThreadInfo], int | None]:
     """libsinsp uses 0 as "not known" for the inode facts and the pidns start."""
 
     def get(t: ThreadInfo) -> int | None:
@@ -770,7 +771,7 @@ _f(
 )
 
 
-def _leader_attr(kind: str, attr: str):  # type: ignore[no-untyped-def]
+def _leader_attr(kind: str, attr: str) -> Extractor:
     def extract(evt: Any, arg: Any) -> str | None:
         leader = _leader(evt, kind)
         return None if leader is None else getattr(leader, attr)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sinsp.fields.registry import REGISTRIES, FieldClassBuilder, FieldType
+from sinsp.fields.registry import REGISTRIES, Extractor, FieldClassBuilder, FieldType
 
 T = FieldType
 user = FieldClassBuilder("user", "Information about the user executing the specific event.")
 group = FieldClassBuilder("group", "Information about the user group.")
 
 
-def _user_attr(attr: str, *, login: bool = False):  # type: ignore[no-untyped-def]
+def _user_attr(attr: str, *, login: bool = False) -> Extractor:
     def extract(evt: Any, arg: Any) -> Any:
         t = evt.thread
         insp = evt.inspector

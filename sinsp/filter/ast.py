@@ -15,6 +15,7 @@ order*, innermost first: ``FieldRef("fd.name", None, ("basename", "tolower"))``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -52,7 +53,7 @@ TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
 
 
 def _pos() -> int:
-    return field(default=-1, compare=False, repr=False)  # type: ignore[no-any-return]
+    return field(default=-1, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ def line_col(text: str, pos: int) -> tuple[int, int]:
     return line, col
 
 
-def walk(node: Node):  # type: ignore[no-untyped-def]
+def walk(node: Node) -> Iterator[Node]:
     """Yield ``node`` and every node below it, depth first, parents before children."""
     stack: list[Node] = [node]
     while stack:

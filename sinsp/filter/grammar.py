@@ -129,7 +129,8 @@ def _grammar() -> pp.ParserElement:
 
     names = "|".join(ast.TRANSFORMERS)
     xform_open = Regex(rf"({names})\(").set_name("transformer")
-    xform = pp.Forward().set_name("field transformer")
+    xform = pp.Forward()
+    xform.set_name("field transformer")
     xform_names = ", ".join(f"'{n}'" for n in ("val", *ast.TRANSFORMERS))
     xform <<= (xform_open
                - (xform | field).set_name(f"a field or a nested valid transformer: {xform_names}")
@@ -189,7 +190,8 @@ def _grammar() -> pp.ParserElement:
         return ast.Compare(t[0], t[1], t[2], loc)
 
     # -- boolean structure --------------------------------------------------------------------
-    expr = pp.Forward().set_name("expression")
+    expr = pp.Forward()
+    expr.set_name("expression")
     paren = Suppress("(") - expr - rpar_expr
     field_check = ((field | xform) - condition).add_parse_action(check_action)
     macro_ref = identifier.copy().add_parse_action(lambda s, loc, t: ast.Identifier(t[0], loc))
@@ -268,7 +270,7 @@ def parse(text: str) -> ast.Expr:
         raise _error(text, _message(text, e), e.loc) from None
     except RecursionError:
         raise _error(text, f"exceeded max depth limit of {MAX_DEPTH}", 0) from None
-    return result[0]  # type: ignore[no-any-return]
+    return result[0]
 
 
 def _message(text: str, e: pp.ParseBaseException) -> str:

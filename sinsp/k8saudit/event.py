@@ -160,6 +160,13 @@ def _single(value: Any, max_event_size: int, size_hint: int) -> AuditEvent | Aud
     return AuditEvent(value, ts, raw=raw)
 
 
+def _add(out: ParseResult, got: AuditEvent | AuditEventError) -> None:
+    if isinstance(got, AuditEventError):
+        out.errors.append(got)
+    else:
+        out.events.append(got)
+
+
 def _collect(value: Any, out: ParseResult, max_event_size: int, size_hint: int) -> None:
     if isinstance(value, list):
         for item in value:
@@ -169,12 +176,10 @@ def _collect(value: Any, out: ParseResult, max_event_size: int, size_hint: int) 
         kind = value.get("kind")
         if kind == "EventList" and isinstance(value.get("items"), list):
             for item in value["items"]:
-                got = _single(item, max_event_size, size_hint)
-                (out.errors if isinstance(got, AuditEventError) else out.events).append(got)
+                _add(out, _single(item, max_event_size, size_hint))
             return
         if kind == "Event":
-            got = _single(value, max_event_size, size_hint)
-            (out.errors if isinstance(got, AuditEventError) else out.events).append(got)
+            _add(out, _single(value, max_event_size, size_hint))
             return
     raise AuditFormatError(NOT_RECOGNIZED)
 
