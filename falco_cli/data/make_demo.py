@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from scap.metadata import GroupInfo, MachineInfo, ProcInfo, UserInfo
 from scap.testing import EventBuilder, write_capture
@@ -40,19 +41,21 @@ def events() -> list:
     return out
 
 
+def _proc(**kw: Any) -> ProcInfo:
+    """A root process of the story, its cwd /root/."""
+    return ProcInfo(cwd="/root/", fdlimit=1024, uid=0, gid=0, loginuid=0, **kw)
+
+
 def processes() -> list[ProcInfo]:
-    common = {"cwd": "/root/", "fdlimit": 1024, "uid": 0, "gid": 0, "loginuid": 0}
     return [
-        ProcInfo(tid=1, pid=1, ptid=0, comm="systemd", exe="/sbin/init", exepath="/sbin/init",
-                 **common),
-        ProcInfo(tid=800, pid=800, ptid=1, comm="sshd", exe="/usr/sbin/sshd",
-                 exepath="/usr/sbin/sshd", args=["-D"], **common),
-        ProcInfo(tid=1000, pid=1000, ptid=800, comm="bash", exe="-bash", exepath="/usr/bin/bash",
-                 **common),
-        ProcInfo(tid=1001, pid=1001, ptid=1000, comm="cat", exe="cat", exepath="/usr/bin/cat",
-                 args=["/etc/shadow"], **common),
-        ProcInfo(tid=1002, pid=1002, ptid=1000, comm="tee", exe="tee", exepath="/usr/bin/tee",
-                 args=["-a", "/etc/hosts"], **common),
+        _proc(tid=1, pid=1, ptid=0, comm="systemd", exe="/sbin/init", exepath="/sbin/init"),
+        _proc(tid=800, pid=800, ptid=1, comm="sshd", exe="/usr/sbin/sshd",
+              exepath="/usr/sbin/sshd", args=["-D"]),
+        _proc(tid=1000, pid=1000, ptid=800, comm="bash", exe="-bash", exepath="/usr/bin/bash"),
+        _proc(tid=1001, pid=1001, ptid=1000, comm="cat", exe="cat", exepath="/usr/bin/cat",
+              args=["/etc/shadow"]),
+        _proc(tid=1002, pid=1002, ptid=1000, comm="tee", exe="tee", exepath="/usr/bin/tee",
+              args=["-a", "/etc/hosts"]),
     ]
 
 
