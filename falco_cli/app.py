@@ -794,6 +794,7 @@ def process_events(s: State) -> RunResult:
     # on which events the prefilter keeps; live (and simulate_drops) checks on every event
     markers = s.source_kind == "replay" and not cfg["syscall_event_drops.simulate_drops"]
     before = DropCounters()
+    n_seen = 0
     if duration_ns and s.source_kind == "replay" and s.prefilter is not None and \
             s.capture_file:
         start_ts = _capture_first_ts(s.capture_file)   # -M counts from the capture's start
@@ -813,6 +814,7 @@ def process_events(s: State) -> RunResult:
                 start_ts = ts
             elif duration_ns and ts - start_ts >= duration_ns:
                 break
+            n_seen += 1
             if concurrent:
                 with lock:               # the k8s_audit thread counts into the same state
                     s.n_evts += 1
@@ -856,11 +858,18 @@ def process_events(s: State) -> RunResult:
     except Exception as e:
         res = RunResult.fatal(f"{type(e).__name__}: {e}")
     finally:
-        if s.source_kind == "replay":
-            # events the prefilter kept in C were read from the capture too (Falco counts them)
-            n_pre = getattr(insp, "prefiltered", 0)
-            if isinstance(n_pre, int) and n_pre > 0:
-                s.n_evts += n_pre
+        if s.prefilter is not None and s.source_kind == "replay":
+            # count what the loop would have seen without the prefilter: every event read
+            # (those dropped in C included) but the hidden ones, as before
+            st = insp.stats
+            read = st.events + insp.prefiltered
+            unseen = read - st.hidden_state_only - st.hidden_container - n_seen
+            if unseen > 0:
+                if concurrent:
+                    with lock:
+                        s.n_evts += unseen
+                else:
+                    s.n_evts += unseen
         close = getattr(insp, "close", None)
         if close is not None:
             close()
