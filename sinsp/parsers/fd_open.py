@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sinsp.event import param_at, params_of
 from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
 from sinsp.state.fds import FdInfo, FdType
 from sinsp.state.threads import CL_CLONE_FILES
 
 if TYPE_CHECKING:
+    from scap import EventRecord
+
     from sinsp.event import Event
     from sinsp.inspector import Inspector
     from sinsp.verdict import Verdict
@@ -27,26 +30,41 @@ PPM_FCNTL_F_DUPFD_CLOEXEC = 26
 PPM_O_F_CREATED = 1 << 14  # probe flag: the open created the file
 
 
-def _open_args(evt: Event) -> tuple[str, int, int | None]:
-    """(name, flags, dirfd) of an open-family exit, taken as sinsp 0.29.3's
-    parse_open_openat_creat_exit takes them: the old openat exit (fd only) from
-    its enter event; open/openat_2/openat2 from the exit, but from the enter
-    (dirfd included) whenever the paired enter carries a name that is neither
-    empty nor ``<NA>`` (the exit keeps only its PPM_O_F_CREATED bit);
-    open_by_handle_at from its absolute ``path``."""
-    if evt.has_param("path"):  # open_by_handle_at: always absolute
-        return as_str(evt.record_param("path")), as_int(evt.record_param("flags")), None
-    has_name = evt.has_param("name")
-    name = evt.record_param("name")
-    flags = as_int(evt.record_param("flags"))
-    dirfd = evt.record_param("dirfd")
-    if evt.enter is not None:
-        ename = evt.enter_param("name")
-        if not has_name or as_str(ename) not in ("", "<NA>"):
-            name = ename
-            flags = as_int(evt.enter_param("flags")) | (flags & PPM_O_F_CREATED)
-            dirfd = evt.enter_param("dirfd")
-    return as_str(name), flags, dirfd if isinstance(dirfd, int) else None
+_EXIT_PARAMS = ("flags", "dev", "ino")
+_NAME_PARAMS = ("name", "dirfd")
+#: enter type -> indexes of its (name, flags, dirfd) params (-1: absent)
+_ENTER_IDX: dict[int, tuple[int, int, int]] = {}
+
+
+def _enter_index(enter: EventRecord) -> tuple[int, int, int]:
+    idx = _ENTER_IDX.get(enter.type)
+    if idx is None:
+        names = [p.name for p in enter.info.params] if enter.info is not None else []
+        idx = _ENTER_IDX[enter.type] = tuple(  # type: ignore[assignment]
+            names.index(n) if n in names else -1 for n in ("name", "flags", "dirfd"))
+    return idx  # type: ignore[return-value]
+
+
+def _open_args(evt: Event) -> tuple[str, int, int | None, object, object]:
+    """(name, flags, dirfd, dev, ino) of an open-family exit, taken as sinsp
+    0.29.3's parse_open_openat_creat_exit takes them: the old openat exit (fd
+    only) from its enter event; open/openat_2/openat2 from the exit, but from
+    the enter (dirfd included) whenever the paired enter carries a name that is
+    neither empty nor ``<NA>`` (the exit keeps only its PPM_O_F_CREATED bit)."""
+    flags, dev, ino = params_of(evt, _EXIT_PARAMS)
+    flags = as_int(flags)
+    enter = evt.enter
+    if enter is not None:
+        i_name, i_flags, i_dirfd = _enter_index(enter)
+        n = enter.nparams
+        name = param_at(enter, i_name) if 0 <= i_name < n else None
+        if name and name != "<NA>":
+            eflags = param_at(enter, i_flags) if 0 <= i_flags < n else 0
+            dirfd = param_at(enter, i_dirfd) if 0 <= i_dirfd < n else None
+            return (as_str(name), as_int(eflags) | (flags & PPM_O_F_CREATED),
+                    dirfd if isinstance(dirfd, int) else None, dev, ino)
+    name, dirfd = params_of(evt, _NAME_PARAMS)
+    return as_str(name), flags, dirfd if isinstance(dirfd, int) else None, dev, ino
 
 
 _UNPRINTABLE = bytes(c if 0x20 <= c < 0x7F else 0x2E for c in range(256))
@@ -67,13 +85,30 @@ def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     table = fd_table(evt)
     if fd is None or fd < 0 or table is None:
         return
-    name, flags, dirfd = _open_args(evt)
+    name, flags, dirfd, dev, ino = _open_args(evt)
     path = printable_path(resolve_path(evt, name, dirfd))
     ftype = FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE
     info = FdInfo(fd, ftype, path)
     info.openflags = flags
-    info.dev = as_int(evt.record_param("dev"))
-    info.ino = as_int(evt.record_param("ino"))
+    info.dev = as_int(dev)
+    info.ino = as_int(ino)
+    table.add(info)
+    evt.fdnum = fd
+    evt.fd = info
+
+
+def parse_open_by_handle_at_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """open_by_handle_at: the kernel's absolute ``path`` and the exit's flags."""
+    fd = retval(evt)
+    table = fd_table(evt)
+    if fd is None or fd < 0 or table is None:
+        return
+    flags = as_int(evt.param("flags"))
+    path = printable_path(resolve_path(evt, as_str(evt.param("path")) or "/"))
+    info = FdInfo(fd, FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE, path)
+    info.openflags = flags
+    info.dev = as_int(evt.param("dev"))
+    info.ino = as_int(evt.param("ino"))
     table.add(info)
     evt.fdnum = fd
     evt.fd = info
@@ -176,7 +211,7 @@ HANDLERS = {
     ("open", "X"): parse_open_exit,
     ("openat", "X"): parse_open_exit,
     ("openat2", "X"): parse_open_exit,
-    ("open_by_handle_at", "X"): parse_open_exit,
+    ("open_by_handle_at", "X"): parse_open_by_handle_at_exit,
     ("creat", "X"): parse_creat_exit,
     ("close", "X"): parse_close_exit,
     ("close_range", "X"): parse_close_range_exit,
