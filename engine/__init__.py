@@ -14,7 +14,7 @@ Layout (Falco's split): ``reader`` (YAML -> items), ``collector`` (append/overri
 
 from engine.engine import RuleEngine
 from engine.errors import EngineError, ItemError, RulesError, UnknownRuleError
-from engine.explain import Explanation, ExplainNode
+from engine.explain import ExplainNode, Explanation
 from engine.formats import Alert, OutputFormat, OutputFormatError
 from engine.load_result import (
     Context,
@@ -50,9 +50,9 @@ __all__ = [
     "Priority",
     "RuleEngine",
     "RuleMatch",
-    "Ruleset",
     "RulesError",
     "RulesFileResult",
+    "Ruleset",
     "UnknownRuleError",
     "WarningCode",
 ]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from engine.compiler import CompiledRule
 
-__all__ = ["Explanation", "ExplainNode", "explain_rule"]
+__all__ = ["ExplainNode", "Explanation", "explain_rule"]
 
 
 @dataclass(frozen=True, slots=True)

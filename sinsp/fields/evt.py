@@ -253,12 +253,14 @@ _time_field("evt.datetime.s", "event timestamp as a datetime string with no nano
             lambda ts: fmt.ts_datetime(ts, False))  # fmt: skip
 
 
-@evt.field("evt.rawtime", FieldType.ABSTIME, "absolute event timestamp, i.e. nanoseconds from epoch.")
+@evt.field("evt.rawtime", FieldType.ABSTIME,
+           "absolute event timestamp, i.e. nanoseconds from epoch.")
 def _rawtime(evt: Any, arg: Any) -> Any:
     return evt.record.ts
 
 
-@evt.field("evt.rawtime.s", FieldType.ABSTIME, "integer part of the event timestamp (e.g. seconds since epoch).")
+@evt.field("evt.rawtime.s", FieldType.ABSTIME,
+           "integer part of the event timestamp (e.g. seconds since epoch).")
 def _rawtime_s(evt: Any, arg: Any) -> Any:
     return evt.record.ts // _ONE_S
 
@@ -274,18 +276,21 @@ def _rel(evt: Any) -> int:
     return evt.record.ts - (first if first is not None else evt.record.ts)
 
 
-@evt.field("evt.reltime", FieldType.RELTIME, "number of nanoseconds from the beginning of the capture.",
+@evt.field("evt.reltime", FieldType.RELTIME,
+           "number of nanoseconds from the beginning of the capture.",
            renderer=_padded)  # fmt: skip
 def _reltime(evt: Any, arg: Any) -> Any:
     return _rel(evt)
 
 
-@evt.field("evt.reltime.s", FieldType.RELTIME, "number of seconds from the beginning of the capture.")
+@evt.field("evt.reltime.s", FieldType.RELTIME,
+           "number of seconds from the beginning of the capture.")
 def _reltime_s(evt: Any, arg: Any) -> Any:
     return _rel(evt) // _ONE_S
 
 
-@evt.field("evt.reltime.ns", FieldType.RELTIME, "fractional part (in ns) of the time from the beginning "
+@evt.field("evt.reltime.ns", FieldType.RELTIME,
+           "fractional part (in ns) of the time from the beginning "
            "of the capture.", renderer=_padded)  # fmt: skip
 def _reltime_ns(evt: Any, arg: Any) -> Any:
     return _rel(evt) % _ONE_S
@@ -313,7 +318,8 @@ def _latency_or_none(evt: Any) -> int | None:
     return latency_of(evt)
 
 
-@evt.field("evt.latency", FieldType.RELTIME, "delta between an exit event and the correspondent enter "
+@evt.field("evt.latency", FieldType.RELTIME,
+           "delta between an exit event and the correspondent enter "
            "event, in nanoseconds.")  # fmt: skip
 def _latency(evt: Any, arg: Any) -> Any:
     return _latency_or_none(evt)
@@ -415,8 +421,10 @@ def _delta_field(name: str, mode: str, desc: str, renderer: Any = None) -> None:
     evt.field(name, FieldType.RELTIME, desc, renderer=renderer)(ex)
 
 
-_delta_field("evt.deltatime", "", "delta between this event and the previous event, in nanoseconds.")
-_delta_field("evt.deltatime.s", "s", "integer part of the delta between this event and the previous event.")
+_delta_field("evt.deltatime", "",
+             "delta between this event and the previous event, in nanoseconds.")
+_delta_field("evt.deltatime.s", "s",
+             "integer part of the delta between this event and the previous event.")
 _delta_field("evt.deltatime.ns", "ns", "fractional part of the delta between this event and the "
              "previous event.", _padded)  # fmt: skip
 
@@ -438,14 +446,16 @@ def _outputtime(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
 
 
 _outputtime.wants_options = True  # type: ignore[attr-defined]
-evt.field("evt.outputtime", FieldType.CHARBUF, "this depends on -t param, default is %evt.time ('h').",
+evt.field("evt.outputtime", FieldType.CHARBUF,
+          "this depends on -t param, default is %evt.time ('h').",
           flags=FieldFlag.PRINT_ONLY | FieldFlag.HIDDEN)(_outputtime)  # fmt: skip
 
 
 # -- type and direction -----------------------------------------------------------------------
 
 
-@evt.field("evt.dir", FieldType.CHARBUF, "event direction can be either '>' for enter events or '<' "
+@evt.field("evt.dir", FieldType.CHARBUF,
+           "event direction can be either '>' for enter events or '<' "
            "for exit events.")  # fmt: skip
 def _dir(evt: Any, arg: Any) -> Any:
     return "<" if evt.record.type & 1 else ">"
@@ -478,7 +488,8 @@ def _type(evt: Any, arg: Any) -> Any:
     return type_name(evt)
 
 
-@evt.field("evt.type.is", FieldType.UINT32, "allows one to specify an event type, and returns 1 for "
+@evt.field("evt.type.is", FieldType.UINT32,
+           "allows one to specify an event type, and returns 1 for "
            "events that are of that type. For example, evt.type.is.open returns 1 for open events, "
            "0 for any other event.", arg=ArgKind.KEY,
            flags=FieldFlag.REQUIRES_ARG | FieldFlag.DOT_ARG)  # fmt: skip
@@ -512,7 +523,8 @@ def _syscall_type(evt: Any, arg: Any) -> Any:
     return type_name(evt)
 
 
-@evt.field("evt.category", FieldType.CHARBUF, "The event category. Example values are 'file' (for file "
+@evt.field("evt.category", FieldType.CHARBUF,
+           "The event category. Example values are 'file' (for file "
            "operations like open and close), 'net' (for network operations like socket and bind), "
            "memory (for things like brk or mmap), and so on.")  # fmt: skip
 def _category_field(evt: Any, arg: Any) -> Any:
@@ -532,7 +544,8 @@ def _args(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
 
 
 _args.wants_options = True  # type: ignore[attr-defined]
-evt.field("evt.args", FieldType.CHARBUF, "all the event arguments, aggregated into a single string.")(_args)
+evt.field("evt.args", FieldType.CHARBUF,
+          "all the event arguments, aggregated into a single string.")(_args)
 
 
 # -- syslog (sinsp_decoder_syslog: writes to /dev/log) ---------------------------------------
@@ -611,8 +624,10 @@ def _arg(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
 
 
 _arg.wants_options = True  # type: ignore[attr-defined]
-evt.field("evt.arg", FieldType.CHARBUF, "one of the event arguments specified by name or by number. "
-          "Some events (e.g. return codes or FDs) will be converted into a text representation when "
+evt.field("evt.arg", FieldType.CHARBUF,
+          "one of the event arguments specified by name or by number. "
+          "Some events (e.g. return codes or FDs) will be converted into a text representation "
+          "when "
           "possible. E.g. 'evt.arg.fd' or 'evt.arg[0]'.", arg=ArgKind.KEY,
           flags=FieldFlag.REQUIRES_ARG | FieldFlag.DOT_ARG, display="evt.arg")(_arg)  # fmt: skip
 
@@ -685,7 +700,8 @@ def _buflen_value(evt: Any) -> int | None:
     return res if res >= 0 else None
 
 
-@evt.field("evt.buflen", FieldType.UINT64, "the length of the binary data buffer for events that have "
+@evt.field("evt.buflen", FieldType.UINT64,
+           "the length of the binary data buffer for events that have "
            "one, like read(), recvfrom(), etc.")  # fmt: skip
 def _buflen(evt: Any, arg: Any) -> Any:
     if evt.fd is None or not _category(evt) & EC_IO_BASE:
@@ -696,7 +712,8 @@ def _buflen(evt: Any, arg: Any) -> Any:
 # -- result ------------------------------------------------------------------------------------
 
 
-@evt.field("evt.res", FieldType.CHARBUF, "event return value, as a string. If the event failed, the "
+@evt.field("evt.res", FieldType.CHARBUF,
+           "event return value, as a string. If the event failed, the "
            "result is an error code string (e.g. 'ENOENT'), otherwise the result is the string "
            "'SUCCESS'.")  # fmt: skip
 def _res(evt: Any, arg: Any) -> Any:
@@ -712,7 +729,8 @@ def _res(evt: Any, arg: Any) -> Any:
     return resolved or value
 
 
-@evt.field("evt.rawres", FieldType.INT64, "event return value, as a number (e.g. -2). Useful for range "
+@evt.field("evt.rawres", FieldType.INT64,
+           "event return value, as a number (e.g. -2). Useful for range "
            "comparisons.")  # fmt: skip
 def _rawres(evt: Any, arg: Any) -> Any:
     i = _res_index(evt)
@@ -746,7 +764,8 @@ _flag_bool("evt.is_wait", EF.WAITS,
            "'true' for events that make the thread wait, e.g. sleep(), select(), poll().")
 
 
-@evt.field("evt.io_dir", FieldType.CHARBUF, "'r' for events that read from FDs, like read(); 'w' for "
+@evt.field("evt.io_dir", FieldType.CHARBUF,
+           "'r' for events that read from FDs, like read(); 'w' for "
            "events that write to FDs, like write().")  # fmt: skip
 def _io_dir(evt: Any, arg: Any) -> Any:
     f = evt_flags(evt)
@@ -757,7 +776,8 @@ def _io_dir(evt: Any, arg: Any) -> Any:
     return None
 
 
-@evt.field("evt.wait_latency", FieldType.RELTIME, "for events that make the thread wait (e.g. sleep(), "
+@evt.field("evt.wait_latency", FieldType.RELTIME,
+           "for events that make the thread wait (e.g. sleep(), "
            "select(), poll()), this is the time spent waiting for the event to return, in "
            "nanoseconds.")  # fmt: skip
 def _wait_latency(evt: Any, arg: Any) -> Any:
@@ -776,7 +796,8 @@ def _is_syslog(evt: Any, arg: Any) -> Any:
 # -- counters ----------------------------------------------------------------------------------
 
 
-@evt.field("evt.count", FieldType.UINT32, "This filter field always returns 1 and can be used to count "
+@evt.field("evt.count", FieldType.UINT32,
+           "This filter field always returns 1 and can be used to count "
            "events from inside chisels.")  # fmt: skip
 def _count(evt: Any, arg: Any) -> Any:
     return 1
@@ -799,8 +820,9 @@ _FILE_FD = frozenset({1, 16, 2})
 _NET_FD = frozenset({3, 4, 5, 6, 8})
 
 
-@evt.field("evt.count.error", FieldType.UINT32, "This filter field returns 1 for events that returned "
-           "with an error, and can be used to count event failures from inside chisels.")  # fmt: skip
+@evt.field("evt.count.error", FieldType.UINT32,
+           "This filter field returns 1 for events that returned with an error, and can be "
+           "used to count event failures from inside chisels.")  # fmt: skip
 def _count_error(evt: Any, arg: Any) -> Any:
     return _error_count(evt)
 
@@ -825,7 +847,8 @@ def _count_error_net(evt: Any, arg: Any) -> Any:
     return _error_count(evt) if evt.record.type in _NET_X else None
 
 
-@evt.field("evt.count.error.memory", FieldType.UINT32, "This filter field returns 1 for events that "
+@evt.field("evt.count.error.memory", FieldType.UINT32,
+           "This filter field returns 1 for events that "
            "returned with an error and are related to memory allocation, and can be used to count "
            "event failures from inside chisels.")  # fmt: skip
 def _count_error_memory(evt: Any, arg: Any) -> Any:
@@ -844,7 +867,8 @@ def _count_error_other(evt: Any, arg: Any) -> Any:
     return _error_count(evt)
 
 
-@evt.field("evt.count.exit", FieldType.UINT32, "This filter field returns 1 for exit events, and can be "
+@evt.field("evt.count.exit", FieldType.UINT32,
+           "This filter field returns 1 for exit events, and can be "
            "used to count single events from inside chisels.")  # fmt: skip
 def _count_exit(evt: Any, arg: Any) -> Any:
     return 1 if evt.record.type & 1 else None
@@ -882,8 +906,10 @@ class _Within(int):
 
 _ABSPATH_ARGS = {
     # etype: {argid: (dirfd param, path param)}
-    "renameat": {0: ("olddirfd", "oldpath"), 1: ("olddirfd", "oldpath"), 2: ("newdirfd", "newpath")},
-    "symlinkat": {0: ("linkdirfd", "linkpath"), 1: ("linkdirfd", "linkpath"), 2: ("linkdirfd", "linkpath")},
+    "renameat": {0: ("olddirfd", "oldpath"), 1: ("olddirfd", "oldpath"),
+                 2: ("newdirfd", "newpath")},
+    "symlinkat": {0: ("linkdirfd", "linkpath"), 1: ("linkdirfd", "linkpath"),
+                  2: ("linkdirfd", "linkpath")},
     "linkat": {0: ("olddir", "oldpath"), 1: ("olddir", "oldpath"), 2: ("newdir", "newpath")},
     "unlinkat": {0: ("dirfd", "name"), 1: ("dirfd", "name"), 2: ("dirfd", "name")},
     "openat": {0: ("dirfd", "name"), 1: ("dirfd", "name"), 2: ("dirfd", "name")},
@@ -923,7 +949,7 @@ def abspath(evt: Any, which: int) -> str | None:
     else:
         fdi = fmt.thread_fd(thread, dirfd)
         sdir = "<UNKNOWN>/" if fdi is None else fdi.name + "/"
-    joined, relative = fmt.concatenate_paths(sdir, path)
+    joined, _ = fmt.concatenate_paths(sdir, path)
     return joined
 
 
@@ -934,8 +960,10 @@ def _abspath_field(name: str, which: int, desc: str) -> None:
     evt.field(name, FieldType.CHARBUF, desc)(ex)
 
 
-_abspath_field("evt.abspath", 0, "Absolute path calculated from dirfd and name during syscalls like "
-               "renameat and symlinkat. Use 'evt.abspath.src' or 'evt.abspath.dst' for syscalls that "
+_abspath_field("evt.abspath", 0,
+               "Absolute path calculated from dirfd and name during syscalls like "
+               "renameat and symlinkat. Use 'evt.abspath.src' or 'evt.abspath.dst' for syscalls "
+               "that "
                "support multiple paths.")  # fmt: skip
 _abspath_field("evt.abspath.src", 1, "Source of evt.abspath for syscalls with two paths.")
 _abspath_field("evt.abspath.dst", 2, "Destination of evt.abspath for syscalls with two paths.")
@@ -975,11 +1003,14 @@ def _open_field(name: str, what: str, desc: str) -> None:
     evt.field(name, FieldType.BOOL, desc)(ex)
 
 
-_open_field("evt.is_open_read", "r", "'true' for open/openat/openat2 events where the path was opened "
+_open_field("evt.is_open_read", "r",
+            "'true' for open/openat/openat2 events where the path was opened "
             "for reading")  # fmt: skip
-_open_field("evt.is_open_write", "w", "'true' for open/openat/openat2 events where the path was opened "
+_open_field("evt.is_open_write", "w",
+            "'true' for open/openat/openat2 events where the path was opened "
             "for writing")  # fmt: skip
-_open_field("evt.is_open_exec", "x", "'true' for open/openat/openat2 or creat events where a file is "
+_open_field("evt.is_open_exec", "x",
+            "'true' for open/openat/openat2 or creat events where a file is "
             "created with execute permissions")  # fmt: skip
 
 
@@ -989,7 +1020,8 @@ def _pluginname(evt: Any, arg: Any) -> Any:
     return None
 
 
-@evt.field("evt.plugininfo", FieldType.CHARBUF, "if the event comes from a plugin, a summary of the "
+@evt.field("evt.plugininfo", FieldType.CHARBUF,
+           "if the event comes from a plugin, a summary of the "
            "event as formatted by the plugin. The plugin must be currently loaded.")  # fmt: skip
 def _plugininfo(evt: Any, arg: Any) -> Any:
     return None

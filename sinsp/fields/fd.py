@@ -98,7 +98,10 @@ def _openat_path(evt: Any, path: str, dirfd: int) -> str:
         sdir = fmt.cwd_of(thread)
     else:
         fdi = fmt.thread_fd(thread, dirfd)
-        sdir = "<UNKNOWN>/" if fdi is None else (fdi.name if fdi.name.endswith("/") else fdi.name + "/")
+        if fdi is None:
+            sdir = "<UNKNOWN>/"
+        else:
+            sdir = fdi.name if fdi.name.endswith("/") else fdi.name + "/"
     joined, _ = fmt.concatenate_paths(sdir, path)
     return joined
 
@@ -132,10 +135,7 @@ def _null_fd_field(evt: Any, thread: Any, what: str) -> Any:
         return f"{_cid(thread)}:{name}"
     if what in ("directory", "containerdirectory"):
         pos = name.rfind("/")
-        if pos > 0:
-            d = name[:pos] if pos < len(name) - 1 else name
-        else:
-            d = "/"
+        d = "/" if pos <= 0 else (name[:pos] if pos < len(name) - 1 else name)
         return d if what == "directory" else f"{_cid(thread)}:{d}"
     if what == "filename":
         pos = name.rfind("/")
@@ -163,14 +163,17 @@ def _num(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return num
 
 
-@_fd_field("fd.type", FieldType.CHARBUF, "type of FD. Can be 'file', 'directory', 'ipv4', 'ipv6', "
-           "'unix', 'pipe', 'event', 'signalfd', 'eventpoll', 'inotify' or 'signalfd'.")  # fmt: skip
+@_fd_field("fd.type", FieldType.CHARBUF,
+           "type of FD. Can be 'file', 'directory', 'ipv4', 'ipv6', 'unix', 'pipe', 'event', "
+           "'signalfd', 'eventpoll', 'inotify' or 'signalfd'.")  # fmt: skip
 def _type(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return None if fdi is None else fdi.typename
 
 
-@_fd_field("fd.typechar", FieldType.CHARBUF, "type of FD as a single character. Can be 'f' for file, "
-           "4 for IPv4 socket, 6 for IPv6 socket, 'u' for unix socket, p for pipe, 'e' for eventfd, "
+@_fd_field("fd.typechar", FieldType.CHARBUF,
+           "type of FD as a single character. Can be 'f' for file, "
+           "4 for IPv4 socket, 6 for IPv6 socket, 'u' for unix socket, p for pipe, 'e' for "
+           "eventfd, "
            "'s' for signalfd, 'l' for eventpoll, 'i' for inotify, 'o' for unknown.")  # fmt: skip
 def _typechar(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None:
@@ -185,15 +188,17 @@ def _connect_failed(evt: Any) -> bool:
     return int.from_bytes(rec.rawparam(0)[:8], "little", signed=True) < 0
 
 
-@_fd_field("fd.name", FieldType.CHARBUF, "FD full name. If the fd is a file, this field contains the "
-           "full path. If the FD is a socket, this field contain the connection tuple.")  # fmt: skip
+@_fd_field("fd.name", FieldType.CHARBUF,
+           "FD full name. If the fd is a file, this field contains the full path. If the FD is "
+           "a socket, this field contain the connection tuple.")  # fmt: skip
 def _name(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None or _connect_failed(evt):
         return _null_fd_field(evt, thread, "name")
     return fmt.sanitize(fdi.name)
 
 
-@_fd_field("fd.directory", FieldType.CHARBUF, "If the fd is a file, the directory that contains it.")
+@_fd_field("fd.directory", FieldType.CHARBUF,
+           "If the fd is a file, the directory that contains it.")
 def _directory(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return _dir_of(evt, thread, fdi, "directory")
 
@@ -426,7 +431,8 @@ def _is_server(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return False
 
 
-@_fd_field("fd.uid", FieldType.CHARBUF, "a unique identifier for the FD, created by chaining the FD "
+@_fd_field("fd.uid", FieldType.CHARBUF,
+           "a unique identifier for the FD, created by chaining the FD "
            "number and the thread ID.")  # fmt: skip
 def _uid(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if evt.record.type == 228:  # container event
@@ -464,7 +470,8 @@ _OPEN_X = frozenset({3, 59, 103, 307, 327})
 _ACCEPT_X = frozenset({27, 57, 247, 249, 389})  # accept, accept4 and their versions
 
 
-@_fd_field("fd.name_changed", FieldType.BOOL, "True when an event changes the name of an fd used by "
+@_fd_field("fd.name_changed", FieldType.BOOL,
+           "True when an event changes the name of an fd used by "
            "this event. This can occur in some cases such as udp connections where the connection "
            "tuple changes.")  # fmt: skip
 def _name_changed(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
@@ -495,13 +502,15 @@ def _ip_matches(fdi: Any) -> list[str]:
     return []
 
 
-@_sock_field("fd.ip", FieldType.IPADDR, "(FILTER ONLY) matches the ip address (client or server) of "
+@_sock_field("fd.ip", FieldType.IPADDR,
+             "(FILTER ONLY) matches the ip address (client or server) of "
              "the fd.", FieldFlag.FILTER_ONLY | FieldFlag.IS_LIST)  # fmt: skip
 def _ip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return _ip_matches(fdi) or None
 
 
-@_sock_field("fd.net", FieldType.IPNET, "(FILTER ONLY) matches the IP network (client or server) of "
+@_sock_field("fd.net", FieldType.IPNET,
+             "(FILTER ONLY) matches the IP network (client or server) of "
              "the fd.", FieldFlag.FILTER_ONLY | FieldFlag.IS_LIST)  # fmt: skip
 def _net(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return _ip_matches(fdi) or None
@@ -541,7 +550,8 @@ def _ports(fdi: Any) -> list[int]:
     return []
 
 
-@_sock_field("fd.port", FieldType.PORT, "(FILTER ONLY) matches the port (either client or server) of "
+@_sock_field("fd.port", FieldType.PORT,
+             "(FILTER ONLY) matches the port (either client or server) of "
              "the fd.", FieldFlag.FILTER_ONLY | FieldFlag.IS_LIST)  # fmt: skip
 def _port(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return _ports(fdi) or None
@@ -684,7 +694,8 @@ _fdlist_field("fdlist.cips", "for poll events, this is a comma-separated list of
               "addresses in the 'fds' argument, returned as a string.", _fdl_cip)  # fmt: skip
 _fdlist_field("fdlist.sips", "for poll events, this is a comma-separated list of the server IP "
               "addresses in the 'fds' argument, returned as a string.", _fdl_sip)  # fmt: skip
-_fdlist_field("fdlist.cports", "for TCP/UDP FDs, for poll events, this is a comma-separated list of "
+_fdlist_field("fdlist.cports",
+              "for TCP/UDP FDs, for poll events, this is a comma-separated list of "
               "the client TCP/UDP ports in the 'fds' argument, returned as a string.",
               _fdl_cport)  # fmt: skip
 _fdlist_field("fdlist.sports", "for poll events, this is a comma-separated list of the server "

@@ -146,7 +146,8 @@ def _add(name: str, which: int, raw: bool, desc: str) -> None:
 _add("fs.path.name", 1, False, "For any event type that deals with a filesystem path, the path the "
      "file syscall is operating on. This path is always fully resolved, prepending the thread cwd "
      "when needed.")  # fmt: skip
-_add("fs.path.nameraw", 1, True, "For any event type that deals with a filesystem path, the path the "
+_add("fs.path.nameraw", 1, True,
+     "For any event type that deals with a filesystem path, the path the "
      "file syscall is operating on, as provided to the syscall.")  # fmt: skip
 _add("fs.path.source", 2, False, "For syscalls with a source and a target (mv, ln ...), the source "
      "path, fully resolved.")  # fmt: skip

@@ -3,11 +3,10 @@ condition of each rule (macros and lists folded in on the AST)."""
 
 from __future__ import annotations
 
-from sinsp.filter.ast import to_text
+from engine_helpers import codes, load
 
 from engine import Priority, RuleEngine
-
-from engine_helpers import codes, load
+from sinsp.filter.ast import to_text
 
 BASE = """
 - list: shells

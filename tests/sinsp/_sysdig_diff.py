@@ -53,8 +53,8 @@ def our_rows(path: Path, fields: list[str]) -> dict[int, list[str]]:
             importlib.import_module(f"sinsp.fields.{mod}")
         except ImportError:
             pass
-    import sinsp.fields.container  # noqa: F401  (registers the field classes)
-    import sinsp.fields.proc  # noqa: F401
+    import sinsp.fields.container  # registers the field classes
+    import sinsp.fields.proc
     import sinsp.fields.user  # noqa: F401
     from sinsp import Inspector
     from sinsp.fields.registry import REGISTRIES

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "parsers"))
-from _feed import builder, proc, replay  # noqa: E402
+from _feed import builder, proc, replay
 
-import sinsp.fields.container  # noqa: E402, F401
-import sinsp.fields.proc  # noqa: E402, F401
-import sinsp.fields.user  # noqa: E402, F401
-from sinsp.fields.registry import REGISTRIES  # noqa: E402
+import sinsp.fields.container
+import sinsp.fields.proc
+import sinsp.fields.user  # noqa: F401
+from sinsp.fields.registry import REGISTRIES
 
 REG = REGISTRIES["syscall"]
 CID = "feedfacecafe" + "0" * 52

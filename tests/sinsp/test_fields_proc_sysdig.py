@@ -4,7 +4,6 @@ real capture, for every event sysdig shows."""
 from __future__ import annotations
 
 import pytest
-
 from _sysdig_diff import captures, diff, have_sysdig, sysdig_field_names
 
 pytestmark = [
@@ -48,8 +47,8 @@ def _fields() -> list[str]:
 
 
 def test_every_0_29_3_field_of_these_classes_is_registered() -> None:
-    import sinsp.fields.container  # noqa: F401
-    import sinsp.fields.proc  # noqa: F401
+    import sinsp.fields.container
+    import sinsp.fields.proc
     import sinsp.fields.user  # noqa: F401
     from sinsp.fields.registry import REGISTRIES
 

@@ -24,7 +24,7 @@ import pytest
 
 from scap.metadata import FdEntry, GroupInfo, InterfaceInfo, MachineInfo, ProcInfo, UserInfo
 from scap.record import HEADER_V2, EventRecord
-from scap.schema import EVENT_INFO_0_29_3, EF, PT
+from scap.schema import EF, EVENT_INFO_0_29_3, PT
 from scap.testing import encode_param, write_capture
 
 SYSDIG = shutil.which("sysdig")
