@@ -199,7 +199,7 @@ def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     if tup is None:
         # no tuple (TCP fastopen's NULL one, old captures): sinsp leaves the fd as
         # connect enter left it, with the enter's destination and no role
-        addr = evt.enter_param("addr")
+        addr = evt.param("addr")  # the enter's, or current libs' exit-only copy
         if addr is not None:
             _apply_connect_addr(info, addr)
         return

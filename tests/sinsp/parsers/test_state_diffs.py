@@ -232,3 +232,19 @@ def test_every_probe_exit_event_with_state_has_a_parser() -> None:
     for name in ("dup", "dup2", "dup3", "pipe2", "accept4", "memfd_create", "bpf", "clone3",
                  "openat2", "setreuid", "setregid"):
         assert any(schema.EVENT_INFO[t].name == name for t in ids & set(parsers.PARSERS)), name
+
+
+def test_exit_only_connect_without_tuple_takes_its_own_addr() -> None:
+    """A current-libs connect exit (no enter; fd and addr appended to the 0.29.3
+    layout) in progress with a NULL tuple: the destination comes from its addr."""
+    import socket
+    import struct
+
+    b = builder()
+    addr = b"\x02" + socket.inet_aton("1.2.3.6") + struct.pack("<H", 8443)
+    recs = [b.build("SOCKET_SOCKET_E", [2, 1, 0]), b.build("SOCKET_SOCKET_X", [6]),
+            b.build("SOCKET_CONNECT_X", [-115, None, struct.pack("<q", 6), addr])]
+    insp, seen = replay(recs, [proc(100)], probe=lambda e: e.fdnum)
+    info = insp.threads.get(100).fd_table().get(6)
+    assert seen[-1] == 6
+    assert (info.dip, info.dport, info.flags) == ("1.2.3.6", 8443, 0)
