@@ -45,10 +45,7 @@ class ExplainNode:
     def lines(self, depth: int = 0) -> list[str]:
         mark = "+" if self.result else "-"
         label = f"macro {self.macro}: " if self.macro else ""
-        if self.kind in ("and", "or", "not"):
-            body = f"{label}{self.kind}"
-        else:
-            body = f"{label}{self.text}"
+        body = label + (self.kind if self.kind in ("and", "or", "not") else self.text)
         if self.values:
             body += "    [" + ", ".join(f"{k}={v}" for k, v in self.values.items()) + "]"
         out = [f"{'  ' * depth}[{mark}] {body}"]

@@ -54,11 +54,13 @@ def test_print_format_and_star() -> None:
     # without '*', events with an N/A field are not printed (open enter has no fd)
     assert out.splitlines()[0] == "141 /etc/ld.so.cache"
     code, out, _ = invoke("-r", str(CAT), "-p", "*%evt.num %fd.name", "evt.type=open")
+    assert code == 0
     assert out.splitlines()[0] == "140 <NA>"
 
 
 def test_json_lines() -> None:
     code, out, _ = invoke("-r", str(CAT), "-j", "-n", "135")
+    assert code == 0
     first = json.loads(out.splitlines()[0])
     assert first["evt.num"] == 131 and first["evt.type"] == "execve"
     assert first["evt.outputtime"] == 1470327477881730713
@@ -135,6 +137,7 @@ def test_types_past_the_0_29_3_table_are_skipped(tmp_path: Path) -> None:
         b.build("SYSCALL_OPEN_X", [3, "/etc/passwd", 1, 0, 0]),
     ], processes=[ProcInfo(tid=100, pid=100, ptid=1, comm="cat", exe="cat", cwd="/")])
     code, out, _ = invoke("-r", str(path), "-D", "-p", "*%evt.type %evt.dir %fd.name")
+    assert code == 0
     assert out.splitlines() == ["open > <NA>", "open < /etc/passwd"]
     copy = tmp_path / "copy.scap"
     invoke("-r", str(path), "-w", str(copy))

@@ -96,7 +96,7 @@ def _evt_num(line: str) -> int | None:
 def _compare(stem: str, ours: list[str], theirs: list[str]) -> None:
     assert len(ours) == len(theirs), f"{stem}: {len(ours)} lines vs sysdig's {len(theirs)}"
     bad = []
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         if a == b:
             continue
         num = _evt_num(b)
@@ -104,7 +104,7 @@ def _compare(stem: str, ours: list[str], theirs: list[str]) -> None:
             continue
         fa, fb = a.split("|"), b.split("|")
         if len(fa) == len(fb) > 1:
-            cols = [i for i, (x, y) in enumerate(zip(fa, fb)) if x != y]
+            cols = [i for i, (x, y) in enumerate(zip(fa, fb, strict=True)) if x != y]
             bad.append(f"  evt {num}: columns {cols}: sysdig {[fb[i][:80] for i in cols]} "
                        f"pysysdig {[fa[i][:80] for i in cols]}")  # fmt: skip
         else:

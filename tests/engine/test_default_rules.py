@@ -52,7 +52,8 @@ def _scenarios() -> dict[str, tuple[list[Any], str | None]]:
                         "Clear Log Activities")
     b = EventBuilder(ts=1_700_000_000_000_000_000, tid=100)
     out["ptrace_attach"] = ([b.build("SYSCALL_PTRACE_E", [PTRACE_ATTACH, 1]),
-                             b.build("SYSCALL_PTRACE_X", [0, (0, 0), (0, 0)])], "PTRACE attached to process")
+                             b.build("SYSCALL_PTRACE_X", [0, (0, 0), (0, 0)])],
+                            "PTRACE attached to process")
     # benign: reading a library, tracing oneself, appending to a log
     b = EventBuilder(ts=1_700_000_000_000_000_000, tid=100)
     out["benign"] = (_open(b, "/etc/ld.so.cache", O_RDONLY)

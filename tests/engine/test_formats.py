@@ -43,7 +43,7 @@ def test_tokens_and_na(reg: FieldRegistry) -> None:
 
 def test_star_prefix_and_unknown(reg: FieldRegistry) -> None:
     assert OutputFormat("*x=%fd.num", reg).render({"num": 1}) == "x=1"
-    with pytest.raises(OutputFormatError, match="invalid formatting token %no.such"):
+    with pytest.raises(OutputFormatError, match=r"invalid formatting token %no\.such"):
         OutputFormat("x %no.such y", reg)
 
 

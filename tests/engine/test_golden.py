@@ -161,7 +161,7 @@ def test_alert_json_shape() -> None:
 
 def test_explain_matching_and_failing_event() -> None:
     e = _engine()
-    evt, m = _first_event("cat_write", "Open below etc", e)
+    evt, _ = _first_event("cat_write", "Open below etc", e)
     ex = e.explain("Open below etc", evt)
     assert ex.matched
     d = ex.as_dict()

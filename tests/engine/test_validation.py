@@ -49,7 +49,8 @@ def test_not_a_sequence(eng: RuleEngine) -> None:
 
 def test_item_not_a_mapping(eng: RuleEngine) -> None:
     err = only_error(load(eng, "- just a string\n"))
-    assert err.message == "Unexpected element type. Each element should be a yaml associative array."
+    assert err.message == ("Unexpected element type. "
+                           "Each element should be a yaml associative array.")
     assert chain(err)[-1] == ("rules content item", "", 0, 2)
 
 
@@ -235,7 +236,8 @@ def test_override_errors(eng: RuleEngine) -> None:
   override:
     condition: append
 """))
-    assert err.message == "Unexpected key 'output': no corresponding entry under 'override' is defined."
+    assert err.message == ("Unexpected key 'output': "
+                           "no corresponding entry under 'override' is defined.")
 
 
 def test_verbose_text_format(eng: RuleEngine) -> None:

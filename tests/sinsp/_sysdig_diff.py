@@ -8,6 +8,7 @@ hidden by the inspector too, so lines pair up by ``evt.num``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
@@ -49,10 +50,8 @@ def our_rows(path: Path, fields: list[str]) -> dict[int, list[str]]:
     import importlib
 
     for mod in ("fd", "evt"):  # other engineers' classes, when present
-        try:
+        with contextlib.suppress(ImportError):
             importlib.import_module(f"sinsp.fields.{mod}")
-        except ImportError:
-            pass
     import sinsp.fields.container  # registers the field classes
     import sinsp.fields.proc
     import sinsp.fields.user  # noqa: F401

@@ -134,7 +134,8 @@ def test_args_use_buffer_options() -> None:
             if e.num == 131:  # execve exit with long cgroups/env buffers
                 long, short = full.render(e), cut.render(e)
                 break
-    assert "cgroups=cpuset=/user.slice/user-1000.slice/session-1.scope.cpu=/user.slice/user-1000.... " in short
+    assert ("cgroups=cpuset=/user.slice/user-1000.slice/session-1.scope.cpu=/user.slice/"
+            "user-1000.... ") in short
     assert "..." not in long.split(" env=")[0]
     assert len(long) > len(short)
 

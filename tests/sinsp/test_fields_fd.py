@@ -205,11 +205,12 @@ def test_socket_fields_match_sysdig(tmp_path: Path) -> None:
     ours = subprocess.run([sys.executable, "-m", "sinsp.sysdig_cli", "-r", str(path), "-p", fmt],
                           capture_output=True, check=True).stdout.decode().splitlines()
     assert len(ours) == len(theirs) == 30
-    bad = [(a, b) for a, b in zip(ours, theirs)
+    bad = [(a, b) for a, b in zip(ours, theirs, strict=True)
            if a != b and int(b.split("|")[0]) not in SOCKET_STATE_DIFFS]  # fmt: skip
     assert not bad, "\n".join(f"sysdig   {b}\npysysdig {a}" for a, b in bad)
     # the state-dependent lines still agree on everything but the named fields
-    for a, b in zip(ours, theirs):
-        cols = [SOCKET_FIELDS[i] for i, (x, y) in enumerate(zip(a.split("|"), b.split("|")))
+    for a, b in zip(ours, theirs, strict=True):
+        cols = [SOCKET_FIELDS[i]
+                for i, (x, y) in enumerate(zip(a.split("|"), b.split("|"), strict=True))
                 if x != y]  # fmt: skip
         assert set(cols) <= {"evt.args", "fd.l4proto", "fd.is_server", "fd.name_changed"}
