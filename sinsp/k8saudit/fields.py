@@ -49,7 +49,7 @@ LIST = FieldFlag.IS_LIST
 _MISSING = object()
 
 
-class _NotAvailable(Exception):
+class _NotAvailableError(Exception):
     """Internal: the value is not in this event (the plugin's ErrExtractNotAvailable)."""
 
 
@@ -95,7 +95,7 @@ def json_pointer(doc: Any, pointer: str) -> Any:
 def _values(v: Any, index: int | None, keys: tuple[str, ...]) -> list[Any]:
     """All values at ``keys``, fanning out over arrays met on the way (one element of each
     when ``index`` is given). Elements lacking the value contribute ``_MISSING``; raises
-    :class:`_NotAvailable` when the path is missing above any array."""
+    :class:`_NotAvailableError` when the path is missing above any array."""
     for i, k in enumerate(keys):
         if isinstance(v, list):
             if index is None:
@@ -103,16 +103,16 @@ def _values(v: Any, index: int | None, keys: tuple[str, ...]) -> list[Any]:
                 for item in v:
                     try:
                         out.extend(_values(item, None, keys[i:]))
-                    except _NotAvailable:
+                    except _NotAvailableError:
                         out.append(_MISSING)
                 return out
             if index < 0 or index >= len(v):
-                raise _NotAvailable
+                raise _NotAvailableError
             v = v[index]
         if k:
             v = _child(v, k)
             if v is _MISSING:
-                raise _NotAvailable
+                raise _NotAvailableError
     return [v]
 
 
@@ -136,7 +136,7 @@ def _audit(fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any, Any], Any
             return None
         try:
             return fn(data, arg)
-        except _NotAvailable:
+        except _NotAvailableError:
             return None
 
     extract.__name__ = fn.__name__
@@ -269,7 +269,7 @@ _path("ka.req.configmap.obj", "If the request object refers to a configmap, the 
 def _images(data: dict[str, Any], index: int | None) -> list[str]:
     vals = _values(data, index, (*CONTAINERS, "image"))
     if any(v is _MISSING for v in vals):
-        raise _NotAvailable  # a container without image: the plugin fails the extraction
+        raise _NotAvailableError  # a container without image: the plugin fails the extraction
     return [to_text(v) for v in vals]
 
 
@@ -324,7 +324,7 @@ def _host_ports(data: dict[str, Any], arg: Any) -> Any:
         if ports is _MISSING:
             continue
         if not isinstance(ports, list):
-            raise _NotAvailable
+            raise _NotAvailableError
         for port in ports:
             # with hostNetwork the containerPort is the host port
             p = _get(port, "hostPort")
@@ -367,10 +367,10 @@ def _effective(key: str) -> Callable[[dict[str, Any], Any], Any]:
         default = "0" if pod is _MISSING else to_text(pod)
         conts = _get(data, *CONTAINERS)
         if not isinstance(conts, list):
-            raise _NotAvailable
+            raise _NotAvailableError
         if arg is not None:
             if not 0 <= arg < len(conts):
-                raise _NotAvailable
+                raise _NotAvailableError
             conts = [conts[arg]]
         out = []
         for c in conts:

@@ -2,6 +2,7 @@
 AuditFormatError; any JSON in an audit event gives field values or N/A, never an exception."""
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -57,10 +58,8 @@ def test_any_bytes(payload: bytes) -> None:
 @given(JSON)
 @settings(max_examples=200, deadline=None)
 def test_any_json_document(value: Any) -> None:
-    try:
+    with contextlib.suppress(AuditFormatError):
         parse_payload(json.dumps(value))
-    except AuditFormatError:
-        pass
 
 
 @given(JSON, JSON, JSON, st.sampled_from(["requestObject", "responseObject", "user",
