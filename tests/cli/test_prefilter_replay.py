@@ -109,3 +109,40 @@ def test_drop_alerts_do_not_depend_on_the_prefilter(drops_capture, tmp_path, con
     assert len(drop_lines) == 3, fast.stdout
     assert re.findall(r'"n_drops":"(\d+)"', "".join(drop_lines)) == ["3", "6", "1"]
     assert re.findall(r'"n_evts":"(\d+)"', "".join(drop_lines)) == ["13", "18", "9"]
+
+
+def _loaded_state(tmp_path, rules_yaml: str):
+    from falco_cli import app
+
+    r = tmp_path / "r.yaml"
+    r.write_text(rules_yaml)
+    s = app.State(app.Options(rules_filenames=[str(r)], overrides=[
+        "webserver.enabled=false", "log_syslog=false", "syslog_output.enabled=false",
+        "stdout_output.enabled=false"]))
+    assert app.load_config(s).success
+    assert app.load_rules_files(s).success
+    return s, r
+
+
+def test_replay_interest_and_reload_warning(tmp_path, monkeypatch):
+    """The replay prefilter holds the rules' types and the drop markers; a reload whose rules
+    need types the open reader drops says so (the reader cannot widen its prefilter)."""
+    from falco_cli import app, log
+    from scap.schema import event_types_by_name
+    from sinsp.parsers.prefilter import prefilter_types
+
+    rule = ("- rule: R\n  desc: d\n  condition: evt.type = {t}\n  output: o %proc.name\n"
+            "  priority: INFO\n")
+    s, r = _loaded_state(tmp_path, rule.format(t="execve"))
+    types, fields = app._replay_interest(s)
+    assert types == event_types_by_name("execve") | app.DROP_TYPES
+    s.prefilter = prefilter_types(types, fields)
+    warned: list[str] = []
+    monkeypatch.setattr(log, "warning", warned.append)
+    assert app.reload(s) and not warned                 # same rules: nothing to say
+    r.write_text(rule.format(t="read"))              # not a state event: dropped in C
+    assert app.reload(s)
+    assert any("prefilter" in w for w in warned)
+    # -A and simulate_drops read every event
+    s.options.all_events = True
+    assert app._replay_interest(s) == (None, None)
