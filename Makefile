@@ -39,7 +39,8 @@ run: install
 	$(VENV)/bin/pyfalco
 
 lint: install
-	$(PY) -m ruff check scap sinsp engine falco_cli tests || true
+	$(PY) -m ruff check scap sinsp engine falco_cli tests
+	$(PY) -m mypy scap sinsp engine falco_cli
 
 clean:
 	rm -rf $(VENV) build *.egg-info driver/bpf/.output
