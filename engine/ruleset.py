@@ -58,6 +58,7 @@ class Ruleset:
         # index, and each check is the rule's condition specialised to the type (its evt.type
         # tests folded away; rules it rules out are left out).
         self._tables: dict[str, list[tuple[tuple[Any, CompiledRule], ...] | None]] = {}
+        self._checks_untyped: dict[tuple[str, int], tuple[tuple[Any, CompiledRule], ...]] = {}
 
     def _active(self, r: CompiledRule) -> bool:
         return self.enabled[r.name] and r.priority <= self.min_priority
@@ -66,6 +67,7 @@ class Ruleset:
         self._by_type.clear()
         self._untyped.clear()
         self._tables.clear()
+        self._checks_untyped.clear()
 
     def _table(self, source: str) -> list[tuple[tuple[Any, CompiledRule], ...] | None]:
         table = self._tables.get(source)
@@ -92,6 +94,15 @@ class Ruleset:
         table = self._table(source)
         if 0 <= evt_type < len(table):
             table[evt_type] = got
+        return got
+
+    def _untyped_checks(self, source: str) -> tuple[tuple[Any, CompiledRule], ...]:
+        """(check, rule) pairs for events without a type (other sources), built once."""
+        key = (source, -1)
+        got = self._checks_untyped.get(key)
+        if got is None:
+            got = self._checks_untyped[key] = tuple(
+                (r.filter.matches, r) for r in self.for_type(source, None))
         return got
 
     def wanted_types(self, source: str = "syscall") -> frozenset[int]:
@@ -146,7 +157,7 @@ class Ruleset:
             except AttributeError:
                 evt_type = _event_type(evt)
             if evt_type is None:
-                checks = tuple((r.filter.matches, r) for r in self.for_type(source, None))
+                checks = self._untyped_checks(source)
             else:
                 table = self._tables.get(source)
                 if table is None:
@@ -155,7 +166,7 @@ class Ruleset:
                 if checks is None:
                     checks = self._checks(source, evt_type)
         else:
-            checks = tuple((r.filter.matches, r) for r in self.for_type(source, None))
+            checks = self._untyped_checks(source)
         if not checks:
             return []
         out: list[RuleMatch] | None = None
