@@ -162,9 +162,8 @@ class Ruleset:
                 table = self._tables.get(source)
                 if table is None:
                     table = self._table(source)
-                checks = table[evt_type] if 0 <= evt_type < len(table) else None
-                if checks is None:
-                    checks = self._checks(source, evt_type)
+                got = table[evt_type] if 0 <= evt_type < len(table) else None
+                checks = got if got is not None else self._checks(source, evt_type)
         else:
             checks = self._untyped_checks(source)
         if not checks:

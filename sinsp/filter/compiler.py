@@ -556,7 +556,7 @@ def _chain(op: str, preds: list[Pred]) -> Pred:
     src = f"def chain_{op}(e, {params}):\n    return {body}\n"
     env = dict(zip(names, preds, strict=True))
     exec(compile(src, f"<filter {op} chain>", "exec"), env)
-    return env[f"chain_{op}"]  # type: ignore[no-any-return]
+    return env[f"chain_{op}"]
 
 
 def _lift(get: Getter, pred: Pred, is_list: bool, all_of: bool = False) -> Pred:

@@ -80,7 +80,7 @@ def fold_types(node: ast.Node, values: dict[str, str]) -> ast.Node | bool:
             if f is False:
                 return False
             if f is not True:
-                kids.append(f)  # type: ignore[arg-type]
+                kids.append(f)
         if not kids:
             return True
         return kids[0] if len(kids) == 1 else ast.And(tuple(kids), node.pos)  # type: ignore[arg-type]
@@ -91,7 +91,7 @@ def fold_types(node: ast.Node, values: dict[str, str]) -> ast.Node | bool:
             if f is True:
                 return True
             if f is not False:
-                kids.append(f)  # type: ignore[arg-type]
+                kids.append(f)
         if not kids:
             return False
         return kids[0] if len(kids) == 1 else ast.Or(tuple(kids), node.pos)  # type: ignore[arg-type]
@@ -123,7 +123,7 @@ def specialize(flt: Filter, t: int, cache: dict[Any, Any]) -> Pred | bool:
 
     got = cache.get(t)
     if got is not None:
-        return got  # type: ignore[no-any-return]
+        return got
     values = type_values(flt.registry, t) if flt.registry is not None else None
     if not values:
         res: Pred | bool = flt.matches
