@@ -135,10 +135,12 @@ class _Expander:
         self._path: list[str] = []
 
     def expand_lists_only(self, node: fast.Node) -> fast.Node:
-        return self._walk(node, macros=False)
+        out: fast.Node = self._walk(node, macros=False)
+        return out
 
-    def expand(self, node: fast.Expr) -> fast.Expr:  # an expression expands to one
-        return self._walk(node, macros=True)
+    def expand(self, node: fast.Expr) -> fast.Expr:
+        out: fast.Expr = self._walk(node, macros=True)  # an expression expands to one
+        return out
 
     def _list_items(self, items: tuple[fast.Value, ...]) -> tuple[fast.Value, ...]:
         out: list[fast.Value] = []

@@ -27,21 +27,34 @@ LEVELS: dict[str, int] = {
 }
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"level": LEVELS["info"], "stderr": True, "syslog": False,
-                             "stream": None}
+
+
+class _Settings:
+    """Where and from which level messages go (one instance, set by `configure`)."""
+
+    __slots__ = ("level", "stderr", "stream", "syslog")
+
+    def __init__(self) -> None:
+        self.level = LEVELS["info"]
+        self.stderr = True
+        self.syslog = False
+        self.stream: TextIO | None = None
+
+
+_state = _Settings()
 
 
 def configure(level: str = "info", to_stderr: bool = True, to_syslog: bool = False,
               stream: TextIO | None = None) -> None:
     """Apply ``log_level``/``log_stderr``/``log_syslog`` (called again on SIGHUP reload)."""
-    _state["level"] = LEVELS.get(level.lower(), LEVELS["info"])
-    _state["stderr"] = to_stderr
-    _state["syslog"] = to_syslog
-    _state["stream"] = stream
+    _state.level = LEVELS.get(level.lower(), LEVELS["info"])
+    _state.stderr = to_stderr
+    _state.syslog = to_syslog
+    _state.stream = stream
 
 
 def enabled(level: str) -> bool:
-    return LEVELS[level] <= int(_state["level"])  # type: ignore[call-overload]
+    return LEVELS[level] <= _state.level
 
 
 def log(level: str, msg: str) -> None:
@@ -49,16 +62,16 @@ def log(level: str, msg: str) -> None:
     if not enabled(level):
         return
     msg = msg.rstrip("\n")
-    if _state["stderr"]:
-        stream = _state["stream"] or sys.stderr
+    if _state.stderr:
+        stream = _state.stream or sys.stderr
         line = f"{time.strftime('%a %b %d %H:%M:%S %Y')}: {msg}\n"
         with _lock:
             try:
-                stream.write(line)  # type: ignore[union-attr]
-                stream.flush()  # type: ignore[union-attr]
+                stream.write(line)
+                stream.flush()
             except (OSError, ValueError):
                 pass
-    if _state["syslog"]:
+    if _state.syslog:
         with contextlib.suppress(OSError):
             syslog.syslog(LEVELS[level], msg)
 

@@ -13,14 +13,15 @@ import sys
 from typing import Any
 
 from scap.metadata import GroupInfo, MachineInfo, ProcInfo, UserInfo
+from scap.record import EventRecord
 from scap.testing import EventBuilder, write_capture
 
 O_RDONLY, O_WRONLY, O_APPEND, O_CLOEXEC = 1, 2, 1 << 3, 1 << 12  # PPM_O_* open flags
 T0 = 1_700_000_000_000_000_000
 
 
-def events() -> list:
-    out = []
+def events() -> list[EventRecord]:
+    out: list[EventRecord] = []
     b = EventBuilder(ts=T0, step=25_000)
 
     def file_session(tid: int, path: str, flags: int, data: bytes, write: bool) -> None:

@@ -70,7 +70,8 @@ def alert_time_ns(alert: Any) -> int:
     if isinstance(t, int):
         return t
     if hasattr(t, "timestamp"):
-        return round(t.timestamp() * 1e9)
+        ns: float = t.timestamp() * 1e9
+        return round(ns)
     return int(t)
 
 
