@@ -348,8 +348,8 @@ class Inspector:
         plan = _PLAN[etype] if etype < len(_PLAN) else etype & 1 and PLAN_EXIT
         if not self._seen_non_container and (skipped or not plan & PLAN_CONTAINER):
             self._seen_non_container = True
-            for ti in sorted(self.threads, key=lambda t: t.tid):
-                self.containers.identify_category(ti)
+            for known in sorted(self.threads, key=lambda t: t.tid):
+                self.containers.identify_category(known)
         if plan & PLAN_SKIPRESET:
             return
         tid = rec.tid

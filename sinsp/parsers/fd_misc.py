@@ -8,6 +8,7 @@ not track userfaultfd fds nor those of the old bpf event layout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sinsp.parsers._util import as_int, as_str, fd_table, retval
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from sinsp.verdict import Verdict
 
 
-def _simple(ftype: FdType):  # type: ignore[no-untyped-def]
+def _simple(ftype: FdType) -> Callable[[Event, Inspector, Verdict], None]:
     def parse(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         fd = retval(evt)
         table = fd_table(evt)

@@ -17,7 +17,6 @@ from sinsp.state.threads import CL_CLONE_FILES
 
 if TYPE_CHECKING:
     from scap import EventRecord
-
     from sinsp.event import Event
     from sinsp.inspector import Inspector
     from sinsp.verdict import Verdict

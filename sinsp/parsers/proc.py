@@ -9,6 +9,7 @@ removes the thread through the verdict, after the event is consumed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
@@ -255,7 +256,7 @@ def parse_procexit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     verdict.remove_thread(evt.tid)
 
 
-def _setid(attr: str, pname: str):  # type: ignore[no-untyped-def]
+def _setid(attr: str, pname: str) -> Callable[[Event, Inspector, Verdict], None]:
     def parse(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         # setuid/setgid take the enter event's id as is (sinsp parse_setuid_exit)
         res = retval(evt)
@@ -268,7 +269,7 @@ def _setid(attr: str, pname: str):  # type: ignore[no-untyped-def]
     return parse
 
 
-def _setresid(attr: str, pname: str):  # type: ignore[no-untyped-def]
+def _setresid(attr: str, pname: str) -> Callable[[Event, Inspector, Verdict], None]:
     def parse(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         res = retval(evt)
         if evt.thread is None or res is None or res < 0:

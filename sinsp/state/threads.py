@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sinsp.state.fds import FdTable
+
+if TYPE_CHECKING:
+    from scap import EventRecord
 
 # PPM_CL_* clone flags (driver/ppm_events_public.h), as carried by clone/execve
 # exit events and by the capture's process list.
@@ -148,7 +152,7 @@ class ThreadInfo:
         self.fdtable = FdTable()
         #: The last enter record of this thread, so that an exit event can
         #: read parameters only its enter carried (old enter+exit captures).
-        self.last_enter: object | None = None
+        self.last_enter: EventRecord | None = None
 
     def __repr__(self) -> str:
         return f"ThreadInfo(tid={self.tid}, pid={self.pid}, ptid={self.ptid}, comm={self.comm!r})"

@@ -7,7 +7,6 @@ from typing import Any
 
 from scap.metadata import ProcInfo
 from scap.testing import EventBuilder
-
 from sinsp import Event, Inspector
 
 

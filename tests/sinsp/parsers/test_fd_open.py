@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _feed import builder, proc, replay  # noqa: E402
+from _feed import builder, proc, replay
 
-from sinsp import FdType  # noqa: E402
+from sinsp import FdType
 
 
 def _names(insp, tid=100):  # type: ignore[no-untyped-def]

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _feed import builder, proc, replay  # noqa: E402
+from _feed import builder, proc, replay
 
-from sinsp import FdType  # noqa: E402
-from sinsp.state.fds import L4_TCP, L4_UDP  # noqa: E402
+from sinsp import FdType
+from sinsp.state.fds import L4_TCP, L4_UDP
 
 
 def _fd(insp, fd):  # type: ignore[no-untyped-def]

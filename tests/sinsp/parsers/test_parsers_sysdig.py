@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import _scenario  # noqa: E402
-from _sysdig_diff import diff, have_sysdig  # noqa: E402
-from test_fields_proc_sysdig import _NORMALIZE, _fields, skip_uninitialised  # noqa: E402
+import _scenario
+from _sysdig_diff import diff, have_sysdig
+from test_fields_proc_sysdig import _NORMALIZE, _fields, skip_uninitialised
 
 pytestmark = [
     pytest.mark.sysdig,

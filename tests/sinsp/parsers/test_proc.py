@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _feed import builder, proc, replay  # noqa: E402
+from _feed import builder, proc, replay
 
 CL_FILES, CL_FS, CL_THREAD = 1, 2, 1 << 13
 
@@ -95,8 +95,8 @@ def test_procexit_removal_is_deferred_to_the_next_event() -> None:
     b = builder()
     recs = [b.build("PROCEXIT_1_E", {"status": 0, "ret": 0, "sig": 0, "core": 0}),
             b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=1)]
-    insp, seen = replay(recs, [proc(1, comm="init"), proc(100, comm="dying")],
-                        probe=lambda e: (e.thread.comm, 100 in e.inspector.threads))
+    _insp, seen = replay(recs, [proc(1, comm="init"), proc(100, comm="dying")],
+                         probe=lambda e: (e.thread.comm, 100 in e.inspector.threads))
     assert seen == [("dying", True), ("init", False)]
 
 
@@ -144,8 +144,9 @@ def test_procinfo_never_invents_a_thread() -> None:
 def test_thread_table_is_bounded_and_counts_evictions() -> None:
     b = builder()
     recs = [b.build("SYSCALL_READ_E", {"fd": 0, "size": 1}, tid=t) for t in range(1000, 1010)]
-    from sinsp import Inspector
     from _feed import MemorySource
+
+    from sinsp import Inspector
 
     insp = Inspector(MemorySource(recs), max_threads=4)
     for _ in insp:
@@ -156,9 +157,9 @@ def test_thread_table_is_bounded_and_counts_evictions() -> None:
 
 def test_a_malformed_event_is_counted_and_skipped_or_raised_when_strict() -> None:
     import pytest
+    from _feed import MemorySource
 
     from sinsp import EventParseError, Inspector
-    from _feed import MemorySource
 
     b = builder()
     # an execve exit whose args param is a single byte where a string list is due,

@@ -167,8 +167,8 @@ def test_close_range_to_uint_max_closes_all_from_first() -> None:
 
 def test_close_range_unshare_keeps_the_other_threads_fds() -> None:
     b = builder(tid=101)
-    recs = _open(b, 3, "/x") + [b.build(451, [0, 0, 0xFFFFFFFF, 1 << 1], tid=101),
-                                b.build("SYSCALL_READ_E", [3, 1]), b.build("SYSCALL_READ_X", [0, b""])]
+    recs = [*_open(b, 3, "/x"), b.build(451, [0, 0, 0xFFFFFFFF, 1 << 1]),
+            b.build("SYSCALL_READ_E", [3, 1]), b.build("SYSCALL_READ_X", [0, b""])]
     procs = [proc(100), proc(101, pid=100, ptid=1, flags=(1 << 13) | 1)]
     insp, _ = replay(recs, procs)
     assert _fds(insp, 100) == {3: "/x"}
@@ -177,7 +177,8 @@ def test_close_range_unshare_keeps_the_other_threads_fds() -> None:
 
 def test_keyctl_and_umount2_leave_state_alone() -> None:
     b = builder()
-    recs = _open(b, 3, "/k") + [
+    recs = [
+        *_open(b, 3, "/k"),
         b.build(453, [0, 1, (0, 5), (0, 0), (0, 0), (0, 0)]),
         b.build(391, [0, "/mnt", 0]),
     ]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _sysdig_diff import captures, have_sysdig  # noqa: E402
+from _sysdig_diff import captures, have_sysdig
 
-from sinsp import Inspector  # noqa: E402
+from sinsp import Inspector
 
 pytestmark = [
     pytest.mark.sysdig,

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "parsers"))
-from _feed import builder, proc, replay  # noqa: E402
-from scap.metadata import GroupInfo, UserInfo  # noqa: E402
+from _feed import builder, proc, replay
 
-import sinsp.fields.user  # noqa: E402, F401
-from sinsp.fields.registry import REGISTRIES  # noqa: E402
+import sinsp.fields.user  # noqa: F401
+from scap.metadata import GroupInfo, UserInfo
+from sinsp.fields.registry import REGISTRIES
 
 REG = REGISTRIES["syscall"]
 
