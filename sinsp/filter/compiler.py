@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -218,8 +219,7 @@ class _Compiler:
         if isinstance(node, ast.Or):
             return _chain("or", [self.expr(c) for c in _flatten(node, ast.Or)])
         if isinstance(node, ast.Not):
-            inner = self.expr(node.child)
-            return lambda e: not inner(e)
+            return _not(self.expr(node.child))
         if isinstance(node, ast.Unary):
             return self.unary(node)
         if isinstance(node, ast.Compare):
@@ -305,9 +305,12 @@ class _Compiler:
         info, arg = self.registry.resolve(node.field.name, node.field.arg)
         ext = info.extractor
         if op in ("=", "=="):
-            return lambda e: ext(e, arg) == lit
+            return _inlinable(lambda e: ext(e, arg) == lit,
+                              "{ext}(e, {arg}) == {lit}", ext=ext, arg=arg, lit=lit)
         if op == "!=":
-            return lambda e: (v := ext(e, arg)) is not None and v != lit
+            return _inlinable(lambda e: (v := ext(e, arg)) is not None and v != lit,
+                              "(({v} := {ext}(e, {arg})) is not None and {v} != {lit})",
+                              ext=ext, arg=arg, lit=lit, v=_TEMP)
         method = _FAST_METHODS.get(op) if ftype.is_string else None
         order = _FAST_ORDER.get(op) if ftype.is_numeric else None
         if method is None and order is None:
@@ -543,20 +546,61 @@ def _flatten(node: ast.Node, kind: type) -> list[ast.Node]:
     return out
 
 
+# Generated code.  A predicate may carry ``_src = (expression, bindings, depth)``: Python
+# source over ``e`` with its free names bound to values; and/or/not splice their operands'
+# sources into one function (bindings as default arguments, i.e. fast locals), so a rule like
+# ``a = x and (b != y or not c = z)`` is one frame plus its extractor calls.  Operands without
+# source are called.  ``depth`` bounds the parenthesis nesting (CPython's parser stops at 200).
+
+_TEMP = object()  # a placeholder for a walrus temporary, not a binding
+_NAMES = itertools.count()
+_MAX_DEPTH = 60
+
+
+def _inlinable(fn: Pred, fmt: str, **binds: Any) -> Pred:
+    """``fn`` with inlinable source ``fmt`` (``{name}`` placeholders for ``binds``)."""
+    n = next(_NAMES)
+    names = {k: f"_{k}{n}" for k in binds}
+    bound = {names[k]: v for k, v in binds.items() if v is not _TEMP}
+    fn._src = (fmt.format(**names), bound, 1)  # type: ignore[attr-defined]
+    return fn
+
+
+def _source(p: Pred) -> tuple[str, dict[str, Any], int]:
+    got = getattr(p, "_src", None)
+    if got is not None and got[2] <= _MAX_DEPTH:
+        return got
+    name = f"_p{next(_NAMES)}"
+    return f"{name}(e)", {name: p}, 0
+
+
+def _build(kind: str, src: str, binds: dict[str, Any], depth: int) -> Pred:
+    params = "".join(f", {k}={k}" for k in binds)
+    code = f"def filter_{kind}(e{params}):\n    return {src}\n"
+    env = dict(binds)
+    exec(compile(code, f"<filter {kind}>", "exec"), env)
+    fn = env[f"filter_{kind}"]
+    fn._src = (src, binds, depth)
+    return fn
+
+
+def _not(inner: Pred) -> Pred:
+    src, binds, depth = _source(inner)
+    return _build("not", f"(not {src})", binds, depth + 1)
+
+
 def _chain(op: str, preds: list[Pred]) -> Pred:
-    """One closure for a whole and/or chain: generated source ``p0(e) and p1(e) and ...``
-    compiled once, the operands bound as defaults (fast locals).  Calling it costs one Python
-    frame plus the operands it reaches; a loop over a tuple of callables costs ~40% more, and
-    nested two-operand lambdas one frame per level."""
+    """One function for a whole and/or chain: generated source ``a and b and ...`` over the
+    operands' own sources (or calls), compiled once.  A loop over a tuple of callables costs
+    ~40% more, nested two-operand lambdas one frame per level."""
     if len(preds) == 1:
         return preds[0]
-    names = [f"p{i}" for i in range(len(preds))]
-    body = f" {op} ".join(f"{n}(e)" for n in names)
-    params = ", ".join(f"{n}={n}" for n in names)
-    src = f"def chain_{op}(e, {params}):\n    return {body}\n"
-    env = dict(zip(names, preds, strict=True))
-    exec(compile(src, f"<filter {op} chain>", "exec"), env)
-    return env[f"chain_{op}"]
+    parts = [_source(p) for p in preds]
+    binds: dict[str, Any] = {}
+    for _, b, _ in parts:
+        binds.update(b)
+    src = "(" + f" {op} ".join(p[0] for p in parts) + ")"
+    return _build(op, src, binds, max(p[2] for p in parts) + 1)
 
 
 def _lift(get: Getter, pred: Pred, is_list: bool, all_of: bool = False) -> Pred:

@@ -141,3 +141,28 @@ def test_types_without_rules_run_nothing():
     wanted = eng.ruleset.wanted_types("syscall")
     from scap.schema import event_types_by_name
     assert wanted == event_types_by_name("execve")
+
+
+def test_generated_code_deep_nesting_and_na(registry):
+    """Inlined operands keep the N/A rule (``!=`` on N/A is false) and deep nesting (past
+    what is spliced into one function) still compiles and evaluates."""
+    from sinsp.filter import ast
+
+    def ne(n: int) -> ast.Compare:
+        return ast.Compare(ast.FieldRef("evt.num"), "!=", ast.Value(str(n)))
+
+    depth = 150  # built as a tree: the parser stops at 100 levels
+    node: ast.Expr = ne(2)
+    for i in range(depth):
+        node = ast.Not(node) if i % 2 else ast.And((node, ne(1000 + i)))
+    f = compile_filter(node, registry)
+    nots = depth // 2
+    for evt in _events(200):
+        base = evt.num != 2 and all(evt.num != 1000 + i for i in range(0, depth, 2))
+        assert bool(f.matches(evt)) == (base if nots % 2 == 0 else not base)
+    g = compile_filter("evt.dir = < and (proc.name != zzz or evt.num = 1)", registry)
+    for evt in _events(500):
+        name = evt.thread.comm if evt.thread is not None else None
+        want = evt.record.direction == "<" and (
+            (name is not None and name != "zzz") or evt.num == 1)
+        assert bool(g.matches(evt)) == want
