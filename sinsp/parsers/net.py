@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sinsp.parsers._util import as_int, fd_table, retval
 from sinsp.state.fds import (
+    FLAG_CONNECTED,
     FLAG_ROLE_CLIENT,
     FLAG_ROLE_SERVER,
     L4_ICMP,
@@ -195,6 +196,7 @@ def parse_connect_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         return
     if res < 0 and res != -EINPROGRESS:
         return
+    info.flags |= FLAG_CONNECTED
     tup = evt.param("tuple")
     if tup is None:
         # no tuple (TCP fastopen's NULL one, old captures): sinsp leaves the fd as
@@ -227,7 +229,7 @@ def parse_accept_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         return
     if info.type in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
         info.l4proto = L4_TCP
-    info.flags = FLAG_ROLE_SERVER
+    info.flags = FLAG_ROLE_SERVER | FLAG_CONNECTED
     table.add(info)
     evt.fdnum = fd
     evt.fd = info

@@ -81,6 +81,10 @@ DEFAULT_MAX_FDS = 65536
 # FdInfo.flags bits (ours): the socket's role as sinsp sees it
 FLAG_ROLE_CLIENT = 1 << 0
 FLAG_ROLE_SERVER = 1 << 1
+#: sinsp's set_socket_connected(): a connect that succeeded or is in progress, or an
+#: accept. ``fd.connected`` in 0.29.3 is this flag, not "has a destination": connect's
+#: enter already records the destination of a socket that may never connect.
+FLAG_CONNECTED = 1 << 2
 
 
 class FdInfo:

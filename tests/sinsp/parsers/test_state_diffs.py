@@ -27,7 +27,7 @@ from scap import SockAddr, SockTuple  # noqa: E402
 from scap.metadata import MachineInfo  # noqa: E402
 from scap.testing import EventBuilder, write_capture  # noqa: E402
 from sinsp import FdType  # noqa: E402
-from sinsp.state.fds import FLAG_ROLE_CLIENT, FLAG_ROLE_SERVER, L4_TCP  # noqa: E402
+from sinsp.state.fds import FLAG_CONNECTED, FLAG_ROLE_CLIENT, FLAG_ROLE_SERVER, L4_TCP  # noqa: E402
 
 ROOT = HERE.parents[2]
 O_RDONLY, O_DIRECTORY = 1, 1 << 10
@@ -116,12 +116,13 @@ def test_capture_state(tmp_path: Path) -> None:
     table = insp.threads.get(100).fd_table()
     listener, conn, port0 = table.get(7), table.get(8), table.get(11)
     assert listener.type == FdType.IPV4_SERVSOCK and listener.flags & FLAG_ROLE_SERVER
-    assert conn.l4proto == L4_TCP and conn.flags == FLAG_ROLE_SERVER
+    assert conn.l4proto == L4_TCP and conn.flags == FLAG_ROLE_SERVER | FLAG_CONNECTED
     assert port0.type == FdType.IPV4_SOCK and not port0.flags & FLAG_ROLE_SERVER
     assert port0.name == "10.0.0.1:0"
-    assert table.get(9).flags & FLAG_ROLE_CLIENT
-    pending = table.get(10)  # destination from the enter, no role
-    assert (pending.dip, pending.dport, pending.flags) == ("1.2.3.5", 443, 0)
+    assert table.get(9).flags == FLAG_ROLE_CLIENT | FLAG_CONNECTED
+    pending = table.get(10)  # in progress: connected, destination from the enter, no role
+    assert (pending.dip, pending.dport, pending.flags) == ("1.2.3.5", 443, FLAG_CONNECTED)
+    assert not listener.flags & FLAG_CONNECTED
     assert table.get(12).name == "/home/alice/foo/w..rld.txt"
     assert table.get(13).name == "/etc/hosts/x.y"
     assert (table.get(14).name, table.get(14).type) == ("/etc/hosts/sub", FdType.FILE)
@@ -210,7 +211,8 @@ def test_current_accept4_dup_pipe2_ids() -> None:
     insp, _ = replay(recs, [proc(100)])
     table = insp.threads.get(100).fd_table()
     acc = table.get(4)
-    assert (acc.type, acc.l4proto, acc.flags) == (FdType.IPV6_SOCK, L4_TCP, FLAG_ROLE_SERVER)
+    assert (acc.type, acc.l4proto, acc.flags) == (
+        FdType.IPV6_SOCK, L4_TCP, FLAG_ROLE_SERVER | FLAG_CONNECTED)
     assert all(table.get(fd).name == acc.name for fd in (5, 8, 9))
     assert (table.get(6).type, table.get(7).type, table.get(7).ino) == (
         FdType.FIFO, FdType.FIFO, 1234)
@@ -248,4 +250,4 @@ def test_exit_only_connect_without_tuple_takes_its_own_addr() -> None:
     insp, seen = replay(recs, [proc(100)], probe=lambda e: e.fdnum)
     info = insp.threads.get(100).fd_table().get(6)
     assert seen[-1] == 6
-    assert (info.dip, info.dport, info.flags) == ("1.2.3.6", 8443, 0)
+    assert (info.dip, info.dport, info.flags) == ("1.2.3.6", 8443, FLAG_CONNECTED)
