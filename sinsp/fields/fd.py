@@ -23,6 +23,7 @@ from typing import Any
 from scap.schema import EF
 from sinsp import format as fmt
 from sinsp.fields.registry import REGISTRIES, FieldClassBuilder, FieldFlag, FieldType
+from sinsp.state.fds import FLAG_CONNECTED
 
 __all__ = ["FDLIST_CLASS", "FD_CLASS", "event_fd"]
 
@@ -46,10 +47,25 @@ class _NoFd:
 NO_FD = _NoFd()
 
 
+def _fd_event_types() -> frozenset[int]:
+    """The event types whose (0.29.3, else current) table flags create, use or destroy an fd:
+    decided once here, so the per-event test is a set lookup, not IntFlag arithmetic."""
+    fd_flags = int(_FD_EVENT)
+    types = set()
+    etype = 0
+    while (info := fmt.display_info(etype)) is not None:
+        if int(info.flags) & fd_flags:
+            types.add(etype)
+        etype += 1
+    return frozenset(types)
+
+
+_FD_EVENT_TYPES = _fd_event_types()
+
+
 def event_fd(evt: Any) -> Any:
     """``(thread, fdinfo-or-None, fdnum)`` for fd events, else ``NO_FD``."""
-    info = fmt.display_info(evt.record.type)
-    if info is None or not info.flags & _FD_EVENT:
+    if evt.record.type not in _FD_EVENT_TYPES:
         return NO_FD
     thread = evt.thread
     if thread is None:
@@ -275,18 +291,54 @@ _LOCAL_CACHE: weakref.WeakKeyDictionary[Any, tuple[frozenset[str], frozenset[byt
 )
 
 
-def _is_local(evt: Any, ip: str | None) -> bool:
-    """Whether an address belongs to this machine, by the capture's interface list."""
-    if not ip:
+def _is_local(evt: Any, thread: Any, ip: str | None, v6: bool) -> bool:
+    """Whether an address belongs to this machine, as 0.29.3's
+    ``is_ipv4addr_in_local_machine`` / ``is_ipv6addr_in_local_machine`` decide it.
+
+    An unset address is the zero address (a fresh socket's destination), which is local
+    when an interface says so: for IPv6, ``::`` shares its /64 with ``::1``. For a thread in
+    a container with an entry in the container table (docker ones always have one, CRI ones
+    only with a container event), an IPv4 address is local when it is the container's IP;
+    a container whose IP is unknown (0) matches any container's IP, its own 0 included, so
+    there a fresh socket's destination reads as local. Otherwise the interfaces decide. IPv6
+    is never local inside a container."""
+    cid = _cid(thread)
+    if cid and v6:
         return False
-    v4, v6 = _local_addrs(evt)
     try:
-        addr = ipaddress.ip_address(ip)
+        addr = ipaddress.ip_address(ip or ("::" if v6 else "0.0.0.0"))
     except ValueError:
         return False
+    if cid:
+        table = getattr(getattr(evt, "inspector", None), "containers", None)
+        info = table.get(cid) if table is not None else None
+        if info is not None:
+            own = _container_ip(info)
+            if own != _ZERO4:
+                if addr == own:
+                    return True
+            elif any(_container_ip(c) == addr for c in _all_containers(table)):
+                return True
+    v4set, v6set = _local_addrs(evt)
     if addr.version == 4:
-        return str(addr) in v4
-    return addr.packed[:8] in v6
+        return str(addr) in v4set
+    return addr.packed[:8] in v6set
+
+
+_ZERO4 = ipaddress.IPv4Address(0)
+
+
+def _container_ip(info: Any) -> ipaddress.IPv4Address:
+    """A container's IPv4 address as sinsp keeps it (0 when unknown or unparsable)."""
+    try:
+        return ipaddress.IPv4Address(info.ip) if info.ip else _ZERO4
+    except ValueError:
+        return _ZERO4
+
+
+def _all_containers(table: Any) -> Any:
+    """Every ContainerInfo of the table (ContainerTable has no public iterator)."""
+    return getattr(table, "_containers", {}).values()
 
 
 def _sock_field(name: str, ftype: FieldType, desc: str, flags: FieldFlag = FieldFlag.NONE) -> Any:
@@ -311,10 +363,10 @@ def _sip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     return None
 
 
-def _local_remote(evt: Any, fdi: Any, want_local: bool) -> tuple[str, int] | None:
+def _local_remote(evt: Any, thread: Any, fdi: Any, want_local: bool) -> tuple[str, int] | None:
     if fdi is None or fdi.type not in _CONN or not _role_known(fdi):
         return None
-    local = _is_local(evt, fdi.sip)
+    local = _is_local(evt, thread, fdi.sip, fdi.type == IPV6_SOCK)
     if local == want_local:
         return fdi.sip, fdi.sport
     return fdi.dip, fdi.dport
@@ -322,13 +374,13 @@ def _local_remote(evt: Any, fdi: Any, want_local: bool) -> tuple[str, int] | Non
 
 @_sock_field("fd.lip", FieldType.IPADDR, "local IP address.")
 def _lip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    got = _local_remote(evt, fdi, True)
+    got = _local_remote(evt, thread, fdi, True)
     return None if got is None else got[0]
 
 
 @_sock_field("fd.rip", FieldType.IPADDR, "remote IP address.")
 def _rip(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    got = _local_remote(evt, fdi, False)
+    got = _local_remote(evt, thread, fdi, False)
     return None if got is None else got[0]
 
 
@@ -354,13 +406,13 @@ def _sport(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 
 @_sock_field("fd.lport", FieldType.PORT, "for TCP/UDP FDs, the local port.")
 def _lport(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    got = _local_remote(evt, fdi, True)
+    got = _local_remote(evt, thread, fdi, True)
     return None if got is None else got[1]
 
 
 @_sock_field("fd.rport", FieldType.PORT, "for TCP/UDP FDs, the remote port.")
 def _rport(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    got = _local_remote(evt, fdi, False)
+    got = _local_remote(evt, thread, fdi, False)
     return None if got is None else got[1]
 
 
@@ -389,13 +441,13 @@ def _sproto(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 
 @_sock_field("fd.lproto", FieldType.CHARBUF, "for TCP/UDP FDs, the local protocol.")
 def _lproto(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    got = _local_remote(evt, fdi, True)
+    got = _local_remote(evt, thread, fdi, True)
     return None if got is None else _port_proto(got[1])
 
 
 @_sock_field("fd.rproto", FieldType.CHARBUF, "for TCP/UDP FDs, the remote protocol.")
 def _rproto(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    got = _local_remote(evt, fdi, False)
+    got = _local_remote(evt, thread, fdi, False)
     return None if got is None else _port_proto(got[1])
 
 
@@ -427,8 +479,25 @@ def _is_server(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi.type in (IPV4_SERVSOCK, IPV6_SERVSOCK):
         return True
     if fdi.type in _CONN:
-        return _is_local(evt, fdi.dip)
+        return _is_local(evt, thread, _server_ip(evt, fdi), fdi.type == IPV6_SOCK)
     return False
+
+
+def _server_ip(evt: Any, fdi: Any) -> str | None:
+    """The socket's destination. 0.29.3's connect enter already stores the address it
+    connects to (and a failed exit leaves it there); the state applies it at the exit only,
+    so for a connect event on a socket without a destination it is taken from the event."""
+    if fdi.dip is None and evt.record.type in _CONNECT_EVENTS:
+        addr = evt.param("addr")
+        if addr is not None and getattr(addr, "family", None) in (2, 10):
+            ip = str(addr.addr)
+            if fdi.type == IPV4_SOCK and ip.startswith("::ffff:"):
+                ip = ip[len("::ffff:") :]
+            return ip
+    return fdi.dip
+
+
+_CONNECT_EVENTS = frozenset({22, 23})  # 0.29.3's connect enter and exit
 
 
 @_fd_field("fd.uid", FieldType.CHARBUF,
@@ -459,11 +528,41 @@ def _containerdirectory(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 def _connected(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None:
         return None
-    if fdi.type in _CONN:
-        return bool(fdi.dip) and fdi.dport != 0
-    if fdi.type == UNIX_SOCK:
-        return fmt.role_known(fdi)  # connected once connect/accept gave it a role
-    return False
+    if fdi.flags & FLAG_CONNECTED:
+        return True
+    if fdi.type not in _CONN:
+        return False
+    # 0.29.3's parse_rw_exit also marks an IPv4/IPv6 socket connected on every successful
+    # read/write-class exit, which the state does not record: the role a first datagram
+    # gives (always on a successful exit) stands for the earlier ones, this event for itself
+    return _role_known(fdi) or _rw_success(evt)
+
+
+#: the exits 0.29.3 routes to parse_rw_exit
+_RW_EXIT_NAMES = frozenset({
+    "read", "write", "recv", "send", "recvfrom", "sendto", "recvmsg", "sendmsg", "readv",
+    "writev", "pread", "pwrite", "preadv", "pwritev",
+})  # fmt: skip
+
+
+def _rw_exit_types() -> frozenset[int]:
+    types = set()
+    etype = 1
+    while (info := fmt.display_info(etype)) is not None:
+        if info.name in _RW_EXIT_NAMES:
+            types.add(etype)
+        etype += 2
+    return frozenset(types)
+
+
+_RW_EXIT_TYPES = _rw_exit_types()
+
+
+def _rw_success(evt: Any) -> bool:
+    rec = evt.record
+    if rec.type not in _RW_EXIT_TYPES or rec.nparams < 1:
+        return False
+    return int.from_bytes(rec.rawparam(0)[:8], "little", signed=True) >= 0
 
 
 _OPEN_X = frozenset({3, 59, 103, 307, 327})
