@@ -175,23 +175,16 @@ def _lines(cmd: list[str]) -> list[str]:
     return out.stdout.decode("utf-8", "surrogateescape").split("\n")
 
 
-#: Lines whose difference comes from fd/thread *state* kept by the sinsp parsers, not from
-#: rendering (reported to the parser owners): the fd name an old-style openat exit builds
-#: from its enter (0.29.3 joins a file fd's path and keeps non-ASCII bytes as '.'), the l4
-#: protocol of accepted sockets (0.29.3: tcp), O_DIRECTORY opens, and clone3 (0.29.3 does
-#: not create the child thread, so res/pid stay unresolved).
-STATE_DIFFS = {"openat", "accept", "clone3"}
-
-
 def test_every_param_type_renders_as_sysdig(capture: Path) -> None:
+    """Every line, state-dependent ones included (openat names, accepted sockets, clone3
+    children once differed through the parsers; they all match now)."""
     import sys
 
     theirs = _lines([SYSDIG, "-D", "-r", str(capture)])  # type: ignore[list-item]
     ours = _lines([sys.executable, "-m", "sinsp.sysdig_cli", "-D", "-r", str(capture)])
     assert len(theirs) > 250
     assert len(ours) == len(theirs)
-    bad = [(a, b) for a, b in zip(ours, theirs, strict=True)
-           if a != b and not (len(b.split(" ")) > 6 and b.split(" ")[6] in STATE_DIFFS)]
+    bad = [(a, b) for a, b in zip(ours, theirs, strict=True) if a != b]
     detail = "\n".join(f"  sysdig:   {b[:300]}\n  pysysdig: {a[:300]}" for a, b in bad[:6])
     assert not bad, f"{len(bad)} of {len(theirs)} lines differ\n{detail}"
 
