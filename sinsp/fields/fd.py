@@ -526,43 +526,11 @@ def _containerdirectory(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 
 @_sock_field("fd.connected", FieldType.BOOL, "for TCP/UDP FDs, 'true' if the socket is connected.")
 def _connected(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
+    # the state's FLAG_CONNECTED: connect/accept, a TCP socket of the fd list, and (as
+    # 0.29.3's parse_rw_exit) any successful read/write-class exit on an IPv4/IPv6 socket
     if fdi is None:
         return None
-    if fdi.flags & FLAG_CONNECTED:
-        return True
-    if fdi.type not in _CONN:
-        return False
-    # 0.29.3's parse_rw_exit also marks an IPv4/IPv6 socket connected on every successful
-    # read/write-class exit, which the state does not record: the role a first datagram
-    # gives (always on a successful exit) stands for the earlier ones, this event for itself
-    return _role_known(fdi) or _rw_success(evt)
-
-
-#: the exits 0.29.3 routes to parse_rw_exit
-_RW_EXIT_NAMES = frozenset({
-    "read", "write", "recv", "send", "recvfrom", "sendto", "recvmsg", "sendmsg", "readv",
-    "writev", "pread", "pwrite", "preadv", "pwritev",
-})  # fmt: skip
-
-
-def _rw_exit_types() -> frozenset[int]:
-    types = set()
-    etype = 1
-    while (info := fmt.display_info(etype)) is not None:
-        if info.name in _RW_EXIT_NAMES:
-            types.add(etype)
-        etype += 2
-    return frozenset(types)
-
-
-_RW_EXIT_TYPES = _rw_exit_types()
-
-
-def _rw_success(evt: Any) -> bool:
-    rec = evt.record
-    if rec.type not in _RW_EXIT_TYPES or rec.nparams < 1:
-        return False
-    return int.from_bytes(rec.rawparam(0)[:8], "little", signed=True) >= 0
+    return bool(fdi.flags & FLAG_CONNECTED)
 
 
 _OPEN_X = frozenset({3, 59, 103, 307, 327})

@@ -313,15 +313,39 @@ def _update_from_datagram(evt: Event, tup: Any, incoming: bool) -> None:
                            info.dport)
 
 
+_INET_SOCKS = (FdType.IPV4_SOCK, FdType.IPV6_SOCK)
+
+
+def parse_rw_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """sinsp parse_rw_exit's first step: any successful read/write-class exit on an IPv4
+    or IPv6 socket marks it connected (a UDP socket included). Only the fd type and the
+    return value are looked at, so the common case (a file) costs one test."""
+    info = evt.fd
+    if info is not None and info.type in _INET_SOCKS:
+        res = retval(evt)
+        if res is not None and res >= 0:
+            info.flags |= FLAG_CONNECTED
+
+
 def parse_recv_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     res = retval(evt)
-    if res is not None and res >= 0 and _takes_tuples(evt.fd):
+    if res is None or res < 0:
+        return
+    info = evt.fd
+    if info is not None and info.type in _INET_SOCKS:
+        info.flags |= FLAG_CONNECTED  # before the tuple, on the type it had (sinsp order)
+    if _takes_tuples(info):
         _update_from_datagram(evt, evt.record_param("tuple"), incoming=True)
 
 
 def parse_send_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     res = retval(evt)
-    if res is not None and res >= 0 and _takes_tuples(evt.fd):
+    if res is None or res < 0:
+        return
+    info = evt.fd
+    if info is not None and info.type in _INET_SOCKS:
+        info.flags |= FLAG_CONNECTED
+    if _takes_tuples(info):
         _update_from_datagram(evt, evt.enter_param("tuple"), incoming=False)
 
 
@@ -337,4 +361,7 @@ HANDLERS = {
     ("recvfrom", "X"): parse_recv_tuple,
     ("sendmsg", "X"): parse_send_tuple,
     ("recvmsg", "X"): parse_recv_tuple,
+    **{(name, "X"): parse_rw_exit for name in (
+        "read", "write", "recv", "send", "readv", "writev", "pread", "pwrite", "preadv",
+        "pwritev")},
 }

@@ -21,7 +21,8 @@ What the state needs, and why (event names; every version and both directions of
   cwd from it); both are rare.
 * **Only for some fields** (``AUX``): brk/mmap/mmap2/munmap and ``switch`` carry the vm and
   page-fault counters (``proc.vm*``, ``thread.vm*``, ``thread.pf*``); get/set/prlimit set the
-  fd limit (``proc.fdlimit``, ``proc.fdusage``). libs leaves these out of the state set too;
+  fd limit (``proc.fdlimit``, ``proc.fdusage``); the read/write calls mark inet sockets
+  connected (``fd.connected``). libs leaves these out of the state set too;
   they are added back only when a field that reads them is used (or when the fields are
   unknown: ``fields=None``).
 * The **enter event of every kept exit**: exits of old captures carry only the return
@@ -60,6 +61,9 @@ AUX: dict[frozenset[str], tuple[str, ...]] = {
     frozenset({"brk", "mmap", "mmap2", "munmap", "switch"}):
         ("proc.vm", "thread.vm", "thread.pf"),
     frozenset({"getrlimit", "setrlimit", "prlimit"}): ("proc.fdlimit", "proc.fdusage"),
+    # a successful read/write on an inet socket marks it connected (sinsp parse_rw_exit)
+    frozenset({"read", "write", "recv", "send", "readv", "writev", "pread", "pwrite",
+               "preadv", "pwritev"}): ("fd.connected",),
 }
 
 _EF_MODIFIES_STATE = 1 << 5
