@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class Event:
     """One event, linked to state. Valid until the inspector yields the next."""
 
-    __slots__ = ("enter", "fd", "fdnum", "inspector", "num", "record", "thread")
+    __slots__ = ("enter", "fd", "fdnum", "inspector", "name_changed", "num", "record", "thread")
 
     def __init__(self, record: Any, num: int, inspector: Inspector | None = None) -> None:
         self.record = record
@@ -32,6 +32,10 @@ class Event:
         self.fdnum: int | None = None
         #: The enter record paired with this exit record (same thread, type-1).
         self.enter: Any = None
+        #: Set by a parser that renamed ``fd`` while parsing this event where sinsp's
+        #: field cannot be derived from the record alone (a datagram's tuple):
+        #: ``fd.name_changed`` reads it.
+        self.name_changed = False
 
     def __repr__(self) -> str:
         return f"Event(num={self.num}, type={self.name}{self.direction}, tid={self.tid})"

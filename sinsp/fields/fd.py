@@ -544,6 +544,8 @@ _ACCEPT_X = frozenset({27, 57, 247, 249, 389})  # accept, accept4 and their vers
 def _name_changed(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None:
         return None
+    if getattr(evt, "name_changed", False):  # set by the state (datagram tuples)
+        return True
     rec = evt.record
     if rec.type in _OPEN_X:
         return True

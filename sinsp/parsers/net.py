@@ -334,8 +334,11 @@ def parse_recv_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     info = evt.fd
     if info is not None and info.type in _INET_SOCKS:
         info.flags |= FLAG_CONNECTED  # before the tuple, on the type it had (sinsp order)
-    if _takes_tuples(info):
+    if info is not None and _takes_tuples(info):
+        before = info.name
         _update_from_datagram(evt, evt.record_param("tuple"), incoming=True)
+        if info.name != before:  # 0.29.3: fd.name_changed on the event that renamed it
+            evt.name_changed = True
 
 
 def parse_send_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -345,8 +348,11 @@ def parse_send_tuple(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     info = evt.fd
     if info is not None and info.type in _INET_SOCKS:
         info.flags |= FLAG_CONNECTED
-    if _takes_tuples(info):
+    if info is not None and _takes_tuples(info):
+        before = info.name
         _update_from_datagram(evt, evt.enter_param("tuple"), incoming=False)
+        if info.name != before:  # 0.29.3: fd.name_changed on the event that renamed it
+            evt.name_changed = True
 
 
 HANDLERS = {
