@@ -60,3 +60,29 @@ def test_datagram_rename_is_recorded_on_the_event() -> None:
     # renames; a failed call is not parsed
     assert exits == [("sendto<", True), ("recvfrom<", False), ("recvfrom<", True),
                      ("sendto<", False)]
+
+
+def test_prefilter_keeps_io_for_fd_connected(tmp_path: Path) -> None:
+    """A consumer of poll events reading fd.connected still sees the write that connected
+    the UDP socket; one that does not read it lets the writes be dropped."""
+    from scap import schema
+    from scap.testing import write_capture
+    from sinsp import Inspector
+    from sinsp.parsers.prefilter import state_event_types
+
+    b = builder()
+    recs = [
+        b.build("SOCKET_SOCKET_E", [2, 2, 17]), b.build("SOCKET_SOCKET_X", [3]),
+        b.build("SYSCALL_WRITE_E", [3, 4]), b.build("SYSCALL_WRITE_X", [4, b"abcd"]),
+        b.build("SYSCALL_FCNTL_E", [3, 1]), b.build("SYSCALL_FCNTL_X", [0]),
+    ]  # fmt: skip
+    path = tmp_path / "udp.scap"
+    write_capture(path, recs, processes=[proc(100)])
+    fcntl_x = schema.PPME.SYSCALL_FCNTL_X
+    write_x = schema.PPME.SYSCALL_WRITE_X
+    assert write_x in state_event_types(["fd.connected"])
+    assert write_x not in state_event_types(["fd.name"])
+    for fields, want in ((["fd.connected"], True), (["fd.name"], False)):
+        with Inspector.from_capture(path, event_types={fcntl_x}, fields=fields) as insp:
+            got = [bool(e.fd.flags & FLAG_CONNECTED) for e in insp if e.fd is not None]
+        assert got == [want]
