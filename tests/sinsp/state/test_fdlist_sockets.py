@@ -134,3 +134,28 @@ def test_fdlist_sockets_without_sysdig(capture: Path) -> None:
     assert {pick(n, "fd.connected")[0] for n in (2, 12, 14, 16, 26, 30, 40, 42, 44, 54)} == {
         "false"}
     assert {_row(got, n)["fd.name_changed"] for n in range(1, 57)} == {"false"}
+
+
+def test_v4_mapped_fdlist_socket_is_ipv4(tmp_path: Path) -> None:
+    """A fd-list IPv6 entry whose two ends are v4-mapped is kept as IPv4 (and takes the
+    IPv4 role); one mapped end only stays IPv6. Pinned values measured on sysdig 0.29.3,
+    compared live when it is installed."""
+    b = EventBuilder(ts=1_700_000_000_000_000_000, tid=100)
+    ev = [b.build("SYSCALL_READ_E", [4, 10]), b.build("SYSCALL_READ_X", [-11, b""]),
+          b.build("SYSCALL_READ_E", [5, 10]), b.build("SYSCALL_READ_X", [-11, b""])]
+    fds = [
+        FdEntry(fd=3, ino=1, type=5, sip="0.0.0.0", sport=8080, l4proto=TCP),
+        FdEntry(fd=4, ino=2, type=4, sip="::ffff:10.0.0.5", sport=8080, dip="::ffff:10.0.0.9",
+                dport=5000, l4proto=TCP),
+        FdEntry(fd=5, ino=3, type=4, sip="::ffff:10.0.0.5", sport=4000, dip="2001:db8::9",
+                dport=5000, l4proto=TCP),
+    ]  # fmt: skip
+    path = tmp_path / "mapped.scap"
+    write_capture(path, ev, processes=[ProcInfo(tid=100, pid=100, ptid=1, comm="a", exe="a",
+                                                cwd="/", fds=fds)])  # fmt: skip
+    fmt = "*%evt.num %fd.type %fd.name %fd.connected %fd.lip %fd.rip %fd.lport"
+    ours = _run([sys.executable, "-m", "sinsp.sysdig_cli", "-r", str(path), "-p", fmt])
+    assert ours[1] == "2 ipv4 10.0.0.9:5000->10.0.0.5:8080 true 10.0.0.5 10.0.0.9 8080"
+    assert ours[3] == "4 ipv6 ::ffff:10.0.0.5:4000->2001:db8::9:5000 true <NA> <NA> <NA>"
+    if shutil.which("sysdig") is not None:
+        assert ours == _run(["sysdig", "-r", str(path), "-p", fmt])
