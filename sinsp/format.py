@@ -321,7 +321,8 @@ def fd_desc(fdinfo: Any, simple: bool = False) -> str:
 
 def cwd_of(thread: Any) -> str:
     cwd = thread.get_cwd()
-    return cwd if cwd.endswith("/") else cwd + "/"
+    out: str = cwd if cwd.endswith("/") else cwd + "/"
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -675,7 +676,8 @@ def event_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
     render = _COMPILED.get(rec.type << 8 | rec.nparams)
     if render is None:
         render = _compiled_for(rec.type, rec.nparams)
-    return render(evt, opts)
+    out: str = render(evt, opts)
+    return out
 
 
 def _no_args(evt: Any, opts: RenderOptions = DEFAULT_OPTIONS) -> str:
@@ -931,7 +933,8 @@ def param_index(einfo: Any, nparams: int, name: str) -> int | None:
 def render_value(value: Any, info: Any) -> str:
     """sysdig's text for an extracted value of field ``info`` (never ``None`` here)."""
     if info.renderer is not None:
-        return info.renderer(value)
+        out: str = info.renderer(value)
+        return out
     if value is True:
         return "true"
     if value is False:

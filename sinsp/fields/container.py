@@ -37,7 +37,8 @@ def container_info(evt: Any) -> ContainerInfo | None:
     insp = evt.inspector
     if cid is None or cid == HOST_ID or insp is None:
         return None
-    return insp.containers.get(cid)
+    out: ContainerInfo | None = insp.containers.get(cid)
+    return out
 
 
 def _str_or_na(v: str | None) -> str | None:

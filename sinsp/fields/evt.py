@@ -273,7 +273,8 @@ def _rawtime_ns(evt: Any, arg: Any) -> Any:
 
 def _rel(evt: Any) -> int:
     first = _first_ts(evt)
-    return evt.record.ts - (first if first is not None else evt.record.ts)
+    out: int = evt.record.ts - (first if first is not None else evt.record.ts)
+    return out
 
 
 @evt.field("evt.reltime", FieldType.RELTIME,

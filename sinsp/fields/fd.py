@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from scap.schema import EF
@@ -159,9 +160,13 @@ def _null_fd_field(evt: Any, thread: Any, what: str) -> Any:
     return None
 
 
+#: an fd field's function: (event, thread, fd info or None, fd number) -> value
+_FdFn = Callable[[Any, Any, Any, int], Any]
+
+
 def _fd_field(name: str, ftype: FieldType, desc: str, flags: FieldFlag = FieldFlag.NONE,
-              renderer: Any = None) -> Any:  # fmt: skip
-    def deco(fn: Any) -> Any:
+              renderer: Any = None) -> Callable[[_FdFn], _FdFn]:  # fmt: skip
+    def deco(fn: _FdFn) -> _FdFn:
         def ex(evt: Any, arg: Any) -> Any:
             got = event_fd(evt)
             if got is NO_FD:
@@ -341,7 +346,8 @@ def _all_containers(table: Any) -> Any:
     return getattr(table, "_containers", {}).values()
 
 
-def _sock_field(name: str, ftype: FieldType, desc: str, flags: FieldFlag = FieldFlag.NONE) -> Any:
+def _sock_field(name: str, ftype: FieldType, desc: str,
+                flags: FieldFlag = FieldFlag.NONE) -> Callable[[_FdFn], _FdFn]:
     return _fd_field(name, ftype, desc, flags)
 
 
@@ -494,7 +500,8 @@ def _server_ip(evt: Any, fdi: Any) -> str | None:
             if fdi.type == IPV4_SOCK and ip.startswith("::ffff:"):
                 ip = ip[len("::ffff:") :]
             return ip
-    return fdi.dip
+    out: str | None = fdi.dip
+    return out
 
 
 _CONNECT_EVENTS = frozenset({22, 23})  # 0.29.3's connect enter and exit

@@ -107,9 +107,9 @@ def _value(evt: Any, spec: str) -> str | None:
 
 
 def _succeeded(evt: Any, check: str) -> bool:
-    if check == _RES0:
-        return _param(evt.record, "res") == 0
-    return _param(evt.record, "fd") != -1
+    ok: bool = (_param(evt.record, "res") == 0 if check == _RES0
+                else _param(evt.record, "fd") != -1)
+    return ok
 
 
 def fs_path(evt: Any, which: int, raw: bool) -> str | None:

@@ -121,7 +121,8 @@ def _leader(evt: Any, attr: str) -> ThreadInfo | None:
     table = t._table
     found = table.get(getattr(t, attr)) if table is not None else None
     if found is not None:
-        return found
+        out: ThreadInfo | None = found
+        return out
     return _walk_same(t, attr)
 
 
@@ -354,7 +355,8 @@ def _duration(evt: Any, arg: Any) -> int | None:
     t = evt.thread
     if t is None or not t.clone_ts:
         return None
-    return evt.ts - t.clone_ts
+    out: int | None = evt.ts - t.clone_ts
+    return out
 
 
 proc.field("proc.duration", T.RELTIME, "number of nanoseconds since the process started.")(
@@ -486,7 +488,8 @@ def _cgroup(evt: Any, arg: Any) -> str | None:
     t = evt.thread
     if t is None or arg is None:
         return None
-    return t.cgroup(str(arg))
+    out: str | None = t.cgroup(str(arg))
+    return out
 
 
 _f(

@@ -270,7 +270,8 @@ def parse(text: str) -> ast.Expr:
         raise _error(text, _message(text, e), e.loc) from None
     except RecursionError:
         raise _error(text, f"exceeded max depth limit of {MAX_DEPTH}", 0) from None
-    return result[0]
+    out: ast.Expr = result[0]
+    return out
 
 
 def _message(text: str, e: pp.ParseBaseException) -> str:
