@@ -68,7 +68,8 @@ class Event:
 
     @property
     def is_enter(self) -> bool:
-        return self.record.type % 2 == 0
+        enter: bool = self.record.type % 2 == 0
+        return enter
 
     # -- parameters -----------------------------------------------------------
 

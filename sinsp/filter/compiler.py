@@ -567,7 +567,7 @@ def _inlinable(fn: Pred, fmt: str, **binds: Any) -> Pred:
 
 
 def _source(p: Pred) -> tuple[str, dict[str, Any], int]:
-    got = getattr(p, "_src", None)
+    got: tuple[str, dict[str, Any], int] | None = getattr(p, "_src", None)
     if got is not None and got[2] <= _MAX_DEPTH:
         return got
     name = f"_p{next(_NAMES)}"
@@ -579,8 +579,8 @@ def _build(kind: str, src: str, binds: dict[str, Any], depth: int) -> Pred:
     code = f"def filter_{kind}(e{params}):\n    return {src}\n"
     env = dict(binds)
     exec(compile(code, f"<filter {kind}>", "exec"), env)
-    fn = env[f"filter_{kind}"]
-    fn._src = (src, binds, depth)
+    fn: Pred = env[f"filter_{kind}"]
+    fn._src = (src, binds, depth)  # type: ignore[attr-defined]
     return fn
 
 

@@ -121,7 +121,7 @@ def specialize(flt: Filter, t: int, cache: dict[Any, Any]) -> Pred | bool:
     the condition is decided by the type alone.  ``cache`` (per filter) shares results."""
     from .compiler import compile_filter
 
-    got = cache.get(t)
+    got: Pred | bool | None = cache.get(t)
     if got is not None:
         return got
     values = type_values(flt.registry, t) if flt.registry is not None else None

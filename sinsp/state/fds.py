@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scap.metadata import FdType  # the one scap_fd_type table, shared with the fd-list block
+# the one scap_fd_type table, shared with the fd-list block (re-exported: parsers use it)
+from scap.metadata import FdType as FdType
 
 #: The one-letter type sysdig shows in ``fd.typechar`` and in ``<f>`` prefixes.
 TYPE_CHARS: dict[int, str] = {
