@@ -9,7 +9,7 @@ from sinsp.state.threads import join_path
 
 if TYPE_CHECKING:
     from sinsp.event import Event
-    from sinsp.state.fds import FdTable
+    from sinsp.state.fds import FdInfo, FdTable
 
 AT_FDCWD = -100
 
@@ -37,6 +37,14 @@ def as_str(v: Any) -> str:
 
 def fd_table(evt: Event) -> FdTable | None:
     return evt.thread.fd_table() if evt.thread is not None else None
+
+
+def install_fd(evt: Event, table: FdTable, info: FdInfo) -> None:
+    """Add ``info`` to the thread's fd table and make it this event's fd, so the event's
+    ``fd.*`` fields resolve to what it created."""
+    table.add(info)
+    evt.fdnum = info.fd
+    evt.fd = info
 
 
 def resolve_path(evt: Event, path: str, dirfd: int | None = None) -> str:

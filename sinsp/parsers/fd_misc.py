@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sinsp.parsers._util import as_int, as_str, fd_table, retval
+from sinsp.parsers._util import as_int, as_str, fd_table, install_fd, retval
 from sinsp.state.fds import FdInfo, FdType
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ def parse_pipe_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         if isinstance(fd, int) and fd >= 0:
             info = FdInfo(fd, FdType.FIFO, "")
             info.ino = ino
-            table.add(info)
-            evt.fdnum, evt.fd = fd, info  # the event refers to the last one, as in sinsp
+            install_fd(evt, table, info)  # the event refers to the last one, as in sinsp
 
 
 def parse_memfd_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -55,9 +54,7 @@ def parse_memfd_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         return
     info = FdInfo(fd, FdType.MEMFD, "memfd:" + as_str(evt.param("name")))
     info.openflags = as_int(evt.param("flags"))
-    table.add(info)
-    evt.fdnum = fd
-    evt.fd = info
+    install_fd(evt, table, info)
 
 
 def parse_bpf_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:

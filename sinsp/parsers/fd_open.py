@@ -8,10 +8,10 @@ against the dirfd's path (``*at`` calls) or the thread's cwd. Failed calls
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sinsp.event import param_at, params_of
-from sinsp.parsers._util import as_int, as_str, fd_table, resolve_path, retval
+from sinsp.parsers._util import as_int, as_str, fd_table, install_fd, resolve_path, retval
 from sinsp.state.fds import FdInfo, FdType
 from sinsp.state.threads import CL_CLONE_FILES
 
@@ -79,6 +79,16 @@ def printable_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").translate(_UNPRINTABLE).decode("ascii")
 
 
+def _file_fd(fd: int, path: str, flags: int, dev: Any, ino: Any) -> FdInfo:
+    """The fd an open-family call made: a directory when opened with O_DIRECTORY (as 0.29.3
+    types it), else a file, with its open flags and device/inode."""
+    info = FdInfo(fd, FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE, path)
+    info.openflags = flags
+    info.dev = as_int(dev)
+    info.ino = as_int(ino)
+    return info
+
+
 def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     fd = retval(evt)
     table = fd_table(evt)
@@ -86,14 +96,7 @@ def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         return
     name, flags, dirfd, dev, ino = _open_args(evt)
     path = printable_path(resolve_path(evt, name, dirfd))
-    ftype = FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE
-    info = FdInfo(fd, ftype, path)
-    info.openflags = flags
-    info.dev = as_int(dev)
-    info.ino = as_int(ino)
-    table.add(info)
-    evt.fdnum = fd
-    evt.fd = info
+    install_fd(evt, table, _file_fd(fd, path, flags, dev, ino))
 
 
 def parse_open_by_handle_at_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -104,13 +107,7 @@ def parse_open_by_handle_at_exit(evt: Event, insp: Inspector, verdict: Verdict) 
         return
     flags = as_int(evt.param("flags"))
     path = printable_path(resolve_path(evt, as_str(evt.param("path")) or "/"))
-    info = FdInfo(fd, FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE, path)
-    info.openflags = flags
-    info.dev = as_int(evt.param("dev"))
-    info.ino = as_int(evt.param("ino"))
-    table.add(info)
-    evt.fdnum = fd
-    evt.fd = info
+    install_fd(evt, table, _file_fd(fd, path, flags, evt.param("dev"), evt.param("ino")))
 
 
 def parse_creat_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -124,9 +121,7 @@ def parse_creat_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     info.openflags = (1 << 2) | (1 << 1) | (1 << 8)
     info.dev = as_int(evt.param("dev"))
     info.ino = as_int(evt.param("ino"))
-    table.add(info)
-    evt.fdnum = fd
-    evt.fd = info
+    install_fd(evt, table, info)
 
 
 def parse_close_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:

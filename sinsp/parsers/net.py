@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sinsp.parsers._util import as_int, fd_table, retval
+from sinsp.parsers._util import as_int, fd_table, install_fd, retval
 from sinsp.state.fds import (
     FLAG_CONNECTED,
     FLAG_ROLE_CLIENT,
@@ -82,9 +82,7 @@ def parse_socket_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         info = FdInfo(fd, FdType.NETLINK, "")
     else:
         info = FdInfo(fd, FdType.UNKNOWN, "")
-    table.add(info)
-    evt.fdnum = fd
-    evt.fd = info
+    install_fd(evt, table, info)
 
 
 def parse_socketpair_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
@@ -99,8 +97,7 @@ def parse_socketpair_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None
         if isinstance(fd, int) and fd >= 0:
             info = FdInfo(fd, FdType.UNIX_SOCK, "")
             info.unix_src, info.unix_dst = src, dst
-            table.add(info)
-            evt.fdnum, evt.fd = fd, info  # the event refers to the last one, as in sinsp
+            install_fd(evt, table, info)  # the event refers to the last one, as in sinsp
 
 
 def _family(t: Any) -> int:
@@ -230,9 +227,7 @@ def parse_accept_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     if info.type in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
         info.l4proto = L4_TCP
     info.flags = FLAG_ROLE_SERVER | FLAG_CONNECTED
-    table.add(info)
-    evt.fdnum = fd
-    evt.fd = info
+    install_fd(evt, table, info)
 
 
 def parse_bind_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
