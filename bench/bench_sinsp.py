@@ -6,11 +6,12 @@ less than wall time), both tools:
 
 1. the default line output to /dev/null: ``sysdig -r F`` vs ``pysysdig -r F``
    (lines/s; target: beat sysdig);
-2. decode + state + one typical Falco condition, nothing printed:
-   ``sysdig -r F -q COND`` vs ``Inspector`` + ``compile_filter(COND).matches`` per event
-   (events/s; target >= 0.1x sysdig).
+2. decode + state + one typical Falco condition, nothing printed, the whole file:
+   ``sysdig -r F -q COND`` vs ``Inspector.from_capture(F, event_types=, fields=)`` (the
+   prefilter: only what the condition and the state need reaches Python) +
+   ``compile_filter(COND).matches`` (events of the file per CPU second; target >= 0.1x).
 
-Ours run on the first ``N`` events (``PYSYSDIG_BENCH_EVENTS``, default 300 000) so the bench
+Part 1 runs on the first ``N`` events (``PYSYSDIG_BENCH_EVENTS``, default 300 000) so the bench
 stays short; rates are per event/line, so the ratio is comparable.  Part 1 keeps the best of
 ``PYSYSDIG_BENCH_REPEAT`` runs (default 2) of each tool: on a shared box the minimum CPU time
 is the least noisy figure.
@@ -95,32 +96,35 @@ def main() -> int:
               "(target > 1)")
 
     # -- 2. decode + state + one Falco condition -------------------------------------------------
+    # As the issue asks: events the filter and the state layer do not need never reach Python
+    # (the prefilter, ``Inspector.from_capture(event_types=, fields=)``), so the whole file
+    # is read and the run is credited with every event of it, as sysdig reads them all.
+    from scap import open as scap_open
     from sinsp import Inspector
     from sinsp.filter import compile_filter
     from sinsp.format import default_registry
+    from sinsp.parsers.prefilter import fields_of
 
     flt = compile_filter(COND, default_registry())
     matches = flt.matches
     wanted = flt.event_types  # a per-type index, as Falco's ruleset keeps
+    with scap_open(str(big)) as cap:
+        total = sum(1 for _ in cap)
     t0c, t0w = self_cpu(), time.perf_counter()
-    n = hits = 0
-    with Inspector.from_capture(str(big)) as insp:
+    hits = 0
+    with Inspector.from_capture(str(big), event_types=wanted,
+                                fields=fields_of(flt.ast)) as insp:
         for evt in insp:
-            n += 1
             if (wanted is None or evt.record.type in wanted) and matches(evt):
                 hits += 1
-            if n >= N:
-                break
+        kept = insp.stats.events
     our_cpu, our_wall = self_cpu() - t0c, time.perf_counter() - t0w
-    our_rate = n / our_cpu
-    print(f"pysysdig decode+state+filter: {n} events, {hits} matches, {our_cpu:.2f} s cpu "
-          f"({our_wall:.2f} s wall): {our_rate / 1e6:.3f} M events/s")
+    our_rate = total / our_cpu
+    print(f"pysysdig decode+state+filter (prefilter): {total} events ({kept} reached Python), "
+          f"{hits} matches, {our_cpu:.2f} s cpu ({our_wall:.2f} s wall): "
+          f"{our_rate / 1e6:.3f} M events/s")
     if sysdig:
         sd_cpu, sd_wall, _ = child_cpu([sysdig, "-r", str(big), "-q", COND])
-        from scap import open as scap_open
-
-        with scap_open(str(big)) as cap:
-            total = sum(1 for _ in cap)
         sd_rate = total / sd_cpu
         print(f"sysdig   decode+state+filter: {total} events in {sd_cpu:.2f} s cpu "
               f"({sd_wall:.2f} s wall): {sd_rate / 1e6:.3f} M events/s")
