@@ -106,16 +106,25 @@ class _Layout:
     """How to read the params of one event type without going through the record's
     generic accessors: name -> index, and per param its type, table entry and, for
     fixed-width types, the ``struct`` that decodes it in place (no slice, no dispatch).
-    Built once per type from the schema, which never changes at run time."""
+    Built once per type from the schema, which never changes at run time.
 
-    __slots__ = ("fixed", "index", "lens", "pinfos", "ptypes", "w")
+    ``known`` params are the reader's (0.29.3) table; the entries past it are the params a
+    current-libs driver appends to the same event (openat's ``ino``, close's ``fd``), so the
+    live exit-only records are read in place too (``param_at`` itself stops at ``known``,
+    as ``record.param`` does)."""
 
-    def __init__(self, info: Any, large: bool) -> None:
+    __slots__ = ("fixed", "index", "known", "lens", "pinfos", "ptypes", "w")
+
+    def __init__(self, info: Any, large: bool, current: Any = None) -> None:
+        params = list(info.params)
+        self.known = len(params)
+        if current is not None and current.name == info.name:
+            params += list(current.params[len(params):])
         self.index: dict[str, int] = {}
-        for i, p in enumerate(info.params):
+        for i, p in enumerate(params):
             self.index.setdefault(p.name, i)
-        self.ptypes = [int(p.type) for p in info.params]
-        self.pinfos = list(info.params)
+        self.ptypes = [int(p.type) for p in params]
+        self.pinfos = params
         self.fixed = [_fixed_struct(t) for t in self.ptypes]
         self.w = 4 if large else 2
         #: stored param count -> Struct of the length array
@@ -148,13 +157,14 @@ def _layout(record: Any) -> _Layout | None:
         return _LAYOUT[etype]
     except KeyError:
         pass
+    from scap import schema
     from scap.params import decode_param
-    from scap.schema import EF
 
     if not _DECODE:
         _DECODE.append(decode_param)
     info = record.info
-    lay = None if info is None else _Layout(info, bool(int(info.flags) & EF.LARGE_PAYLOAD))
+    lay = None if info is None else _Layout(info, bool(int(info.flags) & schema.EF.LARGE_PAYLOAD),
+                                            schema.event_info(etype, current=True))
     _LAYOUT[etype] = lay
     return lay
 
@@ -163,7 +173,7 @@ def param_at(record: Any, i: int, lay: _Layout | None = None) -> Any:
     """``record.param(i)`` (same value, same errors), read straight from the raw bytes."""
     if lay is None:
         lay = _LAYOUT.get(record.type) or _layout(record)
-        if lay is None or i >= len(lay.ptypes):
+        if lay is None or i >= lay.known:
             return record.param(i)
     n = record.nparams
     if i >= n:
@@ -178,8 +188,10 @@ def param_at(record: Any, i: int, lay: _Layout | None = None) -> Any:
         return None
     start = 26 + lay.w * n + (sum(lens[:i]) if i else 0)
     end = start + ln
-    if end > len(raw):
-        return record.param(i)  # damaged record: the record's own error
+    if end > len(raw):  # damaged record: the record's own error
+        if i < lay.known:
+            return record.param(i)
+        return _DECODE[0](lay.ptypes[i], record.rawparam(i), lay.pinfos[i])
     fx = lay.fixed[i]
     if fx is not None and ln == fx.size:
         return fx.unpack_from(raw, start)[0]
@@ -199,7 +211,7 @@ def _plan(rec: Any, enter: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
         ri = rlay.index.get(name) if rlay is not None else None
         ei = elay.index.get(name) if elay is not None else None
         steps.append((name, ri, ei))
-    return rlay, elay, len(rlay.index) if rlay is not None else 0, tuple(steps)
+    return rlay, elay, len(rlay.ptypes) if rlay is not None else 0, tuple(steps)
 
 
 def params_of(evt: Event, names: tuple[str, ...]) -> list[Any]:
@@ -213,7 +225,7 @@ def params_of(evt: Event, names: tuple[str, ...]) -> list[Any]:
         plan = _PLANS[key] = _plan(rec, enter, names)
     rlay, elay, known, steps = plan
     rn = rec.nparams
-    if rlay is None or rn > known:  # params past the table (current libs): the general path
+    if rlay is None or rn > known:  # params past both tables: the general path
         return [evt.param(n) for n, _r, _e in steps]
     out = []
     for _name, ri, ei in steps:
@@ -225,45 +237,14 @@ def params_of(evt: Event, names: tuple[str, ...]) -> list[Any]:
 
 
 def _param_by_name(record: Any, name: str) -> Any:
-    """``record.param(i)`` for the param called ``name``; _MISSING if the
-    type has no such param or this record carries fewer params."""
+    """``record.param(i)`` for the param called ``name`` (params a current-libs driver
+    appended past the reader's table included: execve's caps and exe inode, clone's pidns
+    start, openat's inode, close's fd); _MISSING if the type has no such param or this record
+    carries fewer params."""
     lay = _LAYOUT.get(record.type) or _layout(record)
     if lay is None:
         return _MISSING
     i = lay.index.get(name)
-    if i is None:
-        return _appended_param(record, name) if record.nparams > len(lay.index) else _MISSING
-    if i >= record.nparams:
+    if i is None or i >= record.nparams:
         return _MISSING
     return param_at(record, i, lay)
-
-
-#: per event type: name -> (index, ParamInfo) of the params current libs appended past the
-#: reader's (0.29.3) table
-_APPENDED: dict[int, dict[str, tuple[int, Any]]] = {}
-
-
-def _appended_param(record: Any, name: str) -> Any:
-    """A param a current-libs driver appended to an event the reader knows in its 0.29.3
-    layout (execve's caps and exe inode, clone's pidns start), decoded by the current
-    table; _MISSING when neither table has it or this record stops before it."""
-    etype = record.type
-    extra = _APPENDED.get(etype)
-    if extra is None:
-        from scap import params, schema
-
-        extra = {}
-        cur = schema.event_info(etype, current=True)
-        info = record.info
-        if cur is not None and info is not None and cur.name == info.name:
-            for i in range(len(info.params), len(cur.params)):
-                extra.setdefault(cur.params[i].name, (i, cur.params[i]))
-        _APPENDED[etype] = extra
-        _APPENDED_DECODE[0] = params.decode_param
-    hit = extra.get(name)
-    if hit is None or hit[0] >= record.nparams:
-        return _MISSING
-    return _APPENDED_DECODE[0](hit[1].type, record.rawparam(hit[0]), hit[1])
-
-
-_APPENDED_DECODE: list[Any] = [None]
