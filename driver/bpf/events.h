@@ -25,7 +25,7 @@
 /* Bumped when the sample layout or the maps change (checked at open). */
 #define SCAP_BPF_API_VERSION 2
 /* Bumped when an event's parameter layout changes. */
-#define SCAP_BPF_SCHEMA_VERSION 1
+#define SCAP_BPF_SCHEMA_VERSION 2
 
 /* Size limits.  SCAP_MAX_EVENT must be a power of two: the probe masks write
  * offsets with it so the verifier can bound every store. */
@@ -94,6 +94,7 @@ enum scap_ppme {
 	PPME_SYSCALL_RENAMEAT_X = 177,
 	PPME_SYSCALL_SYMLINK_X = 179,
 	PPME_SYSCALL_SYMLINKAT_X = 181,
+	PPME_SCHEDSWITCH_6_E = 152,
 	PPME_PROCEXIT_1_E = 186,
 	PPME_SYSCALL_SETRESUID_X = 193,
 	PPME_SYSCALL_SETRESGID_X = 195,
@@ -129,6 +130,7 @@ enum scap_ppme {
 	PPME_SYSCALL_BPF_2_X = 369,
 	PPME_SOCKET_ACCEPT4_6_X = 389,
 	PPME_SYSCALL_UMOUNT2_X = 391,
+	PPME_SYSCALL_PRCTL_X = 401,
 	PPME_SYSCALL_PIPE2_X = 393,
 	PPME_SYSCALL_MEMFD_CREATE_X = 405,
 	PPME_SYSCALL_INIT_MODULE_X = 411,
@@ -154,7 +156,7 @@ enum scap_nr {
 	SCAP_NR_accept4 = 288, SCAP_NR_dup3 = 292, SCAP_NR_pipe2 = 293, SCAP_NR_setns = 308,
 	SCAP_NR_renameat2 = 316, SCAP_NR_memfd_create = 319, SCAP_NR_execveat = 322,
 	SCAP_NR_clone3 = 435, SCAP_NR_openat2 = 437, SCAP_NR_bpf = 321, SCAP_NR_init_module = 175,
-	SCAP_NR_finit_module = 313, SCAP_NR_ptrace = 101,
+	SCAP_NR_finit_module = 313, SCAP_NR_ptrace = 101, SCAP_NR_prctl = 157,
 };
 
 #endif /* PYFALCO_EVENTS_H */

@@ -411,6 +411,18 @@ static __always_inline void put_kpath(struct scap_aux *a, struct dentry *d, stru
 	set_len(a, len + 1);
 }
 
+/* The task's working directory (fs->pwd), walked like any kernel path: the same
+ * bounded dentry/mount walk libs' modern probe uses where bpf_d_path is not allowed. */
+static __always_inline void put_cwd(struct scap_aux *a, struct task_struct *t)
+{
+	struct fs_struct *fs = BPF_CORE_READ(t, fs);
+	if (!fs) {
+		put_empty(a);
+		return;
+	}
+	put_kpath(a, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt));
+}
+
 /* cgroups param: "subsys=path\0" for each mounted controller.  The kernfs
  * path is built backwards in tmp, one level per bpf_loop() step. */
 #define MAX_SUBSYS 16
@@ -490,7 +502,8 @@ static __always_inline void put_cgroups(struct scap_aux *a, struct task_struct *
 /* Common process parameters of clone/fork/vfork/clone3 and execve:
  * exe, args, tid, pid, ptid, cwd, fdlimit, pgft_maj, pgft_min, vm_size,
  * vm_rss, vm_swap, comm, cgroups (14 params). */
-static __always_inline void put_proc_common(struct scap_aux *a, struct task_struct *t, int have_exe_args)
+static __always_inline void put_proc_common(struct scap_aux *a, struct task_struct *t, int have_exe_args,
+					    int with_cwd)
 {
 	struct mm_struct *mm = BPF_CORE_READ(t, mm);
 	unsigned long arg_start = 0, arg_end = 0;
@@ -517,7 +530,10 @@ static __always_inline void put_proc_common(struct scap_aux *a, struct task_stru
 	put_s64(a, BPF_CORE_READ(t, pid));
 	put_s64(a, BPF_CORE_READ(t, tgid));
 	put_s64(a, BPF_CORE_READ(t, real_parent, pid));
-	put_empty(a); /* cwd: sinsp keeps the inherited one */
+	if (with_cwd)
+		put_cwd(a, t);
+	else
+		put_empty(a); /* clone: empty like libs' drivers; sinsp inherits the parent's */
 	put_s64(a, BPF_CORE_READ(t, signal, rlim[7].rlim_cur)); /* RLIMIT_NOFILE */
 	put_u64(a, BPF_CORE_READ(t, maj_flt));
 	put_u64(a, BPF_CORE_READ(t, min_flt));
@@ -776,7 +792,7 @@ static __always_inline int fill_clone_common(struct scap_aux *a, struct task_str
 	if (ret == 0 && level > 0)
 		ppm_flags |= 1 << 29; /* PPM_CL_CHILD_IN_PIDNS: the child lives in a child pid ns */
 	put_s64(a, ret);
-	put_proc_common(a, t, 1);
+	put_proc_common(a, t, 1, 0);
 	put_u32(a, ppm_flags);
 	put_u32(a, BPF_CORE_READ(t, cred, euid.val));
 	put_u32(a, BPF_CORE_READ(t, cred, egid.val));
@@ -817,11 +833,34 @@ FILLER(clone3)
 
 /* PPM_EXE_* flags of the new image: WRITABLE (1) when the caller could write the
  * executable (owner/group/other bits against fsuid/fsgid, or CAP_DAC_OVERRIDE),
- * FROM_MEMFD (4) when it runs from a memfd ("memfd:" dentry).  The overlayfs
- * layer bits (2, 8) are not computed. */
+ * FROM_MEMFD (4) when it runs from a memfd ("memfd:" dentry), and for an executable on
+ * overlayfs (superblock magic OVERLAYFS_SUPER_MAGIC) UPPER_LAYER (2) when the file lives
+ * in the upper (container-writable) directory, i.e. its ovl_inode has an upper dentry,
+ * else LOWER_LAYER (8): the image layers.  mm->exe_file keeps the overlay path, so the
+ * overlay inode is f_path.dentry->d_inode (f_inode is the real, underlying inode). */
 #define PPM_EXE_WRITABLE 1
+#define PPM_EXE_UPPER_LAYER 2
 #define PPM_EXE_FROM_MEMFD 4
+#define PPM_EXE_LOWER_LAYER 8
 #define CAP_DAC_OVERRIDE 1
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+static __always_inline __u32 overlay_layer(struct file *exe)
+{
+	struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+	if (BPF_CORE_READ(d, d_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	struct inode *vi = BPF_CORE_READ(d, d_inode);
+	if (!vi)
+		return 0;
+	/* the overlay inode embeds the VFS inode: step back to the ovl_inode around it */
+	struct ovl_inode *oi = (struct ovl_inode *)((char *)vi - bpf_core_field_offset(struct ovl_inode, vfs_inode));
+	struct dentry *upper = BPF_CORE_READ(oi, __upperdentry);
+	if (upper && BPF_CORE_READ(upper, d_inode))
+		return PPM_EXE_UPPER_LAYER;
+	return PPM_EXE_LOWER_LAYER;
+}
+
 static __always_inline __u32 exe_flags(struct task_struct *t, struct mm_struct *mm)
 {
 	struct file *exe = mm ? BPF_CORE_READ(mm, exe_file) : NULL;
@@ -842,6 +881,7 @@ static __always_inline __u32 exe_flags(struct task_struct *t, struct mm_struct *
 	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' &&
 	    name[5] == ':')
 		flags |= PPM_EXE_FROM_MEMFD;
+	flags |= overlay_layer(exe);
 	return flags;
 }
 
@@ -857,7 +897,7 @@ static __always_inline int fill_exec_common(struct scap_aux *a, struct task_stru
 
 	put_s64(a, ret);
 	if (ret == 0) {
-		put_proc_common(a, t, 1);
+		put_proc_common(a, t, 1, 1);
 		unsigned long env_start = BPF_CORE_READ(mm, env_start);
 		unsigned long env_end = BPF_CORE_READ(mm, env_end);
 		put_user_bytes(a, (void *)env_start, env_end - env_start, SCAP_MAX_ENV);
@@ -940,15 +980,33 @@ FILLER(execveat)
 	return fill_exec_common(a, t, ret, regs, 1);
 }
 
+/* socket(2) domain to PPM_AF_*: libs' table numbers the families like Linux up to
+ * AF_NFC (39); anything newer is PPM_AF_UNSPEC, as socket_family_to_scap() does. */
+static __always_inline __u32 socket_family(__u32 domain)
+{
+	return domain <= 39 ? domain : 0;
+}
+
+/* SOCK_NONBLOCK / SOCK_CLOEXEC of socket(2)'s type to PPM_O_NONBLOCK / PPM_O_CLOEXEC */
+static __always_inline __u32 socket_flags(__u32 type)
+{
+	__u32 r = 0;
+	if (type & 04000)
+		r |= 1 << 6;
+	if (type & 02000000)
+		r |= 1 << 12;
+	return r;
+}
+
 FILLER(socket)
 {
 	BEGIN(PPME_SOCKET_SOCKET_X, 5);
 	__u32 type = arg(regs, 1);
 	put_s64(a, ret);
-	put_u32(a, arg(regs, 0));
-	put_u32(a, type & 0xf);
+	put_u32(a, socket_family(arg(regs, 0)));
+	put_u32(a, type);          /* as libs: the raw type, SOCK_* flags included */
 	put_u32(a, arg(regs, 2));
-	put_u32(a, type & ~0xfU); /* SOCK_NONBLOCK / SOCK_CLOEXEC */
+	put_u32(a, socket_flags(type));
 	END();
 }
 
@@ -1337,12 +1395,24 @@ FILLER(mount)
 	END();
 }
 
+/* umount2 flags to PPM_MNT_*: FORCE 1, DETACH 2, EXPIRE 4, UMOUNT_NOFOLLOW 8 (the Linux
+ * bits have the same values; anything else is not a PPM flag and is dropped) */
+static __always_inline __u32 umount_flags(__u32 f)
+{
+	__u32 r = 0;
+	if (f & 1) r |= 1;   /* MNT_FORCE */
+	if (f & 2) r |= 2;   /* MNT_DETACH */
+	if (f & 4) r |= 4;   /* MNT_EXPIRE */
+	if (f & 8) r |= 8;   /* UMOUNT_NOFOLLOW */
+	return r;
+}
+
 FILLER(umount2)
 {
 	BEGIN(PPME_SYSCALL_UMOUNT2_X, 3);
 	put_s64(a, ret);
 	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
-	put_u32(a, arg(regs, 1));
+	put_u32(a, umount_flags(arg(regs, 1)));
 	END();
 }
 
@@ -1466,6 +1536,45 @@ FILLER(finit_module)
 	END();
 }
 
+/* prctl(2) option to PPM_PR_*: libs' prctl_options names the options it knows with
+ * the Linux numbers; any other option is 0 (unknown). */
+static __always_inline __u32 prctl_option(long o)
+{
+	switch (o) {
+	case 3: case 4: case 7: case 8: case 15: case 16: case 21: case 22: case 23: case 24:
+	case 27: case 28: case 33: case 35: case 36: case 37: case 38: case 39: case 40: case 41:
+	case 42: case 47:
+		return o;
+	}
+	return 0;
+}
+#define PPM_PR_SET_NAME 15
+#define PPM_PR_GET_NAME 16
+#define PPM_PR_GET_CHILD_SUBREAPER 37
+
+FILLER(prctl)
+{
+	BEGIN(PPME_SYSCALL_PRCTL_X, 4);
+	__u32 option = prctl_option(arg(regs, 0));
+	unsigned long arg2 = arg(regs, 1);
+	put_s64(a, ret);
+	put_u32(a, option);
+	if (option == PPM_PR_SET_NAME || option == PPM_PR_GET_NAME) {
+		/* at exit: SET_NAME's name as the kernel took it, GET_NAME's answer */
+		put_user_str(a, (void *)arg2, 16);
+		put_s64(a, 0);
+	} else if (option == PPM_PR_GET_CHILD_SUBREAPER) {
+		int v = 0;
+		put_empty(a);
+		bpf_probe_read_user(&v, sizeof(v), (void *)arg2);
+		put_s64(a, v);
+	} else {
+		put_empty(a);
+		put_s64(a, arg2);
+	}
+	END();
+}
+
 /* Tail-call table: native syscall number -> filler. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -1532,6 +1641,7 @@ struct {
 		[SCAP_NR_ptrace] = (void *)&fill_ptrace,
 		[SCAP_NR_init_module] = (void *)&fill_init_module,
 		[SCAP_NR_finit_module] = (void *)&fill_finit_module,
+		[SCAP_NR_prctl] = (void *)&fill_prctl,
 	},
 };
 
@@ -1649,6 +1759,43 @@ int BPF_PROG(sched_exit, struct task_struct *p, bool group_dead)
 	put_u8(a, code & 0x7f);
 	put_u8(a, (code & 0x80) ? 1 : 0);
 	put_s64(a, reaper_tid(p, group_dead));
+	aux_submit(a);
+	return 0;
+}
+
+/* Optional extra, attached only on request (BpfSource(extras=("sched_switch",))): a
+ * context switch as current libs records it, PPME_SCHEDSWITCH_6_E from the task that is
+ * switched out (header tid), with next = the incoming task's tid and the outgoing task's
+ * page-fault counters and memory sizes.  Not attached = no cost at all on the scheduler. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct scap_config *cfg = cfg_get();
+	if (!cfg || !cfg->capture_on)
+		return 0;
+	if (cfg->drop_tgid && BPF_CORE_READ(prev, tgid) == cfg->drop_tgid)
+		return 0;
+	struct scap_aux *a = aux_get();
+	if (!a)
+		return 0;
+	aux_begin(a, PPME_SCHEDSWITCH_6_E, 6);
+	((struct scap_evt_hdr *)&a->data[SCAP_SAMPLE_PREFIX])->tid = BPF_CORE_READ(prev, pid);
+	put_s64(a, BPF_CORE_READ(next, pid));
+	put_u64(a, BPF_CORE_READ(prev, maj_flt));
+	put_u64(a, BPF_CORE_READ(prev, min_flt));
+	struct mm_struct *mm = BPF_CORE_READ(prev, mm);
+	__u32 vm_size = 0, vm_rss = 0, vm_swap = 0;
+	if (mm) {
+		vm_size = BPF_CORE_READ(mm, total_vm) << 2;
+		__s64 rss = BPF_CORE_READ(mm, rss_stat[0].count) + BPF_CORE_READ(mm, rss_stat[1].count) +
+			    BPF_CORE_READ(mm, rss_stat[3].count);
+		__s64 swap = BPF_CORE_READ(mm, rss_stat[2].count);
+		vm_rss = rss > 0 ? rss << 2 : 0;
+		vm_swap = swap > 0 ? swap << 2 : 0;
+	}
+	put_u32(a, vm_size);
+	put_u32(a, vm_rss);
+	put_u32(a, vm_swap);
 	aux_submit(a);
 	return 0;
 }

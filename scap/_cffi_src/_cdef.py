@@ -36,10 +36,12 @@ def cdef_from_header(header: Path, extra: str = "") -> str:
 
 
 def ring_ffibuilder(module: str, header: str, constants: list[str], *, driver_headers: list[str],
-                    include_dirs: list[Path], libraries: tuple[str, ...] = ()) -> FFI:
+                    include_dirs: list[Path], libraries: tuple[str, ...] = (),
+                    extra_sources: tuple[Path, ...] = ()) -> FFI:
     """The FFI of a live engine's drain (`scap/_native/<header>.h` and `.c`): its cdef is the
     header; `constants` are `#define`s of the `driver_headers` (which cffi cannot parse),
-    filled in from the compiled C."""
+    filled in from the compiled C.  `extra_sources`: more C files (absolute paths under the
+    project root) linked into the module, e.g. generated ones."""
     ffi = FFI()
     ffi.cdef(cdef_from_header(NATIVE / f"{header}.h",
                               "\n".join(f"#define {c} ..." for c in constants)))
@@ -48,7 +50,7 @@ def ring_ffibuilder(module: str, header: str, constants: list[str], *, driver_he
         module,
         includes,
         # setuptools wants these relative to the project root (where setup.py runs)
-        sources=[str((NATIVE / f"{header}.c").relative_to(ROOT))],
+        sources=[str(p.relative_to(ROOT)) for p in (NATIVE / f"{header}.c", *extra_sources)],
         include_dirs=[str(NATIVE), *(str(d) for d in include_dirs)],
         libraries=list(libraries),
         extra_compile_args=["-O2", "-Wall"],

@@ -33,7 +33,7 @@
 struct scap_bpf {
 	struct bpf_object *obj;
 	struct ring_buffer *rb;
-	struct bpf_link *links[3];
+	struct bpf_link *links[4];
 	int nlinks;
 	int syscall_table_fd, config_fd, counters_fd;
 	int ncpus;
@@ -135,15 +135,11 @@ static int on_sample(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **out,
-		  char *err, char *log, size_t log_size)
+/* The checks before opening, shared by both ways of opening. */
+static int preflight(char *err, char *log, size_t log_size)
 {
-	struct scap_bpf *h;
-	struct bpf_map *m;
 	struct stat st;
-	int rc;
 
-	*out = NULL;
 	err[0] = 0;
 	if (log && log_size)
 		log[0] = 0;
@@ -151,8 +147,45 @@ int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **o
 		return fail(err, -EPERM, "live capture needs root (CAP_BPF and CAP_PERFMON): running as uid %d", geteuid());
 	if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
 		return fail(err, -ENOENT, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): CO-RE probe cannot load");
+	return 0;
+}
+
+static int open_common(const char *obj_path, const void *buf, size_t len, uint32_t ring_bytes,
+		       struct scap_bpf **out, char *err, char *log, size_t log_size);
+
+int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **out,
+		  char *err, char *log, size_t log_size)
+{
+	struct stat st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = preflight(err, log, log_size)))
+		return rc;
 	if (stat(obj_path, &st) != 0)
 		return fail(err, -ENOENT, "probe object %s not found (build it with `make probe`)", obj_path);
+	return open_common(obj_path, NULL, 0, ring_bytes, out, err, log, log_size);
+}
+
+int scap_bpf_open_mem(const void *buf, size_t len, const char *name, uint32_t ring_bytes,
+		      struct scap_bpf **out, char *err, char *log, size_t log_size)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = preflight(err, log, log_size)))
+		return rc;
+	if (!buf || len == 0)
+		return fail(err, -ENOENT, "no embedded probe object in this build (build it with `make probe`, then reinstall)");
+	return open_common(name, buf, len, ring_bytes, out, err, log, log_size);
+}
+
+static int open_common(const char *obj_path, const void *buf, size_t len, uint32_t ring_bytes,
+		       struct scap_bpf **out, char *err, char *log, size_t log_size)
+{
+	struct scap_bpf *h;
+	struct bpf_map *m;
+	int rc;
 
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -162,7 +195,14 @@ int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **o
 	g_log_len = 0;
 	libbpf_set_print(print_fn);
 
-	h->obj = bpf_object__open_file(obj_path, NULL);
+	if (buf) {
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "probe");
+		/* libbpf reads the image in place until the object is loaded, which happens
+		 * below, before this call returns */
+		h->obj = bpf_object__open_mem(buf, len, &opts);
+	} else {
+		h->obj = bpf_object__open_file(obj_path, NULL);
+	}
 	if (!h->obj) {
 		rc = -errno;
 		free(h);
@@ -268,10 +308,13 @@ int scap_bpf_set_config(struct scap_bpf *h, uint64_t boot_time_ns, uint32_t drop
 	return 0;
 }
 
-int scap_bpf_attach(struct scap_bpf *h, char *err)
+int scap_bpf_attach(struct scap_bpf *h, uint32_t extras, char *err)
 {
-	static const char *const progs[] = {"sys_exit", "sched_exec", "sched_exit"};
-	for (int i = 0; i < 3; i++) {
+	static const char *const progs[] = {"sys_exit", "sched_exec", "sched_exit", "sched_switch"};
+	static const uint32_t needs[] = {0, 0, 0, SCAP_BPF_EXTRA_SCHED_SWITCH};
+	for (int i = 0; i < 4; i++) {
+		if (needs[i] && !(extras & needs[i]))
+			continue; /* an optional extra not asked for: not attached, costs nothing */
 		struct bpf_program *p = bpf_object__find_program_by_name(h->obj, progs[i]);
 		if (!p)
 			return fail(err, -ENOENT, "probe object has no program %s", progs[i]);

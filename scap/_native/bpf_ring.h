@@ -29,11 +29,25 @@ struct scap_bpf_stats {
  * verifier's messages when loading fails. */
 int scap_bpf_open(const char *obj_path, uint32_t ring_bytes, struct scap_bpf **out,
 		  char *err, char *log, size_t log_size);
+/* The same from an ELF image in memory (e.g. the copy embedded in the extension);
+ * `name` only labels messages. */
+int scap_bpf_open_mem(const void *buf, size_t len, const char *name, uint32_t ring_bytes,
+		      struct scap_bpf **out, char *err, char *log, size_t log_size);
+/* The probe object embedded at build time (scap/_cffi_src/build_bpf.py): NULL and
+ * *len = 0 when the build had none.  *sha256 gets the sha256 (hex) of the
+ * driver/bpf/.output/probe.bpf.o it was made from ("" when none), so a source checkout
+ * can tell a probe rebuilt since the extension was. */
+const uint8_t *scap_bpf_embedded_probe(size_t *len, const char **sha256);
 int scap_bpf_set_syscalls(struct scap_bpf *h, const uint8_t *interesting,
 			  const uint16_t *ppm_sc, uint32_t n, char *err);
 int scap_bpf_set_config(struct scap_bpf *h, uint64_t boot_time_ns, uint32_t drop_tgid,
 			uint32_t capture_on, uint32_t snaplen, char *err);
-int scap_bpf_attach(struct scap_bpf *h, char *err);
+/* Optional programs, off unless asked for in scap_bpf_attach's `extras` mask. */
+#define SCAP_BPF_EXTRA_SCHED_SWITCH 1
+
+/* Attach the probe's programs: the syscall exit, exec and process-exit hooks always,
+ * the optional extras named in `extras`. */
+int scap_bpf_attach(struct scap_bpf *h, uint32_t extras, char *err);
 /* Move up to max_events records into out[0..cap): record i starts at
  * offsets[i], came from cpus[i]; *used is the bytes written.  Waits at most
  * timeout_ms with an adaptive sleep when the ring is empty (no wakeups). */

@@ -18,12 +18,13 @@ verifier rejected, its `log`.
 from __future__ import annotations
 
 import errno as _errno
+import hashlib
 import os
 import struct
 import subprocess
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +45,18 @@ __all__ = [
     "BpfStats",
     "DriverCounters",
     "DriverError",
+    "ProbeObject",
+    "embedded_probe",
     "find_probe",
     "readable_by_sysdig_0_29_3",
     "syscalls_for_event_types",
 ]
 
 _REPO = Path(__file__).resolve().parents[2]
-_DEFAULT_PROBE = _REPO / "driver" / "bpf" / ".output" / "probe.bpf.o"
+#: The probe's source directory in a source checkout (absent in an installed package).
+_PROBE_DIR = _REPO / "driver" / "bpf"
+#: Optional programs of the probe, off unless asked for (`BpfSource(extras=...)`).
+EXTRAS = {"sched_switch": 1}  # the SCAP_BPF_EXTRA_* bits of scap/_native/bpf_ring.h
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +77,72 @@ def _lib() -> tuple[Any, Any]:
     return load_native("scap._bpf_native", "run `pip install -e .` with libbpf-dev installed")
 
 
-def find_probe(path: str | os.PathLike[str] | None = None, build: bool = True) -> Path:
-    """The probe object: `path`, $PYFALCO_BPF_PROBE, or driver/bpf/.output/probe.bpf.o.
+@dataclass(frozen=True, slots=True)
+class ProbeObject:
+    """The probe object a source will load: a file (`path`) or an ELF image in memory
+    (`image`, the copy embedded in the extension).  `origin`: "path" (the caller's),
+    "env" ($PYFALCO_BPF_PROBE), "embedded" or "build" (driver/bpf/.output)."""
 
-    For the default object, with the sources present, `make -C driver/bpf` runs first (quick
-    when up to date), so an object older than its sources (e.g. another API version) is
-    rebuilt rather than refused."""
-    explicit = path is not None or bool(os.environ.get("PYFALCO_BPF_PROBE"))
-    p = Path(path if path is not None else (os.environ.get("PYFALCO_BPF_PROBE") or _DEFAULT_PROBE))
-    makefile = _REPO / "driver" / "bpf" / "Makefile"
-    if build and not explicit and makefile.exists():
-        res = subprocess.run(["make", "-s", "-C", str(makefile.parent)],
+    origin: str
+    path: Path | None = None
+    image: bytes | None = field(default=None, repr=False)
+
+    def label(self) -> str:
+        return str(self.path) if self.path is not None else f"<{self.origin} probe>"
+
+
+def embedded_probe() -> tuple[bytes, str]:
+    """The probe object embedded in the extension at build time and the sha256 of the built
+    object it was made from; (b"", "") when the build had none."""
+    ffi, lib = _lib()
+    n = ffi.new("size_t *")
+    shap = ffi.new("char **")
+    ptr = lib.scap_bpf_embedded_probe(n, shap)
+    if ptr == ffi.NULL or n[0] == 0:
+        return b"", ""
+    sha: bytes = ffi.string(shap[0])
+    return bytes(ffi.buffer(ptr, n[0])), sha.decode()
+
+
+def find_probe(path: str | os.PathLike[str] | None = None, build: bool = True) -> ProbeObject:
+    """The probe object to load, in this order: `path`; $PYFALCO_BPF_PROBE (a file, or
+    "embedded" to insist on the embedded copy); the copy embedded in the extension; the
+    build directory driver/bpf/.output/probe.bpf.o.
+
+    In a source checkout `make -C driver/bpf` runs first (quick when up to date) unless
+    `build=False`, and a built object that is not the one the extension embedded (the
+    probe was rebuilt since) wins over the embedded copy, so `make probe` takes effect
+    without reinstalling.  A missing object is a `DriverError` (stage "open"); a stale or
+    foreign one is refused when loading (`DriverError`, stage "load")."""
+    if path is not None:
+        return _probe_file("path", Path(path))
+    env = os.environ.get("PYFALCO_BPF_PROBE")
+    if env and env != "embedded":
+        return _probe_file("env", Path(env))
+    image, sha = embedded_probe()
+    if env == "embedded":
+        if not image:
+            raise DriverError(-_errno.ENOENT, "open",
+                              "PYFALCO_BPF_PROBE=embedded but this build embeds no probe object")
+        return ProbeObject("embedded", image=image)
+    built = _PROBE_DIR / ".output" / "probe.bpf.o"
+    makefile = _PROBE_DIR / "Makefile"
+    if build and makefile.exists():
+        res = subprocess.run(["make", "-s", "-C", str(_PROBE_DIR)],
                              capture_output=True, text=True, check=False)
-        if res.returncode != 0 and not p.exists():
+        if res.returncode != 0 and not built.exists() and not image:
             raise DriverError(-_errno.ENOENT, "build",
-                              f"building the probe failed (make -C {makefile.parent})",
+                              f"building the probe failed (make -C {_PROBE_DIR})",
                               res.stdout + res.stderr)
+    if image and not (makefile.exists() and built.exists()
+                      and hashlib.sha256(built.read_bytes()).hexdigest() != sha):
+        return ProbeObject("embedded", image=image)
+    return _probe_file("build", built)
+
+
+def _probe_file(origin: str, p: Path) -> ProbeObject:
     if p.exists():
-        return p
+        return ProbeObject(origin, path=p)
     raise DriverError(-_errno.ENOENT, "open", f"probe object {p} not found")
 
 
@@ -136,6 +190,9 @@ class BpfSource(RingSource):
     unless `with_state=False`.  `drop_self`: ignore this process's own syscalls.
     `ring_bytes`: ring buffer size (power of two).  `batch_bytes`/`max_batch`: the drain buffer.
     `snaplen`: bytes of I/O data kept per record (sysdig's `-s`, default 80, at most 256).
+    `extras`: optional probe programs to attach, off by default: "sched_switch" records
+    context switches (the `switch` event), a cost on every switch of every CPU.
+    `probe`: the object to load (see `find_probe` for the default order).
     `open`/`close`, `set_interesting`, iteration, `next_batch`, `stop`, the snapshot properties
     and `driver_stats()` are `RingSource`'s; this class holds the probe-specific calls.
     """
@@ -145,25 +202,37 @@ class BpfSource(RingSource):
     def __init__(self, syscalls: Iterable[str] | None = None, *, with_state: bool = True,
                  probe: str | os.PathLike[str] | None = None, ring_bytes: int = 16 << 20,
                  drop_self: bool = False, batch_bytes: int = 4 << 20,
-                 max_batch: int = 65536, poll_timeout_ms: int = 50, snaplen: int = 80) -> None:
+                 max_batch: int = 65536, poll_timeout_ms: int = 50, snaplen: int = 80,
+                 extras: Iterable[str] = ()) -> None:
         super().__init__(syscalls, with_state, drop_self, batch_bytes, max_batch,
                          poll_timeout_ms)
+        self._extras = 0
+        for name in extras:
+            if name not in EXTRAS:
+                raise ValueError(f"unknown probe extra {name!r} (known: {', '.join(EXTRAS)})")
+            self._extras |= EXTRAS[name]
         self._probe_arg = probe
         self._ring_bytes = ring_bytes
         self._snaplen = max(0, min(snaplen, 256))
         self.boot_time_ns = 0
+        self.probe: ProbeObject | None = None
         self.probe_path: Path | None = None
 
     # -- driver calls behind RingSource ---------------------------------------------------
     def _open_handle(self) -> tuple[Any, Any]:
         """Find (or build) and load the probe; the verifier's log goes into the error."""
         ffi, lib = _lib()
-        self.probe_path = find_probe(self._probe_arg)
+        self.probe = probe = find_probe(self._probe_arg)
+        self.probe_path = probe.path
         err = ffi.new("char[]", 256)
         log = ffi.new("char[]", 1 << 20)
         hp = ffi.new("struct scap_bpf **")
-        rc = lib.scap_bpf_open(str(self.probe_path).encode(), self._ring_bytes, hp, err,
-                               log, 1 << 20)
+        if probe.image is not None:
+            rc = lib.scap_bpf_open_mem(probe.image, len(probe.image), probe.label().encode(),
+                                       self._ring_bytes, hp, err, log, 1 << 20)
+        else:
+            rc = lib.scap_bpf_open(str(probe.path).encode(), self._ring_bytes, hp, err,
+                                   log, 1 << 20)
         if rc:
             raise DriverError(rc, "load", ffi.string(err).decode(errors="replace"),
                               ffi.string(log).decode(errors="replace"))
@@ -177,7 +246,7 @@ class BpfSource(RingSource):
                                             os.getpid() if self._drop_self else 0, 1,
                                             self._snaplen, self._err),
                     "config")
-        self._check(lib.scap_bpf_attach(self._h, self._err), "attach")
+        self._check(lib.scap_bpf_attach(self._h, self._extras, self._err), "attach")
 
     def _close_handle(self) -> None:
         """Detach and unload."""

@@ -146,8 +146,10 @@ def test_socket_syscall(cap):
     socks = []
     rec = cap.one(lambda: socks.append(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)),
                   lambda r: r.type == 19 and r.tid == me())
-    # fd, domain (PPM_AF_INET6 = 10), type, proto
-    assert (i64(rec, 0), u32(rec, 1), u32(rec, 2), u32(rec, 3)) == (socks[0].fileno(), 10, 2, 0)
+    # fd, domain (PPM_AF_INET6 = 10), type (raw, as libs sends it: Python adds SOCK_CLOEXEC),
+    # proto, flags (SOCK_CLOEXEC as PPM_O_CLOEXEC)
+    assert (i64(rec, 0), u32(rec, 1), u32(rec, 2), u32(rec, 3), u32(rec, 4)) == \
+        (socks[0].fileno(), 10, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, 0, 1 << 12)
     socks[0].close()
 
 
