@@ -104,8 +104,10 @@ def embedded_probe() -> tuple[bytes, str]:
     return bytes(ffi.buffer(ptr, n[0])), sha.decode()
 
 
-def find_probe(path: str | os.PathLike[str] | None = None, build: bool = True) -> ProbeObject:
-    """The probe object to load, in this order: `path`; $PYFALCO_BPF_PROBE (a file, or
+def find_probe(path: str | os.PathLike[str] | ProbeObject | None = None,
+               build: bool = True) -> ProbeObject:
+    """The probe object to load, in this order: `path` (a file, or a `ProbeObject`);
+    $PYFALCO_BPF_PROBE (a file, or
     "embedded" to insist on the embedded copy); the copy embedded in the extension; the
     build directory driver/bpf/.output/probe.bpf.o.
 
@@ -114,6 +116,8 @@ def find_probe(path: str | os.PathLike[str] | None = None, build: bool = True) -
     probe was rebuilt since) wins over the embedded copy, so `make probe` takes effect
     without reinstalling.  A missing object is a `DriverError` (stage "open"); a stale or
     foreign one is refused when loading (`DriverError`, stage "load")."""
+    if isinstance(path, ProbeObject):
+        return path
     if path is not None:
         return _probe_file("path", Path(path))
     env = os.environ.get("PYFALCO_BPF_PROBE")
@@ -200,7 +204,8 @@ class BpfSource(RingSource):
     _native = staticmethod(_lib)
 
     def __init__(self, syscalls: Iterable[str] | None = None, *, with_state: bool = True,
-                 probe: str | os.PathLike[str] | None = None, ring_bytes: int = 16 << 20,
+                 probe: str | os.PathLike[str] | ProbeObject | None = None,
+                 ring_bytes: int = 16 << 20,
                  drop_self: bool = False, batch_bytes: int = 4 << 20,
                  max_batch: int = 65536, poll_timeout_ms: int = 50, snaplen: int = 80,
                  extras: Iterable[str] = ()) -> None:
