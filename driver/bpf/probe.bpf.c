@@ -12,8 +12,9 @@
  * Not attached, on purpose: tp_btf/sys_enter (exit-only records need nothing from the
  * enter side, and a second hook would add its cost to every syscall, filtered ones too)
  * and sched_process_fork (on x86_64 a new task returns to user space through the same
- * sys_exit path, so the child's clone record comes from there; kernel threads, which do
- * not, are not tracked by sinsp either).
+ * sys_exit path, so the child's clone record comes from there: checked live for threads,
+ * vfork, posix_spawn and bare clone3 children in tests/drivers/test_bpf_clone_children.py;
+ * kernel threads, which do not return there, are not tracked by sinsp either).
  *
  * Cost model: for a syscall the interesting table rejects we do one inlined
  * array lookup and return (plus one per-CPU counter increment).  A recorded
@@ -823,11 +824,50 @@ FILLER(vfork)
 	return fill_clone_common(a, t, ret, 0x100 | 0x4000);
 }
 
+/* clone3's flags as the child sees them.  They live in user memory (struct clone_args);
+ * with CLONE_VM that memory is the parent's, which has usually moved on by the time the
+ * child returns (a new thread reads whatever the parent's stack holds now).  So in the
+ * child the sharing bits are taken from what the kernel set up, and with shared memory
+ * the user copy is not trusted at all; without CLONE_VM the child's memory is a snapshot
+ * taken at the clone, the args in it are exact. */
+#define CLONE_VM 0x100
+#define CLONE_FS 0x200
+#define CLONE_FILES 0x400
+#define CLONE_SIGHAND 0x800
+#define CLONE_VFORK 0x4000
+#define CLONE_THREAD 0x10000
+static __always_inline __u64 child_clone_flags(struct task_struct *t, __u64 user)
+{
+	int thread = BPF_CORE_READ(t, pid) != BPF_CORE_READ(t, tgid);
+	struct task_struct *p = thread ? BPF_CORE_READ(t, group_leader) : BPF_CORE_READ(t, real_parent);
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	__u64 f = 0;
+
+	if (thread)
+		f |= CLONE_THREAD;
+	if (mm && mm == BPF_CORE_READ(p, mm))
+		f |= CLONE_VM;
+	if (BPF_CORE_READ(t, fs) == BPF_CORE_READ(p, fs))
+		f |= CLONE_FS;
+	if (BPF_CORE_READ(t, files) == BPF_CORE_READ(p, files))
+		f |= CLONE_FILES;
+	if (BPF_CORE_READ(t, sighand) == BPF_CORE_READ(p, sighand))
+		f |= CLONE_SIGHAND;
+	if (BPF_CORE_READ(t, vfork_done))
+		f |= CLONE_VFORK; /* set until the vfork child execs or exits */
+	if (f & CLONE_VM)
+		user = 0;
+	return (user & ~(__u64)(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_VFORK |
+				CLONE_THREAD)) | f;
+}
+
 FILLER(clone3)
 {
 	BEGIN(PPME_SYSCALL_CLONE3_X, 21);
 	__u64 flags = 0;
 	bpf_probe_read_user(&flags, sizeof(flags), (void *)arg(regs, 0));
+	if (ret == 0)
+		flags = child_clone_flags(t, flags);
 	return fill_clone_common(a, t, ret, flags);
 }
 
