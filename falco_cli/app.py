@@ -530,7 +530,8 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
             syscalls = _interesting_syscalls(s)
             preset = cfg[f"engine.{kind}.buf_size_preset"] if kind != "replay" else 4
             ring = 1 << (20 + max(0, min(int(preset), 10) - 1))   # Falco's presets: 1 MiB..512 MiB
-            src = BpfSource(syscalls, drop_self=True, ring_bytes=ring).open()
+            src = BpfSource(syscalls, drop_self=True, ring_bytes=ring,
+                            extras=_probe_extras(s)).open()
             insp = Inspector(src, max_threads=cfg["falco_libs.thread_table_size"])
             s.source_kind = "live"
             s.live_source = src
@@ -625,6 +626,17 @@ def _interesting_syscalls(s: State) -> set[str] | None:
     if names is None:
         return None
     return set(names) | {str(x) for x in s.cfg["base_syscalls.custom_set"]}
+
+
+def _probe_extras(s: State) -> tuple[str, ...]:
+    """Optional probe programs: sched_switch when an enabled rule matches `evt.type=switch`
+    or ``base_syscalls.custom_set`` names it ("switch"/"sched_switch"); off otherwise."""
+    from scap.engines.bpf import extras_for
+    types: set[int] = set()
+    for r in s.engine.enabled_rules("syscall"):
+        if r.event_types is not None:
+            types |= set(r.event_types)
+    return extras_for(types, (str(x) for x in s.cfg["base_syscalls.custom_set"]))
 
 
 def _live_unavailable_reason() -> str | None:

@@ -292,6 +292,7 @@ class LiveSession:
             STATE_SYSCALLS,
             BpfSource,
             DriverError,
+            extras_for,
             syscalls_for_event_types,
         )
 
@@ -299,10 +300,13 @@ class LiveSession:
             raise LiveCaptureError("root", "reading live events from the eBPF probe needs "
                                    "root; use -r FILE to read a capture")
         syscalls = None
+        extras: tuple[str, ...] = ()
         if flt is not None:
             from sinsp.parsers.prefilter import filter_prefilter
 
-            syscalls = syscalls_for_event_types(filter_prefilter(flt, opts.format))
+            types = filter_prefilter(flt, opts.format)
+            syscalls = syscalls_for_event_types(types)
+            extras = extras_for(types)  # sched_switch for a filter on evt.type=switch
         #: what the kernel was asked for (None: every syscall), after the state set is added
         self.syscalls: set[str] | None = None
         self.duration = opts.duration
@@ -310,7 +314,8 @@ class LiveSession:
         self._old: dict[int, Any] = {}
         try:
             # drop_self: our own writes to stdout would otherwise feed the capture
-            self.source = BpfSource(syscalls, drop_self=True, poll_timeout_ms=50).open()
+            self.source = BpfSource(syscalls, drop_self=True, poll_timeout_ms=50,
+                                    extras=extras).open()
         except DriverError as exc:
             if exc.errno == errno.ENOENT:
                 raise LiveCaptureError(exc.stage, f"{exc}; build the probe with `make probe` "

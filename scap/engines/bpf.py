@@ -47,6 +47,7 @@ __all__ = [
     "DriverError",
     "ProbeObject",
     "embedded_probe",
+    "extras_for",
     "find_probe",
     "readable_by_sysdig_0_29_3",
     "syscalls_for_event_types",
@@ -185,6 +186,22 @@ def syscalls_for_event_types(event_types: Iterable[int] | None) -> set[str] | No
         if name == "accept":
             out.add("accept4")
     return out
+
+
+#: PPME types of the context-switch event (0.29.3's and current libs'): what sched_switch emits
+_SWITCH_TYPES = frozenset({146, 152})
+
+
+def extras_for(event_types: Iterable[int] | None, names: Iterable[str] = ()) -> tuple[str, ...]:
+    """The optional probe programs a consumer asks for: "sched_switch" when its event types
+    include the switch event (a filter or rule on `evt.type=switch`) or `names` (e.g.
+    Falco's `base_syscalls.custom_set`) lists "switch" or "sched_switch".  Never for "any
+    event" (None): that would put a cost on every context switch nobody asked for."""
+    wanted = set(names)
+    if (event_types is not None and _SWITCH_TYPES & set(event_types)) or \
+            wanted & {"switch", "sched_switch"}:
+        return ("sched_switch",)
+    return ()
 
 
 class BpfSource(RingSource):
