@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.priority import Priority
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from engine.compiler import CompiledRule
 
@@ -42,23 +42,47 @@ def _match_name(name: str, pattern: str, how: str) -> bool:
 
 
 class Ruleset:
-    """Rules of all sources; ``matches(evt, source)`` is the hot path."""
+    """Rules of all sources; ``matches(evt, source)`` is the hot path.
+
+    With ``fused`` (the default) the rules of one event type run as one generated function
+    (``sinsp.filter.fused``: each field extracted once per event, checks inline); with
+    ``fused = False`` each rule's own condition closure runs in turn.  Both give the same
+    matches in the same order (``tests/engine/test_fused.py``)."""
 
     def __init__(self, rules: Iterable[CompiledRule]) -> None:
         self.rules: list[CompiledRule] = list(rules)
         self.by_name: dict[str, CompiledRule] = {r.name: r for r in self.rules}
         self.enabled: dict[str, bool] = {r.name: r.enabled for r in self.rules}
         self.min_priority = Priority.DEBUG
-        self.match_all = False
+        self._match_all = False
+        self._fused = True
         self.errors = 0  # per-event evaluation failures (counted, never raised)
         self._by_type: dict[tuple[str, int], tuple[CompiledRule, ...]] = {}
         self._untyped: dict[str, tuple[CompiledRule, ...]] = {}
-        # source -> list indexed by event type of the (check, rule) pairs to run on that type,
-        # filled on first sight of the type (None = not built yet): the hot path is one list
-        # index, and each check is the rule's condition specialised to the type (its evt.type
-        # tests folded away; rules it rules out are left out).
-        self._tables: dict[str, list[tuple[tuple[Any, CompiledRule], ...] | None]] = {}
+        # source -> list indexed by event type of the function that runs that type's rules
+        # (None = not built yet): the hot path is one list index and one call.  Each rule's
+        # condition is specialised to the type first (its evt.type tests folded away; rules
+        # it rules out are left out).
+        self._tables: dict[str, list[Callable[[Any], list[RuleMatch]] | None]] = {}
         self._checks_untyped: dict[tuple[str, int], tuple[tuple[Any, CompiledRule], ...]] = {}
+
+    @property
+    def match_all(self) -> bool:
+        return self._match_all
+
+    @match_all.setter
+    def match_all(self, value: bool) -> None:
+        self._match_all = bool(value)
+        self._tables.clear()  # the fused functions stop at the first match or not
+
+    @property
+    def fused(self) -> bool:
+        return self._fused
+
+    @fused.setter
+    def fused(self, value: bool) -> None:
+        self._fused = bool(value)
+        self._tables.clear()
 
     def _active(self, r: CompiledRule) -> bool:
         return self.enabled[r.name] and r.priority <= self.min_priority
@@ -69,7 +93,7 @@ class Ruleset:
         self._tables.clear()
         self._checks_untyped.clear()
 
-    def _table(self, source: str) -> list[tuple[tuple[Any, CompiledRule], ...] | None]:
+    def _table(self, source: str) -> list[Callable[[Any], list[RuleMatch]] | None]:
         table = self._tables.get(source)
         if table is None:
             from sinsp.filter.compiler import event_type_universe
@@ -78,8 +102,9 @@ class Ruleset:
         return table
 
     def _checks(self, source: str, evt_type: int) -> tuple[tuple[Any, CompiledRule], ...]:
-        """(check, rule) pairs for ``evt_type``, built once: ``check`` is the condition
-        specialised to the type, or the rule's own ``filter.matches``."""
+        """(check, rule) pairs for ``evt_type``: ``check`` is the condition specialised to
+        the type, or the rule's own ``filter.matches``; rules the type rules out are left
+        out."""
         out: list[tuple[Any, CompiledRule]] = []
         for r in self.for_type(source, evt_type):
             flt = r.filter
@@ -90,11 +115,48 @@ class Ruleset:
             if check is True:
                 check = _always
             out.append((check, r))
-        got = tuple(out)
+        return tuple(out)
+
+    def _runner(self, source: str, evt_type: int) -> Callable[[Any], list[RuleMatch]]:
+        """The function running ``evt_type``'s rules, built once per type."""
+        run: Callable[[Any], list[RuleMatch]]
+        if self._fused:
+            run = self._fused_runner(source, evt_type)
+        else:
+            checks = self._checks(source, evt_type)
+            run = (lambda evt: self._run_checks(checks, evt)) if checks else _no_match
         table = self._table(source)
         if 0 <= evt_type < len(table):
-            table[evt_type] = got
-        return got
+            table[evt_type] = run
+        return run
+
+    def _fused_runner(self, source: str, evt_type: int) -> Callable[[Any], list[RuleMatch]]:
+        from sinsp.filter.fused import fuse
+        from sinsp.filter.specialize import fold_for_type
+
+        items: list[tuple[Any, Any]] = []
+        registry = None
+        for r in self.for_type(source, evt_type):
+            flt = r.filter
+            reg = getattr(flt, "registry", None)
+            if reg is not None and registry is None:
+                registry = reg
+            if reg is not None and reg is registry and getattr(flt, "ast", None) is not None:
+                cond: Any = fold_for_type(flt, evt_type)
+            else:  # a filter of another kind: its own (specialised) predicate
+                spec = getattr(flt, "for_type", None)
+                cond = spec(evt_type) if spec is not None else flt.matches
+            if cond is False:
+                continue
+            if cond is True:
+                cond = _always
+            items.append((cond, RuleMatch(r.name, r.priority, r.source, r.tags, r)))
+        if not items:
+            return _no_match
+        return fuse(items, registry, first=not self._match_all, on_error=self._count_error)
+
+    def _count_error(self) -> None:
+        self.errors += 1
 
     def _untyped_checks(self, source: str) -> tuple[tuple[Any, CompiledRule], ...]:
         """(check, rule) pairs for events without a type (other sources), built once."""
@@ -156,18 +218,19 @@ class Ruleset:
                 evt_type = evt.record.type
             except AttributeError:
                 evt_type = _event_type(evt)
-            if evt_type is None:
-                checks = self._untyped_checks(source)
-            else:
+            if evt_type is not None:
                 table = self._tables.get(source)
                 if table is None:
                     table = self._table(source)
-                got = table[evt_type] if 0 <= evt_type < len(table) else None
-                checks = got if got is not None else self._checks(source, evt_type)
-        else:
-            checks = self._untyped_checks(source)
-        if not checks:
-            return []
+                run = table[evt_type] if 0 <= evt_type < len(table) else None
+                if run is None:
+                    run = self._runner(source, evt_type)
+                return run(evt)
+        return self._run_checks(self._untyped_checks(source), evt)
+
+    def _run_checks(self, checks: tuple[tuple[Any, CompiledRule], ...],
+                    evt: Any) -> list[RuleMatch]:
+        """The per-rule path: each rule's check in turn."""
         out: list[RuleMatch] | None = None
         for check, r in checks:
             try:
@@ -177,13 +240,17 @@ class Ruleset:
                 continue
             if ok:
                 m = RuleMatch(r.name, r.priority, r.source, r.tags, r)
-                if not self.match_all:
+                if not self._match_all:
                     return [m]
                 if out is None:
                     out = [m]
                 else:
                     out.append(m)
         return out if out is not None else []
+
+
+def _no_match(evt: Any) -> list[RuleMatch]:
+    return []
 
 
 def _always(evt: Any) -> bool:

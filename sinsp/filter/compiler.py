@@ -407,35 +407,7 @@ class _Compiler:
         strict_list: bool,
         node: ast.Compare,
     ) -> Pred:
-        if op == "pmatch":
-            prefixes = frozenset("/".join(_path_components(p)) for p in values)
-            if "" in prefixes:  # "/" has no components: it is a prefix of every path
-
-                def pred(v: Any) -> bool:
-                    return isinstance(v, str)
-            else:
-
-                def pred(v: Any) -> bool:
-                    # whole components only: try the text up to each '/' boundary
-                    p = v.strip("/")
-                    if "//" in p:
-                        p = "/".join(_path_components(p))
-                    if p in prefixes:
-                        return True
-                    i = p.find("/")
-                    while i != -1:
-                        if p[:i] in prefixes:
-                            return True
-                        i = p.find("/", i + 1)
-                    return False
-
-            return _lift(get, pred, is_list, all_of=strict_list)
-        if ftype.is_ip:
-            nets = tuple(values)
-
-            def pred(v: Any) -> bool:
-                return any(_ip_in(v, n) for n in nets)
-        else:
+        if op != "pmatch" and not ftype.is_ip:
             members = frozenset(values)
             if not (is_list or ftype is FieldType.BYTEBUF or node.field.transformers):
                 info, arg = self.registry.resolve(node.field.name, node.field.arg)
@@ -448,11 +420,7 @@ class _Compiler:
                         return False
 
                 return member
-
-            def pred(v: Any) -> bool:
-                return v in members
-
-        all_of = strict_list and op == "in"
+        pred, all_of = set_value_pred(op, values, ftype, strict_list)
         return _lift(get, pred, is_list, all_of=all_of)
 
     def field_compare(
@@ -518,6 +486,47 @@ class _Compiler:
                 return False  # values of unexpected types never match
 
         return cmp
+
+
+def set_value_pred(op: str, values: list[Any], ftype: FieldType,
+                   strict_list: bool) -> tuple[Pred, bool]:
+    """The per-value test of an ``in``/``intersects``/``pmatch`` check and whether a list
+    value needs all its elements to pass (``_lift``'s ``all_of``)."""
+    if op == "pmatch":
+        prefixes = frozenset("/".join(_path_components(p)) for p in values)
+        if "" in prefixes:  # "/" has no components: it is a prefix of every path
+
+            def pred(v: Any) -> bool:
+                return isinstance(v, str)
+        else:
+
+            def pred(v: Any) -> bool:
+                # whole components only: try the text up to each '/' boundary
+                p = v.strip("/")
+                if "//" in p:
+                    p = "/".join(_path_components(p))
+                if p in prefixes:
+                    return True
+                i = p.find("/")
+                while i != -1:
+                    if p[:i] in prefixes:
+                        return True
+                    i = p.find("/", i + 1)
+                return False
+
+        return pred, strict_list
+    if ftype.is_ip:
+        nets = tuple(values)
+
+        def pred(v: Any) -> bool:
+            return any(_ip_in(v, n) for n in nets)
+    else:
+        members = frozenset(values)
+
+        def pred(v: Any) -> bool:
+            return v in members
+
+    return pred, strict_list and op == "in"
 
 
 _FAST_METHODS: dict[str, Callable[[Any, Any], bool]] = {
@@ -620,6 +629,38 @@ def _lift(get: Getter, pred: Pred, is_list: bool, all_of: bool = False) -> Pred:
 
     def check_list(e: Any) -> bool:
         vs = get(e)
+        if vs is None:
+            return False
+        if not isinstance(vs, (list, tuple)):
+            vs = (vs,)
+        if not vs:
+            return False
+        try:
+            if all_of:
+                return all(pred(v) for v in vs if v is not None)
+            return any(pred(v) for v in vs if v is not None)
+        except (TypeError, ValueError, AttributeError):
+            return False
+
+    return check_list
+
+
+def lift_value(pred: Pred, is_list: bool, all_of: bool = False) -> Pred:
+    """``_lift`` on an already extracted value: ``lift_value(pred, ...)(get(e))`` is
+    ``_lift(get, pred, ...)(e)`` (the fused rule evaluator extracts each field once)."""
+    if not is_list:
+
+        def check(v: Any) -> bool:
+            if v is None:
+                return False
+            try:
+                return pred(v)
+            except (TypeError, ValueError, AttributeError):
+                return False
+
+        return check
+
+    def check_list(vs: Any) -> bool:
         if vs is None:
             return False
         if not isinstance(vs, (list, tuple)):

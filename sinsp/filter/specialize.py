@@ -25,7 +25,7 @@ from . import ast
 if TYPE_CHECKING:
     from .compiler import Filter, Pred
 
-__all__ = ["fold_types", "specialize", "type_values"]
+__all__ = ["fold_for_type", "fold_types", "specialize", "type_values"]
 
 _GENERIC_MAX = 1  # PPME_GENERIC_E / PPME_GENERIC_X
 
@@ -140,3 +140,12 @@ def specialize(flt: Filter, t: int, cache: dict[Any, Any]) -> Pred | bool:
                 res = cache[key] = compile_filter(folded, flt.registry).matches
     cache[t] = res
     return res
+
+
+def fold_for_type(flt: Filter, t: int) -> ast.Node | bool:
+    """``flt``'s condition for events of type ``t``, its type-determined checks decided: the
+    tree :func:`specialize` compiles (``flt.ast`` itself when nothing folds)."""
+    values = type_values(flt.registry, t) if flt.registry is not None else None
+    if not values:
+        return flt.ast
+    return fold_types(flt.ast, values)
