@@ -133,7 +133,10 @@ def test_sched_switch_is_off_by_default(bpf_source):
 
 
 def test_sched_switch_on_request(monkeypatch):
-    from scap.engines.bpf import BpfSource
+    from scap.engines.bpf import BpfSource, extras_for
+
+    assert extras_for({152}) == ("sched_switch",) == extras_for({3}, ["switch"])
+    assert extras_for(None) == () == extras_for({3, 293})
 
     with pytest.raises(ValueError):
         BpfSource(extras=("page_faults",))
@@ -149,3 +152,23 @@ def test_sched_switch_on_request(monkeypatch):
         vmsize = next(int(line.split()[1]) for line in f if line.startswith("VmSize:"))
     assert abs(u32(r, 3) - vmsize) <= vmsize // 5       # vm_size (KiB) of our process
     assert 0 < u32(r, 4) <= u32(r, 3)                    # vm_rss
+
+
+def test_pysysdig_asks_for_sched_switch_for_a_switch_filter():
+    """`pysysdig evt.type=switch` attaches the extra: switch lines with libs' params (off
+    otherwise: `extras_for` and test_sched_switch_is_off_by_default)."""
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+
+    def run(flt: str) -> list[str]:
+        res = subprocess.run([sys.executable, "-m", "sinsp.sysdig_cli", "-M", "1", "-n", "200",
+                              "-p", "%evt.type %evt.args", flt], cwd=repo,
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.splitlines()
+
+    lines = run("evt.type=switch")
+    assert lines and all(line.startswith("switch next=") for line in lines)
+    assert any("vm_size=" in line for line in lines)
