@@ -4,14 +4,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install deps build probe test bench run lint clean kmod-test
+.PHONY: install deps build probe probe-embed test bench run lint clean kmod-test
 
 install: $(STAMP) probe
 
 deps:
 	./tools/install-system-deps.sh
 
-$(STAMP): pyproject.toml setup.py $(wildcard scap/_cffi_src/*.py scap/_native/*.c scap/_native/*.h)
+# driver/bpf sources too: the extension embeds the probe object (scap/_cffi_src/build_bpf.py)
+$(STAMP): pyproject.toml setup.py $(wildcard scap/_cffi_src/*.py scap/_native/*.c scap/_native/*.h) \
+          $(wildcard driver/bpf/*.c driver/bpf/*.h driver/bpf/Makefile)
 	./tools/install-system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -23,6 +25,11 @@ build: install
 # The CO-RE probe: built with clang against vmlinux.h generated from the running kernel's BTF.
 probe:
 	@if [ -f driver/bpf/Makefile ]; then $(MAKE) -s -C driver/bpf || echo "probe build failed; live capture unavailable" >&2; fi
+
+# Rebuild the extensions in place so scap._bpf_native embeds the probe just built (an installed
+# package loads that copy; a source checkout also picks up a newer .output/probe.bpf.o itself).
+probe-embed: probe
+	$(PY) setup.py -q build_ext --inplace
 
 test: install
 	$(PY) -m pytest -q tests
