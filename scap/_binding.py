@@ -17,7 +17,7 @@ from scap.decode import EventTables, ScanResult, make_records
 from scap.errors import NativeError
 from scap.record import EventRecord
 
-__all__ = ["available", "import_error", "scan_events", "scan_records"]
+__all__ = ["RawBatch", "available", "import_error", "scan_events", "scan_raw", "scan_records"]
 
 _ABI = 4
 _Fmt = Literal["Q", "q", "I", "H", "B"]  # the memoryview formats of the columns below
@@ -167,3 +167,53 @@ def scan_records(buf: bytes, pos: int, end: int, tables: EventTables, wanted: by
         if was_enabled:
             gc.enable()
     return recs, result
+
+
+class RawBatch:
+    """A scanned batch left where the C scanner put it (addition for consumers that work on
+    the columns in C, e.g. sinsp's native printer): `buf` (the bytes scanned), `n` events,
+    `columns()` (column name -> address of its `_COLS` C array, for another cffi module) and
+    `record(i)` (the `EventRecord` `scan_records` would have built for event i).  Valid only
+    until the next scan: the columns are the scanner's reused scratch arrays.  `legacy` holds
+    the records instead when the batch has V1 records (they need rewriting; columns unset)."""
+
+    __slots__ = ("_arrays", "base", "buf", "legacy", "n")
+
+    def __init__(self, buf: bytes, n: int, base: int, arrays: dict[str, Any],
+                 legacy: list[EventRecord] | None) -> None:
+        self.buf = buf
+        self.n = n
+        self.base = base
+        self._arrays = arrays
+        self.legacy = legacy
+
+    def __len__(self) -> int:
+        return self.n
+
+    def columns(self) -> dict[str, int]:
+        return {name: int(_ffi.cast("uintptr_t", arr)) for name, arr in self._arrays.items()}
+
+    def record(self, i: int) -> EventRecord:
+        if self.legacy is not None:
+            return self.legacy[i]
+        a = self._arrays
+        return EventRecord(a["ts"][i], a["tid"][i], a["cpu"][i], a["type"][i],
+                           a["dump_flags"][i], a["nparams"][i],
+                           self.buf[a["rec_start"][i]:a["rec_end"][i]], a["block_off"][i],
+                           a["seq"][i])
+
+
+def scan_raw(buf: bytes, pos: int, end: int, tables: EventTables, wanted: bytes | None,
+             max_events: int, base: int, seq: int = 0) -> tuple[RawBatch | list[EventRecord],
+                                                                 ScanResult]:
+    """`scan_records`' contract, but the batch is a `RawBatch` (no record built); `[]` when
+    the scan found no event."""
+    s, n, result = _scan(buf, pos, end, tables, wanted, max_events, base, seq)
+    if not n:
+        return [], result
+    legacy = None
+    if s.res.n_v1:
+        result.events = scan_events(buf, pos, result.pos, tables, wanted, n, seq).events
+        legacy = make_records(buf, result.events, base)
+        result.events = []
+    return RawBatch(buf, n, base, s.arrays, legacy), result

@@ -254,6 +254,22 @@ class Capture:
                 raise self._err(e.offset, e.message) from None
             raise
 
+    def raw_batches(self) -> Iterator[Any]:
+        """Like `batches()`, but each batch is a `scap._binding.RawBatch` (the scanner's buffer
+        and columns; no record objects), valid until the next one is asked for.  Needs the C
+        scanner (`native`); for consumers that process the columns in C."""
+        from scap import _binding
+
+        if not self.native:
+            raise ImportError("raw batches need the C scanner (scap._scap_native)")
+        dec = self._dec
+        scan = dec.scan
+        dec.scan = _binding.scan_raw
+        try:
+            yield from self.batches()
+        finally:
+            dec.scan = scan
+
     def __iter__(self) -> Iterator[EventRecord]:
         for batch in self.batches():
             yield from batch
