@@ -264,12 +264,15 @@ class ThreadTableStats:
 class ThreadTable:
     """tid → ThreadInfo, bounded, with counted evictions."""
 
-    __slots__ = ("_threads", "max_threads", "stats")
+    __slots__ = ("_threads", "listener", "max_threads", "stats")
 
     def __init__(self, max_threads: int = DEFAULT_MAX_THREADS) -> None:
         self._threads: dict[int, ThreadInfo] = {}
         self.max_threads = max_threads
         self.stats = ThreadTableStats()
+        #: called with the tid of every thread added, replaced, removed or evicted (a cache
+        #: of the table, such as sinsp's native printer, drops what it holds for it)
+        self.listener: Callable[[int], None] | None = None
 
     def __len__(self) -> int:
         return len(self._threads)
@@ -291,6 +294,8 @@ class ThreadTable:
         ti._table = self
         self._threads[ti.tid] = ti
         self.stats.added += 1
+        if self.listener is not None:
+            self.listener(ti.tid)
         return ti
 
     def remove(self, tid: int) -> ThreadInfo | None:
@@ -300,6 +305,8 @@ class ThreadTable:
             parent = self._threads.get(ti.ptid)
             if parent is not None and parent.nchilds > 0:
                 parent.nchilds -= 1
+            if self.listener is not None:
+                self.listener(tid)
         return ti
 
     def _evict_one(self) -> None:
@@ -307,6 +314,8 @@ class ThreadTable:
         for tid in self._threads:
             del self._threads[tid]
             self.stats.evicted += 1
+            if self.listener is not None:
+                self.listener(tid)
             return
 
     def threads_of(self, pid: int) -> list[ThreadInfo]:
