@@ -12,7 +12,7 @@ deps:
 	./tools/install-system-deps.sh
 
 # driver/bpf sources too: the extension embeds the probe object (scap/_cffi_src/build_bpf.py)
-$(STAMP): pyproject.toml setup.py $(wildcard scap/_cffi_src/*.py scap/_native/*.c scap/_native/*.h) \
+$(STAMP): pyproject.toml setup.py $(wildcard scap/_cffi_src/*.py scap/_native/*.c scap/_native/*.h sinsp/_cffi_src/*) \
           $(wildcard driver/bpf/*.c driver/bpf/*.h driver/bpf/Makefile)
 	./tools/install-system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

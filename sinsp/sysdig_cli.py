@@ -47,6 +47,9 @@ class SysdigOptions:
     time_flag: str = "h"
     filter: str = ""
     duration: float = 0.0
+    #: render the default line in C when it applies (``sinsp._printer``); False forces the
+    #: Python loop (the tests compare both)
+    native: bool = True
 
 
 def _internal_types() -> frozenset[int]:
@@ -162,7 +165,12 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         last_seq = -1 if shown_types is not None else None
         if (shown_types is not None and render is not None and observe is None
                 and matches is None):  # fmt: skip
-            _print_prefiltered(insp, records, render, out, internal, limit)
+            if _native_applies(opts, insp):
+                from sinsp import _printer
+
+                _printer.print_default(insp, render, out, internal, limit)
+            else:
+                _print_prefiltered(insp, records, render, out, internal, limit)
             records = ()
 
         for rec in records:
@@ -224,6 +232,19 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         else:
             insp.close()
     return 0
+
+
+def _native_applies(opts: SysdigOptions, insp: Any) -> bool:
+    """Whether the C printer can print this run: sysdig's default line (no -p/-j/-v, the
+    default buffer and time formats) from a capture read by the C scanner."""
+    if not opts.native or opts.format is not None or opts.json or opts.verbose:
+        return False
+    if opts.time_flag != "h" or opts.buffer_format != fmt.BufferFormat.DOTS:
+        return False
+    from sinsp import _printer
+
+    return (_printer.available() and getattr(insp.source, "native", False)
+            and hasattr(insp.source, "raw_batches"))
 
 
 def _print_prefiltered(insp: Any, records: Any, render: Any, out: IO[str],

@@ -1,0 +1,141 @@
+/*
+ * printer: sysdig 0.29.3's default line (`sysdig -r F`) rendered in C, in batches.
+ *
+ * The Python state layer (sinsp) stays the only source of truth.  This side keeps a small
+ * cache of what the line needs from it (tid -> comm and fd table; (table, fd) -> the fd's
+ * rendered text; flag words -> their names), renders the events that change no state
+ * straight from the scanner's record buffer and columns, and stops, returning a PR_* code,
+ * whenever Python must act: an event the state layer parses (PR_PYTHON), a cache miss
+ * (PR_MISS_*), a full output buffer (PR_FULL) or the -n limit (PR_LIMIT).  The cache is kept
+ * coherent by Python (sinsp/_printer.py): it drops entries after every event it processes.
+ *
+ * Only this header declares the API; sinsp/_cffi_src/build_printer.py reads it as the cdef.
+ */
+#ifndef PR_PRINTER_H
+#define PR_PRINTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PR_ABI 1
+
+/* why pr_run returned */
+#define PR_DONE 0
+#define PR_PYTHON 1
+#define PR_MISS_TID 2
+#define PR_MISS_FD 3
+#define PR_MISS_FLAGS 4
+#define PR_FULL 5
+#define PR_LIMIT 6
+
+/* per event type: how the printer treats it */
+#define PR_CLS_C 0      /* rendered here when every parameter can be */
+#define PR_CLS_PYTHON 1 /* the state layer parses it (or it is shown differently) */
+#define PR_CLS_SKIP 2   /* past sysdig 0.29.3's table: neither numbered nor counted */
+#define PR_CLS_GENERIC 3 /* `syscall` events: named by their syscall id, no args */
+
+/* parameter kinds (see sinsp/_printer.py for the mapping from the event table) */
+#define PR_K_PYTHON 0
+#define PR_K_INT 1
+#define PR_K_INTFMT 2
+#define PR_K_ERRNO 3
+#define PR_K_CHARBUF 4
+#define PR_K_FD 5
+#define PR_K_PID 6
+#define PR_K_FLAGS 7
+#define PR_K_PATH 8
+#define PR_K_BYTEBUF 9
+#define PR_K_SOCKADDR 10
+#define PR_K_SOCKTUPLE 11
+#define PR_K_SYSCALLID 12
+#define PR_K_SIGTYPE 13
+#define PR_K_RELTIME 14
+
+/* integer layouts (PR_K_INT / PR_K_INTFMT aux, low byte) */
+#define PR_I_S8 1
+#define PR_I_S16 2
+#define PR_I_S32 3
+#define PR_I_S64 4
+#define PR_I_U8 5
+#define PR_I_U16 6
+#define PR_I_U32 7
+/* PR_K_INTFMT aux, second byte */
+#define PR_F_OCT 1
+#define PR_F_HEX 2
+#define PR_F_PAD 3
+
+/* one batch of records: the scanner's buffer and its output columns (scap_evt_cols) */
+typedef struct {
+	const uint8_t *buf;
+	const uint64_t *ts;
+	const int64_t *tid;
+	const uint64_t *rec_start;
+	const uint64_t *rec_end;
+	const uint32_t *nparams;
+	const uint32_t *dump_flags;
+	const uint16_t *type;
+	const uint16_t *cpu;
+	const uint64_t *seq;
+	uint32_t n;
+	uint32_t i; /* next event to look at; pr_run leaves it on the event it stopped at */
+} pr_batch;
+
+typedef struct {
+	/* the output text, flushed by Python */
+	char *out;
+	uint64_t out_len;
+	uint64_t out_cap;
+	/* -n accounting, shared with the Python loop (sinsp.sysdig_cli._print_prefiltered) */
+	int64_t count;
+	int64_t last_seq;
+	int64_t limit;
+	int64_t tz_offset; /* seconds added to the timestamps (gmt2local) */
+	/* what a PR_MISS_* asks for */
+	int64_t miss_tid;
+	uint64_t miss_table;
+	int64_t miss_fd;
+	uint32_t miss_type;
+	uint32_t miss_param;
+	uint64_t miss_value;
+	/* counters */
+	uint64_t n_c;      /* lines rendered here */
+	uint64_t n_misses; /* cache misses */
+	uint64_t first_ts; /* ts of the first event rendered here (0: none yet) */
+	void *priv;
+} pr_state;
+
+int pr_abi(void);
+pr_state *pr_new(uint64_t out_cap);
+void pr_free(pr_state *p);
+
+/* configuration: per type (head = "> name "), per parameter, names */
+int pr_set_type(pr_state *p, uint32_t type, uint32_t cls, uint32_t touches, uint32_t large,
+                const char *head, uint32_t head_len, uint32_t nshown);
+int pr_set_param(pr_state *p, uint32_t type, uint32_t idx, uint32_t kind, uint32_t aux,
+                 const char *prefix, uint32_t prefix_len);
+int pr_set_name(pr_state *p, uint32_t table, uint32_t code, const char *name, uint32_t len);
+
+/* run over b from b->i; returns a PR_* code */
+int pr_run(pr_state *p, pr_batch *b);
+
+/* the cache, filled and dropped by Python */
+int pr_put_thread(pr_state *p, int64_t tid, uint32_t present, int64_t pid, uint64_t table,
+                  const char *comm, uint32_t comm_len);
+int pr_put_fd(pr_state *p, uint64_t table, int64_t fd, uint32_t present, const char *text,
+              uint32_t len);
+int pr_put_flags(pr_state *p, uint32_t type, uint32_t param, uint64_t value, const char *text,
+                 uint32_t len);
+void pr_drop_thread(pr_state *p, int64_t tid);
+void pr_drop_pid(pr_state *p, int64_t pid);
+void pr_drop_table(pr_state *p, uint64_t table);
+void pr_reset(pr_state *p);
+
+/* threads whose last enter event changed since the last call: (tid, batch index of the
+ * enter, or -1 for "none"); returns how many were written to the arrays (at most cap; call
+ * again while it returns cap) */
+uint32_t pr_touched(pr_state *p, int64_t *tids, int64_t *idx, uint32_t cap);
+
+/* append Python's text (a line) to the output; 0 when it does not fit */
+int pr_append(pr_state *p, const char *text, uint64_t len);
+
+#endif

@@ -1,0 +1,447 @@
+"""pysysdig's default line in C: the Python side of ``sinsp._printer_native``.
+
+``sysdig -r F`` prints one line per event; most events (fstat, mmap, access, generic
+syscalls ...) change no state the line shows, so rendering them is pure formatting.  The C
+printer (``sinsp/_cffi_src/printer.c``) renders those straight from the scanner's buffer and
+columns (``scap.Capture.raw_batches``); every other event comes back here and goes through
+the inspector and :class:`sinsp.format.Formatter` exactly as before:
+
+* events of a type the state layer needs for these fields (the prefilter's own set for
+  the default format, ``state_event_types``), internal ones, state-only records, exits
+  that write to an fd (syslog decoding), and any event with a parameter the C renderer
+  does not handle (IPv6, relative paths, odd sizes ...): **Python** (``PR_PYTHON``);
+* the line reads the state through a cache in C (tid -> comm and fd table; (table, fd) ->
+  the fd's text; flag words -> their names), filled on a miss (``PR_MISS_*``).
+
+Coherence (what keeps the output identical): after each Python event this module drops
+from the cache the event's thread and fd tables (before and after), every thread the
+thread table reports as added/removed/evicted (``ThreadTable.listener``) and the threads
+of that pid, and the tables the event's deferred removals touched, which it applies at once
+(``Inspector.apply_pending``) so C never prints past them.  The C side records the enter
+events it rendered per thread, and this module sets ``ThreadInfo.last_enter`` from them
+before the state layer sees the next event, so exits still pair with their enters.
+
+State the default line never shows is not updated for C-rendered events (the vm counters
+of mmap/brk, fd limits, the ``connected`` mark of read/write): exactly the events the
+prefilter would drop for these fields.  ``available()`` says whether the extension is
+built; without it pysysdig keeps the pure-Python loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import IO, Any, Protocol
+
+from scap import schema
+from scap.errors import NativeError
+from scap.schema import EF, PF, PT
+from sinsp import format as fmt
+
+__all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
+
+_ABI = 1
+
+
+class _Lib(Protocol):  # what we call in C, for type checkers
+    def pr_abi(self) -> int: ...
+    def pr_new(self, out_cap: int) -> Any: ...
+    def pr_free(self, p: Any) -> None: ...
+    def pr_set_type(self, p: Any, t: int, cls: int, touches: int, large: int, head: bytes,
+                    head_len: int, nshown: int) -> int: ...
+    def pr_set_param(self, p: Any, t: int, i: int, kind: int, aux: int, prefix: bytes,
+                     prefix_len: int) -> int: ...
+    def pr_set_name(self, p: Any, table: int, code: int, name: bytes, n: int) -> int: ...
+    def pr_run(self, p: Any, b: Any) -> int: ...
+    def pr_put_thread(self, p: Any, tid: int, present: int, pid: int, table: int,
+                      comm: bytes, n: int) -> int: ...
+    def pr_put_fd(self, p: Any, table: int, fd: int, present: int, text: bytes,
+                  n: int) -> int: ...
+    def pr_put_flags(self, p: Any, t: int, i: int, value: int, text: bytes, n: int) -> int: ...
+    def pr_drop_thread(self, p: Any, tid: int) -> None: ...
+    def pr_drop_pid(self, p: Any, pid: int) -> None: ...
+    def pr_drop_table(self, p: Any, table: int) -> None: ...
+    def pr_reset(self, p: Any) -> None: ...
+    def pr_touched(self, p: Any, tids: Any, idx: Any, cap: int) -> int: ...
+    def pr_append(self, p: Any, text: bytes, n: int) -> int: ...
+
+
+_lib: _Lib | None = None
+_ffi: Any = None
+_import_error: str | None = None
+try:
+    import sinsp._printer_native as _native  # compiled by cffi: no source for type checkers
+
+    _loaded: _Lib = _native.lib
+    if _loaded.pr_abi() != _ABI:
+        _import_error = ("sinsp._printer_native is stale (ABI mismatch); rebuild it with "
+                         "`.venv/bin/pip install -e .`")
+    else:
+        _ffi, _lib = _native.ffi, _loaded
+except ImportError as e:  # not built: pysysdig keeps its Python loop
+    _import_error = f"{e}; build it with `.venv/bin/pip install -e .`"
+
+
+def available() -> bool:
+    return _lib is not None
+
+
+def import_error() -> str | None:
+    return _import_error
+
+
+# the C constants (printer.h), mirrored for readability
+PR_DONE, PR_PYTHON, PR_MISS_TID, PR_MISS_FD, PR_MISS_FLAGS, PR_FULL, PR_LIMIT = range(7)
+_CLS_C, _CLS_PYTHON, _CLS_SKIP, _CLS_GENERIC = range(4)
+(_K_PYTHON, _K_INT, _K_INTFMT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID, _K_FLAGS, _K_PATH,
+ _K_BYTEBUF, _K_SOCKADDR, _K_SOCKTUPLE, _K_SYSCALLID, _K_SIGTYPE, _K_RELTIME) = range(15)
+_I_S8, _I_S16, _I_S32, _I_S64, _I_U8, _I_U16, _I_U32 = range(1, 8)
+_NAMES_ERRNO, _NAMES_SYSCALL, _NAMES_SIGNAL = range(3)
+
+#: the layout _FAST_INT reads (decimal printing: 32/64-bit unsigned printed signed)
+_DEC_LAYOUT = {PT.INT8: _I_S8, PT.INT16: _I_S16, PT.INT32: _I_S32, PT.INT64: _I_S64,
+               PT.UINT8: _I_U8, PT.UINT16: _I_U16, PT.UINT32: _I_S32, PT.UINT64: _I_S64}
+#: the layout format._INT_LAYOUT reads before printf_int
+_FMT_LAYOUT = {PT.INT8: _I_S8, PT.INT16: _I_S16, PT.INT32: _I_S32, PT.INT64: _I_S64,
+               PT.UINT8: _I_U8, PT.UINT16: _I_U16, PT.UINT32: _I_U32, PT.UINT64: _I_S64}
+_FMT_CODE = {PF.OCT: 1, PF.HEX: 2, PF.PADDED_DEC_10: 3}
+_FLAG_WIDTH = {PT.FLAGS8: 1, PT.FLAGS16: 2, PT.FLAGS32: 4}
+_SIMPLE = {PT.ERRNO: _K_ERRNO, PT.CHARBUF: _K_CHARBUF, PT.FD: _K_FD, PT.PID: _K_PID,
+           PT.FSPATH: _K_PATH, PT.BYTEBUF: _K_BYTEBUF, PT.SOCKADDR: _K_SOCKADDR,
+           PT.SOCKTUPLE: _K_SOCKTUPLE, PT.SYSCALLID: _K_SYSCALLID, PT.SIGTYPE: _K_SIGTYPE,
+           PT.RELTIME: _K_RELTIME}
+_LARGE = frozenset({322, 324, 402})  # u32 parameter lengths (format._LARGE)
+_OUT_CAP = 1 << 20
+_FLUSH_AT = 1 << 18
+_MAX_TABLES = 4096
+
+
+def _param_kind(p: Any) -> tuple[int, int]:
+    """(PR_K_*, aux) of one parameter, as format._plan/_compile_args render it."""
+    ptype = p.type
+    if ptype in _DEC_LAYOUT:
+        code = _FMT_CODE.get(p.fmt)
+        if code is None:
+            return _K_INT, _DEC_LAYOUT[ptype]
+        return _K_INTFMT, _FMT_LAYOUT[ptype] | code << 8
+    if ptype in _FLAG_WIDTH:
+        return _K_FLAGS, _FLAG_WIDTH[ptype]
+    return _SIMPLE.get(ptype, _K_PYTHON), 0
+
+
+def _configure(lib: _Lib, p: Any, python_types: frozenset[int]) -> None:
+    """Hand C the per-type plan: class, head text, and each shown parameter's kind."""
+    from sinsp.parsers import PLAN, PLAN_SKIPRESET, ensure_built
+
+    ensure_built()
+    newest = schema.EVENT_INFO_0_29_3_COUNT
+    for t in range(min(len(schema.EVENT_INFO), 1024)):
+        e = fmt.display_info(t)
+        head = f"{'<' if t & 1 else '>'} {e.name if e is not None else 'unknown'} "
+        hb = head.encode("utf-8", "surrogateescape")
+        touches = int(t < len(PLAN) and not PLAN[t] & PLAN_SKIPRESET)
+        kinds = [] if e is None or t <= 1 else [_param_kind(q) for q in e.params]
+        if t >= newest:
+            cls = _CLS_SKIP
+        elif t <= 1:
+            cls = _CLS_GENERIC
+        elif (e is None or t in python_types or t in _LARGE or len(kinds) >= 64
+              or any(k == _K_PYTHON for k, _ in kinds)
+              or (t & 1 and int(e.flags) & int(EF.WRITES_TO_FD))):  # fmt: skip
+            cls = _CLS_PYTHON
+        else:
+            cls = _CLS_C
+        if len(hb) > 64:
+            cls, hb = _CLS_PYTHON, hb[:64]
+        shown = kinds if cls == _CLS_C else []
+        _check(lib.pr_set_type(p, t, cls, touches, int(t in _LARGE), hb, len(hb), len(shown)),
+               "pr_set_type")
+        assert e is not None or not shown
+        for i, (kind, aux) in enumerate(shown):
+            prefix = (e.params[i].name + "=").encode("utf-8", "surrogateescape")
+            if len(prefix) > 40:
+                _check(-1, f"parameter name of type {t} too long")
+            _check(lib.pr_set_param(p, t, i, kind, aux, prefix, len(prefix)), "pr_set_param")
+    for table, names in ((_NAMES_ERRNO, fmt._ERRNO_NAMES.items()),
+                         (_NAMES_SIGNAL, fmt._SIGNAL_NAMES.items()),
+                         (_NAMES_SYSCALL, enumerate(schema.SYSCALL_NAMES_0_29_3))):
+        for code, name in names:
+            nb = (name or "").encode("utf-8", "surrogateescape")
+            _check(lib.pr_set_name(p, table, code, nb, len(nb)), "pr_set_name")
+
+
+def _check(rc: int, where: str) -> None:
+    """The one place a C status becomes an exception."""
+    if rc < 0:
+        raise NativeError(rc, where, "the native printer failed (out of memory or bad table)")
+
+
+class PrinterStats:
+    """How the events of one run were handled (for the bench and the tests)."""
+
+    __slots__ = ("c_lines", "misses", "python_events")
+
+    def __init__(self) -> None:
+        self.c_lines = 0
+        self.python_events = 0
+        self.misses = 0
+
+    def __repr__(self) -> str:
+        return (f"PrinterStats(c_lines={self.c_lines}, python_events={self.python_events}, "
+                f"misses={self.misses})")
+
+
+class _Run:
+    """One ``print_default`` call: the C state, the cache registry and the stop handlers."""
+
+    def __init__(self, insp: Any, render: Callable[[Any], str | None], out: IO[str],
+                 internal: frozenset[int], limit: int) -> None:
+        from sinsp.parsers.prefilter import output_fields, state_event_types
+
+        assert _lib is not None
+        self.lib: _Lib = _lib
+        self.insp = insp
+        self.render = render
+        self.out = out
+        self.internal = internal
+        self.limit = limit
+        p = _lib.pr_new(_OUT_CAP)
+        if p == _ffi.NULL:
+            _check(-1, "pr_new")
+        self.p = p
+        from sinsp.parsers import PARSERS, ensure_built
+
+        ensure_built()
+        # state events without a parser (the enters of parsed exits, mostly) only pair and
+        # create threads: C renders them and hands their records over (sync_enters)
+        state = state_event_types(output_fields(fmt.DEFAULT_FORMAT))
+        python_types = frozenset(t for t in state if t in PARSERS) | internal
+        _configure(_lib, p, frozenset(python_types))
+        p.limit = limit
+        p.tz_offset = fmt.gmt2local()
+        self.tcap = 1024
+        self.t_tids = _ffi.new("int64_t[]", self.tcap)
+        self.t_idx = _ffi.new("int64_t[]", self.tcap)
+        #: id(table) -> (table, serial): holding the table keeps its id from being reused
+        self.serials: dict[int, tuple[Any, int]] = {}
+        self.tables: dict[int, Any] = {}
+        self.dirty: list[int] = []
+        self.first = True
+        self.stats = PrinterStats()
+
+    def close(self) -> None:
+        if self.p is not None:
+            self.lib.pr_free(self.p)
+            self.p = None
+
+    # -- output ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        p = self.p
+        if p.out_len:
+            self.out.write(_ffi.buffer(p.out, p.out_len)[:].decode("utf-8", "surrogateescape"))
+            p.out_len = 0
+
+    def emit(self, line: str) -> None:
+        data = (line + "\n").encode("utf-8", "surrogateescape")
+        if not self.lib.pr_append(self.p, data, len(data)):
+            self.flush()
+            if not self.lib.pr_append(self.p, data, len(data)):
+                self.out.write(line + "\n")
+
+    # -- the cache ------------------------------------------------------------------------
+
+    def serial(self, table: Any) -> int:
+        if table is None:
+            return 0
+        entry = self.serials.get(id(table))
+        if entry is not None and entry[0] is table:
+            return entry[1]
+        if len(self.serials) >= _MAX_TABLES:
+            # forget every table (and what C holds for them) rather than grow without bound
+            self.serials.clear()
+            self.tables.clear()
+            self.lib.pr_reset(self.p)
+        serial = len(self.serials) + 1
+        self.serials[id(table)] = (table, serial)
+        self.tables[serial] = table
+        return serial
+
+    def put_thread(self, tid: int) -> None:
+        ti = self.insp.threads.get(tid)
+        if ti is None:
+            _check(self.lib.pr_put_thread(self.p, tid, 0, 0, 0, b"", 0), "pr_put_thread")
+            return
+        serial = self.serial(ti.fd_table())
+        comm = (ti.comm or "").encode("utf-8", "surrogateescape")
+        _check(self.lib.pr_put_thread(self.p, tid, 1, ti.pid, serial, comm, len(comm)),
+               "pr_put_thread")
+
+    def put_fd(self, serial: int, fd: int) -> None:
+        table = self.tables.get(serial)
+        fdi = table.get(fd) if table is not None else None
+        if fdi is None:
+            _check(self.lib.pr_put_fd(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
+            return
+        text = fmt.fd_desc(fdi).encode("utf-8", "surrogateescape")
+        _check(self.lib.pr_put_fd(self.p, serial, fd, 1, text, len(text)), "pr_put_fd")
+
+    def put_flags(self, etype: int, idx: int, value: int) -> None:
+        pinfo = fmt.display_info(etype).params[idx]
+        names = "|".join(schema.flags_to_names(pinfo, value))
+        text = (f"{value}({names})" if names else str(value)).encode("utf-8", "surrogateescape")
+        _check(self.lib.pr_put_flags(self.p, etype, idx, value, text, len(text)), "pr_put_flags")
+
+    def on_thread_change(self, tid: int) -> None:
+        self.dirty.append(tid)
+
+    def drop_after(self, tid: int, before: Any, table_before: Any, own_before: Any,
+                   tables: Iterable[Any]) -> None:
+        """Forget what the Python event may have changed (see the module docstring)."""
+        lib, p = self.lib, self.p
+        lib.pr_drop_thread(p, tid)
+        after = self.insp.threads.get(tid)
+        changed = {id(t): t for t in (table_before, after.fd_table() if after else None, *tables)
+                   if t is not None}
+        for t in changed.values():
+            entry = self.serials.get(id(t))
+            if entry is not None and entry[0] is t:
+                lib.pr_drop_table(p, entry[1])
+        if after is not None and (after is not before or after.fdtable is not own_before):
+            lib.pr_drop_pid(p, tid)  # threads sharing its table (CLONE_FILES) look it up anew
+        dirty = self.dirty
+        if dirty:
+            for d in dirty:
+                lib.pr_drop_thread(p, d)
+                lib.pr_drop_pid(p, d)
+            dirty.clear()
+
+    def sync_enters(self, batch: Any) -> None:
+        """Set ``last_enter`` of the threads C rendered events of since the last sync."""
+        threads = self.insp.threads
+        tids, idx, cap = self.t_tids, self.t_idx, self.tcap
+        while True:
+            n = self.lib.pr_touched(self.p, tids, idx, cap)
+            for k in range(n):
+                ti = threads.get(tids[k])
+                if ti is not None:
+                    i = idx[k]
+                    ti.last_enter = None if i < 0 else batch.record(i)
+            if n < cap:
+                return
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def python_event(self, rec: Any) -> bool:
+        """Today's loop body for one record (sysdig_cli._print_prefiltered); False at -n."""
+        p = self.p
+        insp = self.insp
+        seq = rec.seq
+        count = p.count + seq - p.last_seq
+        p.last_seq = seq
+        etype = rec.type
+        if etype >= schema.EVENT_INFO_0_29_3_COUNT:
+            p.count = count - 1
+            return True
+        limit = self.limit
+        if limit and count > limit:
+            p.count = count
+            return False
+        self.stats.python_events += 1
+        tid = rec.tid
+        before = insp.threads.get(tid)
+        table_before = before.fd_table() if before is not None else None
+        own_before = before.fdtable if before is not None else None
+        evt = insp.process(rec)
+        if evt is None:
+            count -= 1
+        else:
+            if self.first:
+                self._note_first(rec.ts)
+            if etype not in self.internal:
+                line = self.render(evt)
+                if line is not None:
+                    self.emit(line)
+        p.count = count
+        tables = insp.apply_pending()
+        self.drop_after(tid, before, table_before, own_before, tables)
+        return not (limit and count >= limit)
+
+    def _note_first(self, ts: int) -> None:
+        from sinsp.fields import evt as evt_fields
+
+        first_c = self.p.first_ts
+        evt_fields.note_first_ts(self.insp, first_c if first_c else ts)
+        self.first = False
+
+    def run(self, batches: Iterable[Any]) -> None:
+        lib, p = self.lib, self.p
+        b = _ffi.new("pr_batch *")
+        for batch in batches:
+            if batch.legacy is not None:  # V1 records: all of them through Python
+                for rec in batch.legacy:
+                    if not self.python_event(rec):
+                        return
+                continue
+            cols = batch.columns()
+            keep = _ffi.from_buffer(batch.buf)
+            b.buf = keep
+            for name in ("ts", "tid", "rec_start", "rec_end", "nparams", "dump_flags", "type",
+                         "cpu", "seq"):
+                setattr(b, name, _ffi.cast(_ffi.typeof(getattr(b, name)), cols[name]))
+            b.n = batch.n
+            b.i = 0
+            while True:
+                rc = lib.pr_run(p, b)
+                if rc == PR_DONE:
+                    break
+                if rc == PR_PYTHON:
+                    self.sync_enters(batch)
+                    i = b.i
+                    if not self.python_event(batch.record(i)):
+                        return
+                    b.i = i + 1
+                elif rc == PR_MISS_TID:
+                    self.put_thread(p.miss_tid)
+                elif rc == PR_MISS_FD:
+                    self.put_fd(p.miss_table, p.miss_fd)
+                elif rc == PR_MISS_FLAGS:
+                    self.put_flags(p.miss_type, p.miss_param, p.miss_value)
+                elif rc == PR_FULL:
+                    self.flush()
+                elif rc == PR_LIMIT:
+                    return
+                else:
+                    raise NativeError(rc, "pr_run", "unexpected stop code")
+            self.sync_enters(batch)
+            if p.out_len >= _FLUSH_AT:
+                self.flush()
+            del keep
+
+
+#: the stats of the latest print_default call (the bench and the tests read it)
+last_stats: PrinterStats | None = None
+
+
+def print_default(insp: Any, render: Callable[[Any], str | None], out: IO[str],
+                  internal: frozenset[int], limit: int) -> PrinterStats:
+    """``sinsp.sysdig_cli._print_prefiltered`` for the default format, with the C printer:
+    the same text written to ``out``.  ``insp`` must read a capture through the C scanner
+    (``insp.source.raw_batches``); ``render`` is the default-format ``Formatter.render``."""
+    if _lib is None:
+        raise ImportError(_import_error)
+    run = _Run(insp, render, out, internal, limit)
+    threads = insp.threads
+    old_listener = threads.listener
+    threads.listener = run.on_thread_change
+    try:
+        insp.apply_pending()
+        run.run(insp.source.raw_batches())
+        run.flush()
+        run.stats.c_lines = int(run.p.n_c)
+        run.stats.misses = int(run.p.n_misses)
+    finally:
+        threads.listener = old_listener
+        run.close()
+    global last_stats
+    last_stats = run.stats
+    return run.stats
