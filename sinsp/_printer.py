@@ -39,19 +39,21 @@ from sinsp import format as fmt
 
 __all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
 
-_ABI = 1
+_ABI = 2
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
     def pr_abi(self) -> int: ...
     def pr_new(self, out_cap: int) -> Any: ...
     def pr_free(self, p: Any) -> None: ...
-    def pr_set_type(self, p: Any, t: int, cls: int, touches: int, large: int, head: bytes,
-                    head_len: int, nshown: int) -> int: ...
+    def pr_set_type(self, p: Any, t: int, cls: int, touches: int, renderable: int,
+                    head: bytes, head_len: int, nshown: int) -> int: ...
     def pr_set_param(self, p: Any, t: int, i: int, kind: int, aux: int, prefix: bytes,
                      prefix_len: int) -> int: ...
     def pr_set_name(self, p: Any, table: int, code: int, name: bytes, n: int) -> int: ...
     def pr_run(self, p: Any, b: Any) -> int: ...
+    def pr_render(self, p: Any, b: Any, i: int) -> int: ...
+    def pr_record(self, b: Any, i: int, out: Any) -> None: ...
     def pr_put_thread(self, p: Any, tid: int, present: int, pid: int, table: int,
                       comm: bytes, n: int) -> int: ...
     def pr_put_fd(self, p: Any, table: int, fd: int, present: int, text: bytes,
@@ -128,35 +130,37 @@ def _param_kind(p: Any) -> tuple[int, int]:
     return _SIMPLE.get(ptype, _K_PYTHON), 0
 
 
-def _configure(lib: _Lib, p: Any, python_types: frozenset[int]) -> None:
-    """Hand C the per-type plan: class, head text, and each shown parameter's kind."""
+def _configure(lib: _Lib, p: Any, python_types: frozenset[int]) -> list[bool]:
+    """Hand C the per-type plan: class, head text, and each shown parameter's kind.
+    Returns, per type, whether C can render its line (every parameter kind handled)."""
     from sinsp.parsers import PLAN, PLAN_SKIPRESET, ensure_built
 
     ensure_built()
     newest = schema.EVENT_INFO_0_29_3_COUNT
+    renderable_types = []
     for t in range(min(len(schema.EVENT_INFO), 1024)):
         e = fmt.display_info(t)
         head = f"{'<' if t & 1 else '>'} {e.name if e is not None else 'unknown'} "
         hb = head.encode("utf-8", "surrogateescape")
         touches = int(t < len(PLAN) and not PLAN[t] & PLAN_SKIPRESET)
         kinds = [] if e is None or t <= 1 else [_param_kind(q) for q in e.params]
+        renderable = (e is not None and t < newest and t not in _LARGE and len(kinds) < 64
+                      and len(hb) <= 64 and all(k != _K_PYTHON for k, _ in kinds))
         if t >= newest:
             cls = _CLS_SKIP
         elif t <= 1:
             cls = _CLS_GENERIC
-        elif (e is None or t in python_types or t in _LARGE or len(kinds) >= 64
-              or any(k == _K_PYTHON for k, _ in kinds)
+        elif (not renderable or t in python_types
               or (t & 1 and int(e.flags) & int(EF.WRITES_TO_FD))):  # fmt: skip
             cls = _CLS_PYTHON
         else:
             cls = _CLS_C
-        if len(hb) > 64:
-            cls, hb = _CLS_PYTHON, hb[:64]
-        shown = kinds if cls == _CLS_C else []
-        _check(lib.pr_set_type(p, t, cls, touches, int(t in _LARGE), hb, len(hb), len(shown)),
-               "pr_set_type")
-        assert e is not None or not shown
+        renderable_types.append(renderable)
+        shown = kinds if renderable else []
+        _check(lib.pr_set_type(p, t, cls, touches, int(renderable), hb[:64], len(hb[:64]),
+                               len(shown)), "pr_set_type")
         for i, (kind, aux) in enumerate(shown):
+            assert e is not None
             prefix = (e.params[i].name + "=").encode("utf-8", "surrogateescape")
             if len(prefix) > 40:
                 _check(-1, f"parameter name of type {t} too long")
@@ -167,6 +171,7 @@ def _configure(lib: _Lib, p: Any, python_types: frozenset[int]) -> None:
         for code, name in names:
             nb = (name or "").encode("utf-8", "surrogateescape")
             _check(lib.pr_set_name(p, table, code, nb, len(nb)), "pr_set_name")
+    return renderable_types
 
 
 def _check(rc: int, where: str) -> None:
@@ -195,6 +200,7 @@ class _Run:
 
     def __init__(self, insp: Any, render: Callable[[Any], str | None], out: IO[str],
                  internal: frozenset[int], limit: int) -> None:
+        from sinsp.parsers import PARSERS, ensure_built
         from sinsp.parsers.prefilter import output_fields, state_event_types
 
         assert _lib is not None
@@ -208,25 +214,32 @@ class _Run:
         if p == _ffi.NULL:
             _check(-1, "pr_new")
         self.p = p
-        from sinsp.parsers import PARSERS, ensure_built
-
         ensure_built()
         # state events without a parser (the enters of parsed exits, mostly) only pair and
         # create threads: C renders them and hands their records over (sync_enters)
         state = state_event_types(output_fields(fmt.DEFAULT_FORMAT))
         python_types = frozenset(t for t in state if t in PARSERS) | internal
-        _configure(_lib, p, frozenset(python_types))
+        self.renderable = _configure(_lib, p, python_types)
+        #: exits whose evt.info may be a syslog message (format: evt.info's extractor)
+        self.writes = [bool(t & 1 and (e := fmt.display_info(t)) is not None
+                            and int(e.flags) & int(EF.WRITES_TO_FD))
+                       for t in range(len(self.renderable))]
         p.limit = limit
         p.tz_offset = fmt.gmt2local()
         self.tcap = 1024
         self.t_tids = _ffi.new("int64_t[]", self.tcap)
         self.t_idx = _ffi.new("int64_t[]", self.tcap)
+        self.fields = _ffi.new("int64_t[]", 10)
         #: id(table) -> (table, serial): holding the table keeps its id from being reused
         self.serials: dict[int, tuple[Any, int]] = {}
         self.tables: dict[int, Any] = {}
+        #: tid -> (pid, table serial, comm) of the thread entries C holds
+        self.pushed: dict[int, tuple[int, int, str]] = {}
         self.dirty: list[int] = []
         self.first = True
         self.stats = PrinterStats()
+        self.batch: Any = None
+        self.b = _ffi.new("pr_batch *")
 
     def close(self) -> None:
         if self.p is not None:
@@ -260,20 +273,29 @@ class _Run:
             # forget every table (and what C holds for them) rather than grow without bound
             self.serials.clear()
             self.tables.clear()
+            self.pushed.clear()
             self.lib.pr_reset(self.p)
         serial = len(self.serials) + 1
         self.serials[id(table)] = (table, serial)
         self.tables[serial] = table
         return serial
 
+    def known_serial(self, table: Any) -> int:
+        """The serial C knows ``table`` by, or 0 (C holds nothing of it)."""
+        entry = self.serials.get(id(table))
+        return entry[1] if entry is not None and entry[0] is table else 0
+
     def put_thread(self, tid: int) -> None:
         ti = self.insp.threads.get(tid)
         if ti is None:
+            self.pushed.pop(tid, None)
             _check(self.lib.pr_put_thread(self.p, tid, 0, 0, 0, b"", 0), "pr_put_thread")
             return
         serial = self.serial(ti.fd_table())
-        comm = (ti.comm or "").encode("utf-8", "surrogateescape")
-        _check(self.lib.pr_put_thread(self.p, tid, 1, ti.pid, serial, comm, len(comm)),
+        comm = ti.comm or ""
+        self.pushed[tid] = (ti.pid, serial, comm)
+        cb = comm.encode("utf-8", "surrogateescape")
+        _check(self.lib.pr_put_thread(self.p, tid, 1, ti.pid, serial, cb, len(cb)),
                "pr_put_thread")
 
     def put_fd(self, serial: int, fd: int) -> None:
@@ -294,28 +316,46 @@ class _Run:
     def on_thread_change(self, tid: int) -> None:
         self.dirty.append(tid)
 
-    def drop_after(self, tid: int, before: Any, table_before: Any, own_before: Any,
-                   tables: Iterable[Any]) -> None:
-        """Forget what the Python event may have changed (see the module docstring)."""
-        lib, p = self.lib, self.p
-        lib.pr_drop_thread(p, tid)
-        after = self.insp.threads.get(tid)
-        changed = {id(t): t for t in (table_before, after.fd_table() if after else None, *tables)
-                   if t is not None}
-        for t in changed.values():
-            entry = self.serials.get(id(t))
-            if entry is not None and entry[0] is t:
-                lib.pr_drop_table(p, entry[1])
-        if after is not None and (after is not before or after.fdtable is not own_before):
-            lib.pr_drop_pid(p, tid)  # threads sharing its table (CLONE_FILES) look it up anew
-        dirty = self.dirty
-        if dirty:
-            for d in dirty:
-                lib.pr_drop_thread(p, d)
-                lib.pr_drop_pid(p, d)
-            dirty.clear()
+    def drop_thread(self, tid: int) -> None:
+        self.lib.pr_drop_thread(self.p, tid)
+        self.pushed.pop(tid, None)
 
-    def sync_enters(self, batch: Any) -> None:
+    def drop_pid(self, pid: int) -> None:
+        """Forget every thread entry of process ``pid`` (their fd table is the pid's)."""
+        self.lib.pr_drop_pid(self.p, pid)
+        pushed = self.pushed
+        for tid in [t for t, v in pushed.items() if v[0] == pid]:
+            del pushed[tid]
+
+    def drop_dirty(self) -> None:
+        dirty = self.dirty
+        for d in dirty:
+            self.drop_thread(d)
+            self.drop_pid(d)
+        dirty.clear()
+
+    def after_event(self, tid: int, before: Any, table_before: Any, own_before: Any) -> Any:
+        """Forget what processing an event of thread ``tid`` may have changed (see the
+        module docstring), then hand C that thread's entry anew; returns the thread."""
+        lib, p = self.lib, self.p
+        after = self.insp.threads.get(tid)
+        table_after = after.fd_table() if after is not None else None
+        for t in (table_before, table_after):
+            serial = self.known_serial(t) if t is not None else 0
+            if serial:
+                lib.pr_drop_table(p, serial)
+        if self.dirty:
+            self.drop_dirty()
+        if after is None:
+            self.drop_thread(tid)
+            return None
+        if after is not before or after.fdtable is not own_before:
+            self.drop_pid(tid)  # threads sharing its table (CLONE_FILES) look it up anew
+        if self.pushed.get(tid) != (after.pid, self.known_serial(table_after), after.comm):
+            self.put_thread(tid)
+        return after
+
+    def sync_enters(self) -> None:
         """Set ``last_enter`` of the threads C rendered events of since the last sync."""
         threads = self.insp.threads
         tids, idx, cap = self.t_tids, self.t_idx, self.tcap
@@ -325,46 +365,96 @@ class _Run:
                 ti = threads.get(tids[k])
                 if ti is not None:
                     i = idx[k]
-                    ti.last_enter = None if i < 0 else batch.record(i)
+                    ti.last_enter = None if i < 0 else self.record(i)
             if n < cap:
                 return
 
+    def record(self, i: int) -> Any:
+        """The ``EventRecord`` of event ``i`` of the current batch."""
+        from scap.record import EventRecord
+
+        f = self.fields
+        self.lib.pr_record(self.b, i, f)
+        ts, tid, cpu, etype, dflags, nparams, start, end, off, seq = _ffi.unpack(f, 10)
+        if ts < 0:
+            ts += 1 << 64
+        return EventRecord(ts, tid, cpu, etype, dflags, nparams, self.batch.buf[start:end],
+                           off, seq)
+
     # -- the loop -------------------------------------------------------------------------
 
-    def python_event(self, rec: Any) -> bool:
-        """Today's loop body for one record (sysdig_cli._print_prefiltered); False at -n."""
-        p = self.p
+    def python_event(self, rec: Any, i: int) -> None:
+        """Process event ``i`` through the state layer and print its line (C renders it when
+        it can, from the updated cache); ``-n`` was counted by C."""
         insp = self.insp
-        seq = rec.seq
-        count = p.count + seq - p.last_seq
-        p.last_seq = seq
-        etype = rec.type
-        if etype >= schema.EVENT_INFO_0_29_3_COUNT:
-            p.count = count - 1
-            return True
-        limit = self.limit
-        if limit and count > limit:
-            p.count = count
-            return False
+        threads = insp.threads
         self.stats.python_events += 1
         tid = rec.tid
-        before = insp.threads.get(tid)
+        before = threads.get(tid)
         table_before = before.fd_table() if before is not None else None
         own_before = before.fdtable if before is not None else None
         evt = insp.process(rec)
+        after = self.after_event(tid, before, table_before, own_before)
+        etype = rec.type
         if evt is None:
-            count -= 1
+            self.p.count -= 1
         else:
             if self.first:
                 self._note_first(rec.ts)
             if etype not in self.internal:
-                line = self.render(evt)
-                if line is not None:
-                    self.emit(line)
+                th = evt.thread
+                done = False
+                if (i >= 0 and th is not None and th is after and etype < len(self.renderable)
+                        and self.renderable[etype]):  # fmt: skip
+                    fdi = evt.fd
+                    if not self.writes[etype] or fdi is None or "/dev/log" not in fdi.name:
+                        done = self.c_render(i, evt)
+                if not done:
+                    line = self.render(evt)
+                    if line is not None:
+                        self.emit(line)
+        removed = insp.apply_pending()
+        if removed:
+            for table, fd in removed:
+                serial = self.known_serial(table)
+                if serial:
+                    _check(self.lib.pr_put_fd(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
+        if self.dirty:
+            self.drop_dirty()
+
+    def c_render(self, i: int, evt: Any) -> bool:
+        lib, p, b = self.lib, self.p, self.b
+        while True:
+            rc = lib.pr_render(p, b, i)
+            if rc == PR_DONE:
+                return True
+            if rc == PR_MISS_FD:
+                self.put_fd(p.miss_table, p.miss_fd)
+            elif rc == PR_MISS_TID:
+                self.put_thread(p.miss_tid)
+            elif rc == PR_MISS_FLAGS:
+                self.put_flags(p.miss_type, p.miss_param, p.miss_value)
+            elif rc == PR_FULL:
+                self.flush()
+            else:
+                return False
+
+    def legacy_event(self, rec: Any) -> bool:
+        """sysdig_cli._print_prefiltered's body for one record of a V1 batch (no columns for
+        C to read); False at the -n limit."""
+        p = self.p
+        seq = rec.seq
+        count = p.count + seq - p.last_seq
+        p.last_seq = seq
+        if rec.type >= schema.EVENT_INFO_0_29_3_COUNT:
+            p.count = count - 1
+            return True
+        limit = self.limit
         p.count = count
-        tables = insp.apply_pending()
-        self.drop_after(tid, before, table_before, own_before, tables)
-        return not (limit and count >= limit)
+        if limit and count > limit:
+            return False
+        self.python_event(rec, -1)
+        return not (limit and p.count >= limit)
 
     def _note_first(self, ts: int) -> None:
         from sinsp.fields import evt as evt_fields
@@ -374,32 +464,32 @@ class _Run:
         self.first = False
 
     def run(self, batches: Iterable[Any]) -> None:
-        lib, p = self.lib, self.p
-        b = _ffi.new("pr_batch *")
+        lib, p, b = self.lib, self.p, self.b
         for batch in batches:
             if batch.legacy is not None:  # V1 records: all of them through Python
                 for rec in batch.legacy:
-                    if not self.python_event(rec):
+                    if not self.legacy_event(rec):
                         return
                 continue
+            self.batch = batch
             cols = batch.columns()
             keep = _ffi.from_buffer(batch.buf)
             b.buf = keep
             for name in ("ts", "tid", "rec_start", "rec_end", "nparams", "dump_flags", "type",
-                         "cpu", "seq"):
+                         "cpu", "seq", "block_off"):
                 setattr(b, name, _ffi.cast(_ffi.typeof(getattr(b, name)), cols[name]))
             b.n = batch.n
             b.i = 0
             while True:
                 rc = lib.pr_run(p, b)
-                if rc == PR_DONE:
-                    break
                 if rc == PR_PYTHON:
-                    self.sync_enters(batch)
                     i = b.i
-                    if not self.python_event(batch.record(i)):
-                        return
+                    if p.n_touched:
+                        self.sync_enters()
+                    self.python_event(self.record(i), i)
                     b.i = i + 1
+                elif rc == PR_DONE:
+                    break
                 elif rc == PR_MISS_TID:
                     self.put_thread(p.miss_tid)
                 elif rc == PR_MISS_FD:
@@ -412,9 +502,11 @@ class _Run:
                     return
                 else:
                     raise NativeError(rc, "pr_run", "unexpected stop code")
-            self.sync_enters(batch)
+            if p.n_touched:
+                self.sync_enters()
             if p.out_len >= _FLUSH_AT:
                 self.flush()
+            self.batch = None
             del keep
 
 

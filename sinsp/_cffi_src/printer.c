@@ -35,7 +35,7 @@ typedef struct {
 } pparam;
 
 typedef struct {
-	uint8_t cls, touches, large, set;
+	uint8_t cls, touches, renderable, set;
 	char head[64];
 	uint32_t head_len;
 	uint32_t nshown;
@@ -293,7 +293,7 @@ void pr_free(pr_state *p)
 
 /* -- configuration ------------------------------------------------------------------------ */
 
-int pr_set_type(pr_state *p, uint32_t type, uint32_t cls, uint32_t touches, uint32_t large,
+int pr_set_type(pr_state *p, uint32_t type, uint32_t cls, uint32_t touches, uint32_t renderable,
                 const char *head, uint32_t head_len, uint32_t nshown)
 {
 	priv_t *v = PRIV(p);
@@ -302,7 +302,7 @@ int pr_set_type(pr_state *p, uint32_t type, uint32_t cls, uint32_t touches, uint
 	ptype *t = &v->types[type];
 	t->cls = (uint8_t)cls;
 	t->touches = (uint8_t)touches;
-	t->large = (uint8_t)large;
+	t->renderable = (uint8_t)renderable;
 	memcpy(t->head, head, head_len);
 	t->head_len = head_len;
 	t->nshown = nshown;
@@ -509,6 +509,7 @@ uint32_t pr_touched(pr_state *p, int64_t *tids, int64_t *idx, uint32_t cap)
 	memmove(v->t_tids, v->t_tids + n, (v->t_n - n) * sizeof(int64_t));
 	memmove(v->t_idx, v->t_idx + n, (v->t_n - n) * sizeof(int64_t));
 	v->t_n -= n;
+	p->n_touched = v->t_n;
 	if (v->t_n) { /* the ones left keep their (shifted) positions */
 		for (uint32_t i = 0; i < v->t_n; i++) {
 			tid_ent *e = tid_find(v, v->t_tids[i]);
@@ -940,7 +941,7 @@ static int render_line(pr_state *p, priv_t *v, cur_t *c, const pr_batch *b, uint
 	uint32_t nrec = b->nparams[i];
 	uint32_t type = b->type[i];
 	uint32_t offs[MAXP + 1];
-	if (nrec >= MAXP || t->large || 26 + 2 * (uint64_t)nrec > reclen)
+	if (nrec >= MAXP || !t->renderable || 26 + 2 * (uint64_t)nrec > reclen)
 		return PR_PYTHON;
 	uint64_t pos = 26 + 2 * (uint64_t)nrec;
 	for (uint32_t k = 0; k < nrec; k++) {
@@ -1016,45 +1017,56 @@ static int render_line(pr_state *p, priv_t *v, cur_t *c, const pr_batch *b, uint
 int pr_run(pr_state *p, pr_batch *b)
 {
 	priv_t *v = PRIV(p);
+	if (p->check_limit) {
+		p->check_limit = 0;
+		if (p->limit && p->count >= p->limit)
+			return PR_LIMIT;
+	}
 	for (uint32_t i = b->i; i < b->n; i++) {
 		b->i = i;
 		uint32_t type = b->type[i];
 		const ptype *t = type < NTYPES ? &v->types[type] : NULL;
 		int64_t seq = (int64_t)b->seq[i];
-		if (!t || !t->set)
-			return PR_PYTHON; /* not configured: Python knows */
-		if (t->cls == PR_CLS_PYTHON || (b->dump_flags[i] & 1))
-			return PR_PYTHON;
-		if (t->cls == PR_CLS_SKIP) {
+		if (t && t->set && t->cls == PR_CLS_SKIP) {
 			p->count += seq - p->last_seq - 1;
 			p->last_seq = seq;
 			continue;
 		}
+		/* sysdig_cli._print_prefiltered: this event and the hidden ones before it */
 		int64_t count = p->count + (seq - p->last_seq);
 		if (p->limit && count > p->limit) {
 			p->count = count;
 			p->last_seq = seq;
 			return PR_LIMIT;
 		}
-		tid_ent *self = tid_find(v, b->tid[i]);
+		int rc = PR_PYTHON;
+		tid_ent *self = NULL;
+		cur_t c = {p->out + p->out_len, p->out + p->out_cap, 0};
+		if (!t || !t->set || t->cls == PR_CLS_PYTHON || (b->dump_flags[i] & 1))
+			goto python;
+		self = tid_find(v, b->tid[i]);
 		if (!self) {
 			p->miss_tid = b->tid[i];
 			p->n_misses++;
 			return PR_MISS_TID;
 		}
 		if (self->state != 1)
-			return PR_PYTHON; /* sinsp invents the thread: Python does */
-		cur_t c = {p->out + p->out_len, p->out + p->out_cap, 0};
-		int rc = render_line(p, v, &c, b, i, t, self);
+			goto python; /* sinsp invents the thread: Python does */
+		rc = render_line(p, v, &c, b, i, t, self);
+		if (rc == PR_PYTHON)
+			goto python;
 		if (rc) {
-			if (rc != PR_PYTHON)
-				p->n_misses++;
+			p->n_misses++;
 			return rc;
 		}
-		if (c.full)
-			return p->out_len ? PR_FULL : PR_PYTHON;
+		if (c.full) {
+			if (p->out_len)
+				return PR_FULL;
+			goto python;
+		}
 		if (t->touches && touch(v, self, (type & 1) ? -1 : (int64_t)i))
-			return PR_PYTHON;
+			goto python;
+		p->n_touched = v->t_n;
 		p->out_len = (uint64_t)(c.o - p->out);
 		p->count = count;
 		p->last_seq = seq;
@@ -1065,7 +1077,54 @@ int pr_run(pr_state *p, pr_batch *b)
 			b->i = i + 1;
 			return PR_LIMIT;
 		}
+		continue;
+	python:
+		p->count = count;
+		p->last_seq = seq;
+		p->check_limit = 1;
+		return PR_PYTHON;
 	}
 	b->i = b->n;
 	return PR_DONE;
+}
+
+int pr_render(pr_state *p, const pr_batch *b, uint32_t i)
+{
+	priv_t *v = PRIV(p);
+	uint32_t type = b->type[i];
+	if (type >= NTYPES || !v->types[type].set || !v->types[type].renderable)
+		return PR_PYTHON;
+	tid_ent *self = tid_find(v, b->tid[i]);
+	if (!self) {
+		p->miss_tid = b->tid[i];
+		p->n_misses++;
+		return PR_MISS_TID;
+	}
+	if (self->state != 1)
+		return PR_PYTHON;
+	cur_t c = {p->out + p->out_len, p->out + p->out_cap, 0};
+	int rc = render_line(p, v, &c, b, i, &v->types[type], self);
+	if (rc) {
+		if (rc != PR_PYTHON)
+			p->n_misses++;
+		return rc;
+	}
+	if (c.full)
+		return p->out_len ? PR_FULL : PR_PYTHON;
+	p->out_len = (uint64_t)(c.o - p->out);
+	return PR_DONE;
+}
+
+void pr_record(const pr_batch *b, uint32_t i, int64_t *out)
+{
+	out[0] = (int64_t)b->ts[i];
+	out[1] = b->tid[i];
+	out[2] = b->cpu[i];
+	out[3] = b->type[i];
+	out[4] = b->dump_flags[i];
+	out[5] = b->nparams[i];
+	out[6] = (int64_t)b->rec_start[i];
+	out[7] = (int64_t)b->rec_end[i];
+	out[8] = (int64_t)b->block_off[i];
+	out[9] = (int64_t)b->seq[i];
 }

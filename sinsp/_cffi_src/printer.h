@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PR_ABI 1
+#define PR_ABI 2
 
 /* why pr_run returned */
 #define PR_DONE 0
@@ -76,6 +76,7 @@ typedef struct {
 	const uint16_t *type;
 	const uint16_t *cpu;
 	const uint64_t *seq;
+	const uint64_t *block_off;
 	uint32_t n;
 	uint32_t i; /* next event to look at; pr_run leaves it on the event it stopped at */
 } pr_batch;
@@ -101,6 +102,8 @@ typedef struct {
 	uint64_t n_c;      /* lines rendered here */
 	uint64_t n_misses; /* cache misses */
 	uint64_t first_ts; /* ts of the first event rendered here (0: none yet) */
+	uint32_t n_touched;   /* entries pr_touched would return */
+	uint32_t check_limit; /* set with PR_PYTHON: the next pr_run first checks the -n limit */
 	void *priv;
 } pr_state;
 
@@ -109,14 +112,23 @@ pr_state *pr_new(uint64_t out_cap);
 void pr_free(pr_state *p);
 
 /* configuration: per type (head = "> name "), per parameter, names */
-int pr_set_type(pr_state *p, uint32_t type, uint32_t cls, uint32_t touches, uint32_t large,
+int pr_set_type(pr_state *p, uint32_t type, uint32_t cls, uint32_t touches, uint32_t renderable,
                 const char *head, uint32_t head_len, uint32_t nshown);
 int pr_set_param(pr_state *p, uint32_t type, uint32_t idx, uint32_t kind, uint32_t aux,
                  const char *prefix, uint32_t prefix_len);
 int pr_set_name(pr_state *p, uint32_t table, uint32_t code, const char *name, uint32_t len);
 
-/* run over b from b->i; returns a PR_* code */
+/* run over b from b->i; returns a PR_* code.  PR_PYTHON leaves the event counted (-n): the
+ * caller takes one back if the state layer hides it */
 int pr_run(pr_state *p, pr_batch *b);
+
+/* the line of event i (of any type whose parameters C renders), once Python processed it:
+ * PR_DONE when written, a PR_MISS_*, PR_FULL, or PR_PYTHON (Python renders it) */
+int pr_render(pr_state *p, const pr_batch *b, uint32_t i);
+
+/* event i's record fields: ts, tid, cpu, type, dump_flags, nparams, rec_start, rec_end,
+ * block_off, seq */
+void pr_record(const pr_batch *b, uint32_t i, int64_t *out);
 
 /* the cache, filled and dropped by Python */
 int pr_put_thread(pr_state *p, int64_t tid, uint32_t present, int64_t pid, uint64_t table,
