@@ -288,17 +288,17 @@ class Inspector:
         # the events a prefilter dropped after the last kept one are numbered too
         self._num = max(self._num, getattr(self.source, "events_seen", 0))
 
-    def apply_pending(self) -> list[FdTable]:
+    def apply_pending(self) -> list[tuple[FdTable, int]]:
         """Apply now the removals the last event's parser deferred (``process`` applies them
         before the next event), for a consumer that reads the state between events without
         feeding one (sinsp's native printer, whose cache must not outlive them). Returns
-        the fd tables that lost fds; removed threads reach ``threads.listener``."""
+        the removed (fd table, fd) pairs; removed threads reach ``threads.listener``."""
         verdict = self._verdict
         if not (verdict.remove_fds or verdict.remove_tids):
             return []
-        tables = [table for table, _fd in verdict.remove_fds]
+        fds = list(verdict.remove_fds)
         verdict.apply(self.threads)
-        return tables
+        return fds
 
     def process(self, rec: Any) -> Event | None:
         """Parse one record into state; return it as an Event unless hidden.
