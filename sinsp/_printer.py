@@ -34,6 +34,7 @@ from typing import IO, Any, Protocol
 
 from scap import schema
 from scap.errors import NativeError
+from scap.record import EventRecord
 from scap.schema import EF, PF, PT
 from sinsp import format as fmt
 
@@ -115,6 +116,8 @@ _LARGE = frozenset({322, 324, 402})  # u32 parameter lengths (format._LARGE)
 _OUT_CAP = 1 << 20
 _FLUSH_AT = 1 << 18
 _MAX_TABLES = 4096
+_MAX_CHECKED_FDS = 32
+_ABSENT: tuple[Any, ...] = (None,)
 
 
 def _param_kind(p: Any) -> tuple[int, int]:
@@ -235,6 +238,9 @@ class _Run:
         self.tables: dict[int, Any] = {}
         #: tid -> (pid, table serial, comm) of the thread entries C holds
         self.pushed: dict[int, tuple[int, int, str]] = {}
+        #: serial -> fd -> (FdInfo or None, and what fd_desc reads of it) of the fd texts C
+        #: holds: after an event, the entries still true are kept, the others sent anew
+        self.fdm: dict[int, dict[int, tuple[Any, ...]]] = {}
         self.dirty: list[int] = []
         self.first = True
         self.stats = PrinterStats()
@@ -274,6 +280,7 @@ class _Run:
             self.serials.clear()
             self.tables.clear()
             self.pushed.clear()
+            self.fdm.clear()
             self.lib.pr_reset(self.p)
         serial = len(self.serials) + 1
         self.serials[id(table)] = (table, serial)
@@ -301,11 +308,37 @@ class _Run:
     def put_fd(self, serial: int, fd: int) -> None:
         table = self.tables.get(serial)
         fdi = table.get(fd) if table is not None else None
+        m = self.fdm.get(serial)
+        if m is None:
+            m = self.fdm[serial] = {}
         if fdi is None:
+            m[fd] = _ABSENT
             _check(self.lib.pr_put_fd(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
             return
+        m[fd] = (fdi, fdi.name, fdi.type, fdi.l4proto, fdi.flags, fdi.ino)
         text = fmt.fd_desc(fdi).encode("utf-8", "surrogateescape")
         _check(self.lib.pr_put_fd(self.p, serial, fd, 1, text, len(text)), "pr_put_fd")
+
+    def revalidate(self, table: Any) -> None:
+        """After an event that may have changed ``table``: send anew the fd texts C holds
+        for it that are no longer what fd_desc would give (few per table; a table with many
+        cached fds is dropped whole instead)."""
+        serial = self.known_serial(table)
+        if not serial:
+            return
+        m = self.fdm.get(serial)
+        if not m:
+            return
+        if len(m) > _MAX_CHECKED_FDS:
+            m.clear()
+            self.lib.pr_drop_table(self.p, serial)
+            return
+        get = table.get
+        for fd, saved in list(m.items()):
+            cur = get(fd)
+            if cur is not saved[0] or (cur is not None and (
+                    cur.name, cur.type, cur.l4proto, cur.flags, cur.ino) != saved[1:]):
+                self.put_fd(serial, fd)
 
     def put_flags(self, etype: int, idx: int, value: int) -> None:
         pinfo = fmt.display_info(etype).params[idx]
@@ -337,13 +370,12 @@ class _Run:
     def after_event(self, tid: int, before: Any, table_before: Any, own_before: Any) -> Any:
         """Forget what processing an event of thread ``tid`` may have changed (see the
         module docstring), then hand C that thread's entry anew; returns the thread."""
-        lib, p = self.lib, self.p
         after = self.insp.threads.get(tid)
         table_after = after.fd_table() if after is not None else None
-        for t in (table_before, table_after):
-            serial = self.known_serial(t) if t is not None else 0
-            if serial:
-                lib.pr_drop_table(p, serial)
+        if table_before is not None:
+            self.revalidate(table_before)
+        if table_after is not None and table_after is not table_before:
+            self.revalidate(table_after)
         if self.dirty:
             self.drop_dirty()
         if after is None:
@@ -369,10 +401,8 @@ class _Run:
             if n < cap:
                 return
 
-    def record(self, i: int) -> Any:
+    def record(self, i: int) -> EventRecord:
         """The ``EventRecord`` of event ``i`` of the current batch."""
-        from scap.record import EventRecord
-
         f = self.fields
         self.lib.pr_record(self.b, i, f)
         ts, tid, cpu, etype, dflags, nparams, start, end, off, seq = _ffi.unpack(f, 10)
@@ -418,7 +448,7 @@ class _Run:
             for table, fd in removed:
                 serial = self.known_serial(table)
                 if serial:
-                    _check(self.lib.pr_put_fd(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
+                    self.put_fd(serial, fd)
         if self.dirty:
             self.drop_dirty()
 
