@@ -85,6 +85,15 @@ def main() -> int:
                              "-n", str(N)])  # fmt: skip
     print(f"pysysdig default output: {our_lines} lines of the first {N} events in "
           f"{our_cpu:.2f} s cpu ({our_wall:.2f} s wall): {our_lines / our_cpu / 1e6:.3f} M lines/s")
+    from sinsp import _printer
+
+    st = _printer.last_stats
+    if st is not None:  # the C printer ran (sinsp._printer): who handled the events
+        print(f"  C printer: {st.c_lines} lines rendered in C alone, {st.python_events} events "
+              f"through the Python state layer (their lines rendered in C when possible), "
+              f"{st.misses} cache misses")
+    else:
+        print(f"  C printer not used: {_printer.import_error() or 'not applicable'}")
     if sysdig:
         runs = [child_cpu([sysdig, "-r", str(big)]) for _ in range(REPEAT)]
         sd_cpu, sd_wall = min(r[0] for r in runs), min(r[1] for r in runs)
