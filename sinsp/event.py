@@ -248,3 +248,39 @@ def _param_by_name(record: Any, name: str) -> Any:
     if i is None or i >= record.nparams:
         return _MISSING
     return param_at(record, i, lay)
+
+
+def all_params(record: Any) -> list[Any] | None:
+    """Every param of ``record`` decoded in place (those current libs append included) with
+    one read of the length array, for parsers that need most of them; ``None`` when the
+    record does not fit its tables (more params than known, damaged lengths, a param that
+    does not decode), where callers take the per-name path and its errors."""
+    lay = _LAYOUT.get(record.type) or _layout(record)
+    n = record.nparams
+    if lay is None or n > len(lay.ptypes):
+        return None
+    st = lay.lens.get(n)
+    if st is None:
+        st = lay.lens[n] = struct.Struct(f"<{n}{'I' if lay.w == 4 else 'H'}")
+    raw = record.raw
+    pos = 26 + lay.w * n
+    size = len(raw)
+    fixed = lay.fixed
+    out: list[Any] = []
+    try:
+        for i, ln in enumerate(st.unpack_from(raw, 26)):
+            if not ln:
+                out.append(None)
+                continue
+            end = pos + ln
+            if end > size:
+                return None
+            fx = fixed[i]
+            if fx is not None and ln == fx.size:
+                out.append(fx.unpack_from(raw, pos)[0])
+            else:
+                out.append(_DECODE[0](lay.ptypes[i], raw[pos:end], lay.pinfos[i]))
+            pos = end
+    except (ValueError, struct.error):  # ParamDecodeError is a ValueError
+        return None
+    return out

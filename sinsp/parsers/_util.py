@@ -55,6 +55,8 @@ def resolve_path(evt: Event, path: str, dirfd: int | None = None) -> str:
     concatenate_paths.
     """
     if path.startswith("/"):
+        if "//" not in path and "/." not in path and not path.endswith("/"):
+            return path  # already absolute and normal (join_path would rebuild it as is)
         return join_path("/", path)
     ti = evt.thread
     base = ti.get_cwd() if ti is not None else "/"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sinsp.event import param_at, params_of
+from sinsp.event import _LAYOUT, _layout, all_params, param_at, params_of
 from sinsp.parsers._util import as_int, as_str, fd_table, install_fd, resolve_path, retval
 from sinsp.state.fds import FdInfo, FdType
 from sinsp.state.threads import CL_CLONE_FILES
@@ -89,7 +89,41 @@ def _file_fd(fd: int, path: str, flags: int, dev: Any, ino: Any) -> FdInfo:
     return info
 
 
+#: exit type -> indexes of its (flags, dev, ino, name, dirfd) params (-1: absent)
+_EXIT_IDX: dict[int, tuple[int, int, int, int, int]] = {}
+
+
+def _exit_index(rec: EventRecord) -> tuple[int, int, int, int, int]:
+    idx = _EXIT_IDX.get(rec.type)
+    if idx is None:
+        lay = _LAYOUT.get(rec.type) or _layout(rec)
+        index = lay.index if lay is not None else {}
+        idx = _EXIT_IDX[rec.type] = tuple(  # type: ignore[assignment]
+            index.get(n, -1) for n in ("flags", "dev", "ino", "name", "dirfd"))
+    return idx  # type: ignore[return-value]
+
+
 def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    if evt.enter is None:
+        # an exit alone (the live probe's records): every param from one in-place read
+        ps = all_params(evt.record)
+        if ps:
+            fd = ps[0]
+            ti = evt.thread
+            table = ti.fd_table() if ti is not None else None
+            if not isinstance(fd, int) or fd < 0 or table is None:
+                return
+            n = len(ps)
+            i_flags, i_dev, i_ino, i_name, i_dirfd = _exit_index(evt.record)
+            flags = ps[i_flags] if 0 <= i_flags < n else None
+            dirfd = ps[i_dirfd] if 0 <= i_dirfd < n else None
+            name = as_str(ps[i_name] if 0 <= i_name < n else None)
+            path = printable_path(resolve_path(evt, name, dirfd if isinstance(dirfd, int)
+                                               else None))
+            install_fd(evt, table, _file_fd(fd, path, as_int(flags),
+                                            ps[i_dev] if 0 <= i_dev < n else None,
+                                            ps[i_ino] if 0 <= i_ino < n else None))
+            return
     fd = retval(evt)
     table = fd_table(evt)
     if fd is None or fd < 0 or table is None:
