@@ -118,6 +118,7 @@ _FLUSH_AT = 1 << 18
 _MAX_TABLES = 4096
 _MAX_CHECKED_FDS = 32
 _ABSENT: tuple[Any, ...] = (None,)
+_NOTHING: tuple[Any, Any, Any] = (None, None, None)
 
 
 def _param_kind(p: Any) -> tuple[int, int]:
@@ -367,9 +368,11 @@ class _Run:
             self.drop_pid(d)
         dirty.clear()
 
-    def after_event(self, tid: int, before: Any, table_before: Any, own_before: Any) -> Any:
+    def after_event(self, tid: int, before: Any, was: tuple[Any, Any, Any]) -> Any:
         """Forget what processing an event of thread ``tid`` may have changed (see the
-        module docstring), then hand C that thread's entry anew; returns the thread."""
+        module docstring), then hand C that thread's entry anew; returns the thread.
+        ``was``: the thread's (pid, own fd table, fd_table()) before the event."""
+        pid_before, own_before, table_before = was
         after = self.insp.threads.get(tid)
         table_after = after.fd_table() if after is not None else None
         if table_before is not None:
@@ -381,7 +384,7 @@ class _Run:
         if after is None:
             self.drop_thread(tid)
             return None
-        if after is not before or after.fdtable is not own_before:
+        if after is not before or after.fdtable is not own_before or after.pid != pid_before:
             self.drop_pid(tid)  # threads sharing its table (CLONE_FILES) look it up anew
         if self.pushed.get(tid) != (after.pid, self.known_serial(table_after), after.comm):
             self.put_thread(tid)
@@ -421,10 +424,9 @@ class _Run:
         self.stats.python_events += 1
         tid = rec.tid
         before = threads.get(tid)
-        table_before = before.fd_table() if before is not None else None
-        own_before = before.fdtable if before is not None else None
+        was = _NOTHING if before is None else (before.pid, before.fdtable, before.fd_table())
         evt = insp.process(rec)
-        after = self.after_event(tid, before, table_before, own_before)
+        after = self.after_event(tid, before, was)
         etype = rec.type
         if evt is None:
             self.p.count -= 1

@@ -492,7 +492,7 @@ void pr_reset(pr_state *p)
 	fd_clear(v);
 	if (v->gens)
 		memset(v->gens, 0, v->ngens * sizeof(uint32_t));
-	v->t_n = 0;
+	/* the touched list stays: Python still owes those threads their last enter */
 }
 
 uint32_t pr_touched(pr_state *p, int64_t *tids, int64_t *idx, uint32_t cap)
