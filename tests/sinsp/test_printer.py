@@ -232,3 +232,19 @@ def test_random_streams_print_the_same(tmp_path: pathlib.Path, actions: list[Any
     path = tmp_path / "r.scap"
     write_capture(path, _events(actions), processes=_scenario().processes())
     _same(str(path), (n,))
+
+
+def test_without_the_extension_the_python_loop_prints(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: pathlib.Path) -> None:
+    """A missing (or stale) extension falls back to the Python loop, same text."""
+    sc = _scenario()
+    path = sc.net_capture(tmp_path / "s.scap") or tmp_path / "s.scap"
+    want = io.StringIO()
+    run(SysdigOptions(read=str(path), native=False), want)
+    monkeypatch.setattr(_printer, "_lib", None)
+    monkeypatch.setattr(_printer, "_import_error", "not built (test)")
+    _printer.last_stats = None
+    got = io.StringIO()
+    run(SysdigOptions(read=str(path)), got)
+    assert _printer.last_stats is None  # the C printer did not run
+    assert got.getvalue() == want.getvalue() != ""
