@@ -284,3 +284,21 @@ def all_params(record: Any) -> list[Any] | None:
     except (ValueError, struct.error):  # ParamDecodeError is a ValueError
         return None
     return out
+
+
+def param_span(record: Any, i: int) -> tuple[int, int]:
+    """``(start, end)`` of param ``i`` (< ``nparams``) in ``record.raw``: the bytes
+    ``record.rawparam(i)`` returns are ``raw[start:end]`` (same errors on a short length
+    array), without building every span."""
+    lay = _LAYOUT.get(record.type) or _layout(record)
+    if lay is None:
+        return record._param_spans()[i]  # type: ignore[no-any-return]
+    n = record.nparams
+    if not 0 <= i < n:
+        return record._param_spans()[i]  # type: ignore[no-any-return]  # its IndexError
+    st = lay.lens.get(n)
+    if st is None:
+        st = lay.lens[n] = struct.Struct(f"<{n}{'I' if lay.w == 4 else 'H'}")
+    lens = st.unpack_from(record.raw, 26)
+    start = 26 + lay.w * n + (sum(lens[:i]) if i else 0)
+    return start, start + lens[i]

@@ -16,6 +16,7 @@ from typing import Any
 from scap import schema
 from scap.schema import EC, EF, PT
 from sinsp import format as fmt
+from sinsp.event import param_span
 from sinsp.fields.registry import REGISTRIES, ArgKind, FieldClassBuilder, FieldFlag, FieldType
 
 __all__ = ["EVT_CLASS", "category_name", "evt_flags", "latency_of"]
@@ -983,13 +984,16 @@ def _open_check(evt: Any, what: str) -> bool:
         fi = 3 if etype == 307 else 2
         if fi >= rec.nparams:
             return False
-        flags = int.from_bytes(rec.rawparam(fi)[:4], "little")
+        raw = rec.raw
+        a, b = param_span(rec, fi)
+        flags = int.from_bytes(raw[a:min(b, a + 4)], "little")
         if what == "r":
             return bool(flags & PPM_O_RDONLY)
         if what == "w":
             return bool(flags & PPM_O_WRONLY)
         if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and fi + 1 < rec.nparams:
-            mode = int.from_bytes(rec.rawparam(fi + 1)[:4], "little")
+            a, b = param_span(rec, fi + 1)
+            mode = int.from_bytes(raw[a:min(b, a + 4)], "little")
             return bool(mode & _EXEC_MASK)
         return False
     if what == "x" and etype == 59 and rec.nparams > 2:  # creat exit: mode
@@ -997,9 +1001,43 @@ def _open_check(evt: Any, what: str) -> bool:
     return False
 
 
+_NOT_OPEN: Any = object()
+
+
+def _open_flags(evt: Any) -> Any:
+    """``(flags,)`` of an open/openat/openat_2 event as ``_open_check`` reads them (the low
+    4 bytes of the flags param), ``_NOT_OPEN`` for other events and records without it."""
+    rec = evt.record
+    etype = rec.type
+    if etype not in (3, 102, 307):
+        return _NOT_OPEN
+    fi = 3 if etype == 307 else 2
+    if fi >= rec.nparams:
+        return _NOT_OPEN
+    a, b = param_span(rec, fi)
+    return (int.from_bytes(rec.raw[a:min(b, a + 4)], "little"),)
+
+
+def _is_read(evt: Any, flags: int) -> bool:
+    return bool(flags & PPM_O_RDONLY)
+
+
+def _is_write(evt: Any, flags: int) -> bool:
+    return bool(flags & PPM_O_WRONLY)
+
+
 def _open_field(name: str, what: str, desc: str) -> None:
-    def ex(evt: Any, arg: Any) -> Any:
-        return _open_check(evt, what)
+    fn = {"r": _is_read, "w": _is_write}.get(what)
+    if fn is None:
+        def ex(evt: Any, arg: Any) -> Any:
+            return _open_check(evt, what)
+    else:
+        def ex(evt: Any, arg: Any) -> Any:
+            got = _open_flags(evt)
+            return False if got is _NOT_OPEN else fn(evt, *got)
+
+        # staged like the fd fields: the fused rule evaluator reads the flags once for both
+        ex.staged = (_open_flags, _NOT_OPEN, False, fn)  # type: ignore[attr-defined]
 
     evt.field(name, FieldType.BOOL, desc)(ex)
 

@@ -173,6 +173,10 @@ def _fd_field(name: str, ftype: FieldType, desc: str, flags: FieldFlag = FieldFl
                 return None
             return fn(evt, *got)
 
+        # the two stages, for callers that extract several fd fields of one event (the fused
+        # rule evaluator calls event_fd once): ex(e, arg) == (None if (g := event_fd(e)) is
+        # NO_FD else fn(e, *g))
+        ex.staged = (event_fd, NO_FD, None, fn)  # type: ignore[attr-defined]
         fdc.field(name, ftype, desc, flags=flags, renderer=renderer)(ex)
         return fn
 

@@ -59,6 +59,7 @@ class _Gen:
         self.registry = self.comp.registry
         self.binds: dict[str, Any] = {}
         self.fields: dict[tuple[str, str | None], tuple[str, str]] = {}
+        self.contexts: dict[Callable[[Any], Any], tuple[str, str]] = {}
 
     def bind(self, value: Any, prefix: str = "b") -> str:
         name = f"_{prefix}{len(self.binds)}"
@@ -76,9 +77,28 @@ class _Gen:
         got = self.fields.get(key)
         if got is None:
             local = f"f{len(self.fields)}"
-            x, a = self.bind(info.extractor, "x"), self.bind(arg, "a")
+            staged = getattr(info.extractor, "staged", None)
+            if staged is not None:
+                # a two-stage extractor (fd.*, evt.is_open_*): the first stage is shared too
+                ctx, marker, absent, fn = staged
+                c, cget = self.context(ctx)
+                value = (f"({self.bind(absent, 'na')} if {cget} is {self.bind(marker, 'nm')} "
+                         f"else {self.bind(fn, 's')}(e, *{c}))")
+            else:
+                value = f"{self.bind(info.extractor, 'x')}(e, {self.bind(arg, 'a')})"
             got = self.fields[key] = (
-                local, f"({local} if {local} is not _U else ({local} := {x}(e, {a})))")
+                local, f"({local} if {local} is not _U else ({local} := {value}))")
+        return got
+
+    def context(self, ctx: Callable[[Any], Any]) -> tuple[str, str]:
+        """(local, expression computing it once per event) for a staged extractor's first
+        stage."""
+        got = self.contexts.get(ctx)
+        if got is None:
+            local = f"c{len(self.contexts)}"
+            got = self.contexts[ctx] = (
+                local,
+                f"({local} if {local} is not _U else ({local} := {self.bind(ctx, 'cx')}(e)))")
         return got
 
     def opaque(self, pred: Pred) -> str:
@@ -180,8 +200,10 @@ def fuse(items: Sequence[tuple[ast.Expr | Pred, Any]], registry: FieldRegistry |
     binds = {**fixed, **gen.binds}
     params = "".join(f", {k}={k}" for k in binds)
     head = [f"def fused(e{params}):"]
-    if gen.fields:
-        head.append("    " + " = ".join(local for local, _ in gen.fields.values()) + " = _U")
+    local_names = [local for local, _ in gen.fields.values()]
+    local_names += [local for local, _ in gen.contexts.values()]
+    if local_names:
+        head.append("    " + " = ".join(local_names) + " = _U")
     if not first:
         head.append("    out = []")
     tail = ["    return []" if first else "    return out"]
