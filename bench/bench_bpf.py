@@ -99,14 +99,22 @@ def _pipeline(kind: str, rules: str | None):
     if not result.successful:
         raise SystemExit(f"rules did not load: {result.as_string(False)}")
 
+    # as pyfalco's event loop (falco_cli.app): `process` only for the types a rule may match
+    wanted = eng.wanted_types("syscall")
+    mask = bytes(1 if t in wanted else 0 for t in range(max(wanted, default=-1) + 1))
+
     def feed_rules(recs):
-        insp = holder["insp"]
+        process = holder["insp"].process
+        match = eng.process
+        n_mask = len(mask)
         n = 0
         for r in recs:
-            evt = insp.process(r)
+            evt = process(r)
             if evt is not None:
-                eng.process(evt)
                 n += 1
+                t = r.type
+                if t < n_mask and mask[t]:
+                    match(evt)
         return n
 
     holder["engine"] = eng
