@@ -248,3 +248,65 @@ def test_without_the_extension_the_python_loop_prints(monkeypatch: pytest.Monkey
     run(SysdigOptions(read=str(path)), got)
     assert _printer.last_stats is None  # the C printer did not run
     assert got.getvalue() == want.getvalue() != ""
+
+
+def _print_with(path: str, native: bool, **kw: Any) -> str:
+    """sysdig_cli.run's default-format path on an inspector built with ``kw``."""
+    from scap import schema
+    from sinsp import Inspector
+    from sinsp import format as fmt
+    from sinsp.parsers.prefilter import output_fields
+    from sinsp.sysdig_cli import _internal_types, _print_prefiltered
+
+    internal = _internal_types()
+    shown = [t for t in range(len(schema.EVENT_INFO)) if t not in internal]
+    out = io.StringIO()
+    with Inspector.from_capture(path, event_types=shown,
+                                fields=output_fields(fmt.DEFAULT_FORMAT), **kw) as insp:
+        render = fmt.Formatter(fmt.DEFAULT_FORMAT, fmt.default_registry()).render
+        if native:
+            _printer.print_default(insp, render, out, internal, 0)
+        else:
+            from itertools import chain
+
+            _print_prefiltered(insp, chain.from_iterable(insp.source.batches()), render, out,
+                               internal, 0)
+    return out.getvalue()
+
+
+def test_storm_with_evictions_prints_the_same(tmp_path: pathlib.Path) -> None:
+    """Clone/exec/exit and open/close storms on tiny thread and fd tables: every eviction
+    reaches the cache (ThreadTable.listener, the fd re-check)."""
+    import random
+
+    rnd = random.Random(7)
+    actions: list[Any] = []
+    tids = [100, 200, 201, 300]
+    for k in range(700):
+        r = rnd.random()
+        tid = rnd.choice(tids)
+        if r < 0.1:
+            child = 1000 + k
+            actions.append(("clone", tid, child, rnd.choice([0, 1 | 2 | (1 << 13)])))
+            tids.append(child)
+        elif r < 0.15 and len(tids) > 3:
+            actions.append(("exit", tids.pop(rnd.randrange(len(tids)))))
+        elif r < 0.2:
+            actions.append(("exec", tid, rnd.choice(["ls", "sh"])))
+        elif r < 0.45:
+            actions.append(("open", tid, rnd.randrange(12), rnd.choice(PATHS)))
+        elif r < 0.6:
+            actions.append(("close", tid, rnd.randrange(12), rnd.random() < 0.8))
+        elif r < 0.75:
+            actions.append(("fstat", tid, rnd.randrange(12)))
+        elif r < 0.85:
+            actions.append(("kill", tid, rnd.choice(tids)))
+        else:
+            actions.append(("read", tid, rnd.randrange(12), b"x" * rnd.randrange(120)))
+    path = tmp_path / "storm.scap"
+    write_capture(path, _events(actions), processes=_scenario().processes())
+    for kw in ({}, {"max_threads": 6, "max_fds": 3}):
+        want = _print_with(str(path), False, **kw)
+        got = _print_with(str(path), True, **kw)
+        assert got.splitlines() == want.splitlines(), kw
+        assert _printer.last_stats is not None and _printer.last_stats.c_lines > 100
