@@ -185,6 +185,11 @@ def ppme_names(enum: dict[str, int], count: int) -> tuple[str, ...]:
     return tuple(names)
 
 
+#: PPM_SC codes current libs spells differently from 0.29.3's enum (which had the typo
+#: NEWFSSTAT and called rt_sigreturn SIGRETURN; current libs has a separate SIGRETURN at 410)
+SC_RENAMED_SINCE_0_29_3 = {298: "rt_sigreturn", 300: "newfstatat"}
+
+
 def sc_enum_names(text: str) -> tuple[str, ...]:
     """``PPM_SC_*`` codes to names spelled as current libs does: the lower-cased
     identifier without the prefix (``PPM_SC__NEWSELECT`` -> ``_newselect``)."""
@@ -221,6 +226,8 @@ def write_modules(out_dir: Path, so: SoReader, current: dict | None,
         top = max(current["sc_extra"], default=-1)
         names = base + [""] * max(0, top + 1 - len(base))
         for code, name in current["sc_extra"].items():
+            names[code] = name
+        for code, name in SC_RENAMED_SINCE_0_29_3.items():
             names[code] = name
         ev.append(f"SYSCALL_NAMES_CURRENT = {_lit(tuple(names))}\n")
         flags["current"] = dict(sorted(current["flags"].items()))

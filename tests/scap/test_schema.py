@@ -275,3 +275,16 @@ def test_flag_names_match_sysdig_on_real_captures(tmp_path: Path) -> None:
                     assert flags_to_names(p, value) == shown, (cap.name, line)
                 checked += 1
     assert checked >= 20  # the six captures hold 50+ such params
+
+
+def test_ppm_sc_names_follow_current_libs_where_0_29_3_differed():
+    """Current libs' PPM_SC enum: RT_SIGRETURN at 298, NEWFSTATAT at 300 (0.29.3's enum had
+    SIGRETURN and the typo NEWFSSTAT there) and a separate SIGRETURN at 410.  Live generic
+    events carry these codes, so ``evt.type`` and the kernel's interesting table use them."""
+    from scap import schema as _schema
+
+    assert _schema.syscall_name(298) == "rt_sigreturn"
+    assert _schema.syscall_name(300) == "newfstatat"
+    assert _schema.syscall_name(410) == "sigreturn"
+    # replay keeps what sysdig 0.29.3 prints for the same code
+    assert _schema.syscall_name(300, sysdig_0_29_3=True) == _schema.SYSCALL_NAMES_0_29_3[300]
