@@ -117,7 +117,7 @@ _OUT_CAP = 1 << 20
 _FLUSH_AT = 1 << 18
 _MAX_TABLES = 4096
 _MAX_CHECKED_FDS = 32
-_ABSENT: tuple[Any, ...] = (None,)
+_ABSENT: tuple[Any, Any] = (None, None)
 _NOTHING: tuple[Any, Any, Any] = (None, None, None)
 
 
@@ -241,7 +241,7 @@ class _Run:
         self.pushed: dict[int, tuple[int, int, str]] = {}
         #: serial -> fd -> (FdInfo or None, and what fd_desc reads of it) of the fd texts C
         #: holds: after an event, the entries still true are kept, the others sent anew
-        self.fdm: dict[int, dict[int, tuple[Any, ...]]] = {}
+        self.fdm: dict[int, dict[int, tuple[Any, Any]]] = {}
         self.dirty: list[int] = []
         self.first = True
         self.stats = PrinterStats()
@@ -316,7 +316,7 @@ class _Run:
             m[fd] = _ABSENT
             _check(self.lib.pr_put_fd(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
             return
-        m[fd] = (fdi, fdi.name, fdi.type, fdi.l4proto, fdi.flags, fdi.ino)
+        m[fd] = (fdi, (fdi.name, fdi.type, fdi.l4proto, fdi.flags, fdi.ino))
         text = fmt.fd_desc(fdi).encode("utf-8", "surrogateescape")
         _check(self.lib.pr_put_fd(self.p, serial, fd, 1, text, len(text)), "pr_put_fd")
 
@@ -335,10 +335,10 @@ class _Run:
             self.lib.pr_drop_table(self.p, serial)
             return
         get = table.get
-        for fd, saved in list(m.items()):
+        for fd, (was, key) in m.items():  # put_fd only replaces values: safe while iterating
             cur = get(fd)
-            if cur is not saved[0] or (cur is not None and (
-                    cur.name, cur.type, cur.l4proto, cur.flags, cur.ino) != saved[1:]):
+            if cur is not was or (cur is not None and (
+                    cur.name, cur.type, cur.l4proto, cur.flags, cur.ino) != key):
                 self.put_fd(serial, fd)
 
     def put_flags(self, etype: int, idx: int, value: int) -> None:
@@ -386,7 +386,8 @@ class _Run:
             return None
         if after is not before or after.fdtable is not own_before or after.pid != pid_before:
             self.drop_pid(tid)  # threads sharing its table (CLONE_FILES) look it up anew
-        if self.pushed.get(tid) != (after.pid, self.known_serial(table_after), after.comm):
+        serial = self.known_serial(table_after) if table_after is not None else 0
+        if self.pushed.get(tid) != (after.pid, serial, after.comm):
             self.put_thread(tid)
         return after
 
@@ -533,7 +534,7 @@ class _Run:
                 elif rc == PR_LIMIT:
                     return
                 else:
-                    raise NativeError(rc, "pr_run", "unexpected stop code")
+                    _check(-1, f"pr_run: unexpected stop code {rc}")
             if p.n_touched:
                 self.sync_enters()
             if p.out_len >= _FLUSH_AT:
