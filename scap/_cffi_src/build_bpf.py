@@ -20,10 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cdef import ROOT, ring_ffibuilder
 
-PROBE_DIR = ROOT / "driver" / "bpf"
-PROBE = PROBE_DIR / ".output" / "probe.bpf.o"
-EMBED_DIR = ROOT / "build" / "bpf_probe_embed"
-EMBED_C = EMBED_DIR / "probe_embed.c"
+PROBE_DIR: Path = ROOT / "driver" / "bpf"
+PROBE: Path = PROBE_DIR / ".output" / "probe.bpf.o"
+EMBED_DIR: Path = ROOT / "build" / "bpf_probe_embed"
+EMBED_C: Path = EMBED_DIR / "probe_embed.c"
 
 
 def probe_image() -> tuple[bytes, str]:
