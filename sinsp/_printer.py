@@ -224,10 +224,12 @@ class _Run:
         state = state_event_types(output_fields(fmt.DEFAULT_FORMAT))
         python_types = frozenset(t for t in state if t in PARSERS) | internal
         self.renderable = _configure(_lib, p, python_types)
-        #: exits whose evt.info may be a syslog message (format: evt.info's extractor)
-        self.writes = [bool(t & 1 and (e := fmt.display_info(t)) is not None
-                            and int(e.flags) & int(EF.WRITES_TO_FD))
-                       for t in range(len(self.renderable))]
+        #: per type, how a Python event's line is rendered: 0 by Python, 1 by C, 2 by C
+        #: unless its evt.info is a syslog message (exits writing to an fd; evt.info's
+        #: extractor)
+        self.c_ok = [0 if not ok else 2 if t & 1 and (e := fmt.display_info(t)) is not None
+                     and int(e.flags) & int(EF.WRITES_TO_FD) else 1
+                     for t, ok in enumerate(self.renderable)]
         p.limit = limit
         p.tz_offset = fmt.gmt2local()
         self.tcap = 1024
@@ -324,9 +326,10 @@ class _Run:
         """After an event that may have changed ``table``: send anew the fd texts C holds
         for it that are no longer what fd_desc would give (few per table; a table with many
         cached fds is dropped whole instead)."""
-        serial = self.known_serial(table)
-        if not serial:
+        entry = self.serials.get(id(table))
+        if entry is None or entry[0] is not table:
             return
+        serial = entry[1]
         m = self.fdm.get(serial)
         if not m:
             return
@@ -435,13 +438,14 @@ class _Run:
             if self.first:
                 self._note_first(rec.ts)
             if etype not in self.internal:
-                th = evt.thread
-                done = False
-                if (i >= 0 and th is not None and th is after and etype < len(self.renderable)
-                        and self.renderable[etype]):  # fmt: skip
+                c_ok = self.c_ok[etype] if etype < len(self.c_ok) else 0
+                if c_ok == 2:
                     fdi = evt.fd
-                    if not self.writes[etype] or fdi is None or "/dev/log" not in fdi.name:
-                        done = self.c_render(i, evt)
+                    c_ok = int(fdi is None or "/dev/log" not in fdi.name)
+                done = False
+                if c_ok and i >= 0 and evt.thread is after and after is not None:
+                    rc = self.lib.pr_render(self.p, self.b, i)
+                    done = rc == PR_DONE or self.c_render(rc, i)
                 if not done:
                     line = self.render(evt)
                     if line is not None:
@@ -455,10 +459,11 @@ class _Run:
         if self.dirty:
             self.drop_dirty()
 
-    def c_render(self, i: int, evt: Any) -> bool:
+    def c_render(self, rc: int, i: int) -> bool:
+        """Fill what pr_render missed (its code ``rc``) until the line is written (True) or
+        C gives it up (False: Python renders it)."""
         lib, p, b = self.lib, self.p, self.b
         while True:
-            rc = lib.pr_render(p, b, i)
             if rc == PR_DONE:
                 return True
             if rc == PR_MISS_FD:
@@ -471,6 +476,7 @@ class _Run:
                 self.flush()
             else:
                 return False
+            rc = lib.pr_render(p, b, i)
 
     def legacy_event(self, rec: Any) -> bool:
         """sysdig_cli._print_prefiltered's body for one record of a V1 batch (no columns for
