@@ -255,35 +255,78 @@ def all_params(record: Any) -> list[Any] | None:
     one read of the length array, for parsers that need most of them; ``None`` when the
     record does not fit its tables (more params than known, damaged lengths, a param that
     does not decode), where callers take the per-name path and its errors."""
-    lay = _LAYOUT.get(record.type) or _layout(record)
     n = record.nparams
+    dec = _DECODERS.get((record.type, n))
+    if dec is None:
+        dec = _DECODERS[(record.type, n)] = _decoder(record, n)
+    return dec(record.raw)
+
+
+#: (type, nparams) -> generated decoder of the whole record (see ``_decoder``)
+_DECODERS: dict[tuple[int, int], Any] = {}
+
+
+#: CHARBUF, FSPATH, FSRELPATH: text up to the first NUL (scap.params decodes them so)
+_TEXT_TYPES = frozenset({9, 17, 43})
+
+
+def _cstring(data: bytes) -> str:
+    nul = data.find(b"\0")
+    return (data[:nul] if nul >= 0 else data).decode("utf-8", "surrogateescape")
+
+
+def _no_decoder(raw: bytes) -> None:
+    return None
+
+
+def _no_params(raw: bytes) -> list[Any]:
+    return []
+
+
+def _decoder(record: Any, n: int) -> Any:
+    """A function ``raw -> list | None`` for records of this type with ``n`` params: the
+    length array in one unpack, then per param the fixed-width struct when the length fits
+    (as ``param_at``), else the schema's decoder; generated once, so the loop, the table
+    lookups and the offset sums of the generic path are gone."""
+    lay = _LAYOUT.get(record.type) or _layout(record)
     if lay is None or n > len(lay.ptypes):
-        return None
-    st = lay.lens.get(n)
-    if st is None:
-        st = lay.lens[n] = struct.Struct(f"<{n}{'I' if lay.w == 4 else 'H'}")
-    raw = record.raw
-    pos = 26 + lay.w * n
-    size = len(raw)
-    fixed = lay.fixed
-    out: list[Any] = []
-    try:
-        for i, ln in enumerate(st.unpack_from(raw, 26)):
-            if not ln:
-                out.append(None)
-                continue
-            end = pos + ln
-            if end > size:
-                return None
-            fx = fixed[i]
-            if fx is not None and ln == fx.size:
-                out.append(fx.unpack_from(raw, pos)[0])
-            else:
-                out.append(_DECODE[0](lay.ptypes[i], raw[pos:end], lay.pinfos[i]))
-            pos = end
-    except (ValueError, struct.error):  # ParamDecodeError is a ValueError
-        return None
-    return out
+        return _no_decoder
+    if n == 0:
+        return _no_params
+    binds: dict[str, Any] = {"_lens": struct.Struct(f"<{n}{'I' if lay.w == 4 else 'H'}"),
+                             "_D": _DECODE[0], "_err": (ValueError, struct.error),
+                             "_txt": _cstring}
+    names = [f"l{i}" for i in range(n)]
+    body = ["    try:"]
+    body.append(f"        {', '.join(names)}{',' if n == 1 else ''} = _lens.unpack_from(raw, 26)")
+    body.append(f"        if {26 + lay.w * n} + {' + '.join(names)} > len(raw):")
+    body.append("            return None")
+    pos = str(26 + lay.w * n)
+    out = []
+    for i in range(n):
+        fx = lay.fixed[i]
+        binds[f"_t{i}"] = lay.ptypes[i]
+        binds[f"_i{i}"] = lay.pinfos[i]
+        slow = f"_D(_t{i}, raw[p:p + l{i}], _i{i})"
+        body.append(f"        p = {pos}")
+        if lay.ptypes[i] in _TEXT_TYPES:  # what decode_param does for them, without dispatch
+            body.append(f"        v{i} = _txt(raw[p:p + l{i}]) if l{i} else None")
+        elif fx is not None:
+            binds[f"_f{i}"] = fx
+            body.append(f"        v{i} = None if not l{i} else _f{i}.unpack_from(raw, p)[0] "
+                        f"if l{i} == {fx.size} else {slow}")
+        else:
+            body.append(f"        v{i} = {slow} if l{i} else None")
+        pos = f"p + l{i}"
+        out.append(f"v{i}")
+    body.append("    except _err:  # ParamDecodeError is a ValueError")
+    body.append("        return None")
+    body.append(f"    return [{', '.join(out)}]")
+    params = "".join(f", {k}={k}" for k in binds)
+    code = f"def decode(raw{params}):\n" + "\n".join(body) + "\n"
+    env = dict(binds)
+    exec(compile(code, f"<params {record.type}/{n}>", "exec"), env)
+    return env["decode"]
 
 
 def param_span(record: Any, i: int) -> tuple[int, int]:
