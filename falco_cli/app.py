@@ -457,10 +457,15 @@ def init_outputs(s: State) -> RunResult:
     return RunResult.ok()
 
 
+def _capture_mode(s: State) -> bool:
+    """Reading a capture file (``-e`` or ``engine.kind: replay``) rather than a live source."""
+    return bool(s.options.trace_filename) or s.cfg["engine.kind"] == "replay"
+
+
 def start_webserver(s: State) -> RunResult:
     cfg = s.cfg
-    if s.options.dry_run or not cfg["webserver.enabled"]:
-        return RunResult.ok()
+    if s.options.dry_run or not cfg["webserver.enabled"] or _capture_mode(s):
+        return RunResult.ok()  # as Falco: no health/metrics endpoint when reading a capture
     from falco_cli import metrics
     from falco_cli.webserver import WebServer
     prom = cfg["metrics.enabled"] and cfg["webserver.prometheus_metrics_enabled"]
@@ -490,7 +495,8 @@ def create_signal_handlers(s: State) -> RunResult:
 # Event processing
 # ---------------------------------------------------------------------------------------------
 def _open_source(s: State) -> tuple[Any, str] | RunResult:
-    """Pick the event source: ``-e``/``engine.kind=replay``, live eBPF, or the bundled capture."""
+    """Pick the event source: ``-e``/``engine.kind=replay``, else the live eBPF probe (or the
+    kernel module with ``engine.kind=kmod``); a live source that cannot open is fatal."""
     cfg = s.cfg
     path = s.options.trace_filename
     if not path and cfg["engine.kind"] == "replay":
@@ -542,14 +548,13 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
             return insp, "syscall"
         except Exception as e:
             live_err = str(e)
+    # As Falco: a live driver that cannot be opened is fatal (never a silent replay that
+    # would look like live alerts); say how to get going instead.
     demo = bundled_capture_path()
-    if demo is None:
-        return RunResult.fatal(f"live capture unavailable ({live_err}) and no bundled capture")
-    log.info(f"Live capture unavailable ({live_err}); falling back to replaying the bundled "
-             f"capture {demo}")
-    s.source_kind = "replay"
-    s.capture_file = demo
-    return Inspector.from_capture(demo), "syscall"
+    hint = f" (a demo capture ships at {demo})" if demo else ""
+    return RunResult.fatal(f"Unable to open the live syscall source (engine.kind={kind}, "
+                           f"modern BPF probe): {live_err}. Run pyfalco as root on a kernel "
+                           f"with BTF and eBPF, or replay a capture with -e FILE{hint}")
 
 
 KMOD_DEVICE_PREFIX = "/dev/pyfalco"

@@ -1,4 +1,4 @@
-"""Write ``demo.scap``: the capture ``pyfalco`` replays when it cannot capture live.
+"""Write ``demo.scap``: a small capture to try pyfalco on without root (``pyfalco -e demo.scap``).
 
 A small synthetic story (no data from any real machine): in an ssh session, ``bash`` runs
 ``cat /etc/shadow`` (a sensitive file read by an untrusted program) and ``tee -a /etc/hosts``

@@ -3,8 +3,12 @@ and -p additions to the alert text."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,23 +27,43 @@ def get(url: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.root
+@pytest.mark.bpf
 def test_webserver_endpoints_while_running(tmp_path):
-    rules = rules_file(tmp_path / "r.yaml", RULES)
+    """The health/metrics webserver of a live run (Falco starts it only when not reading a
+    capture): /healthz, /versions, Prometheus /metrics with the rule's match count, and the
+    metrics snapshot alert and file."""
+    from tests.cli.test_e2e_live import _probe_ok
+
+    why = _probe_ok()
+    if why:
+        pytest.skip(why)
+    marker = f"/tmp/pyfalco-ws-{uuid.uuid4().hex}"
+    rules = rules_file(tmp_path / "r.yaml", [
+        {"rule": "Marker", "desc": "d",
+         "condition": f"evt.type in (open, openat, openat2) and evt.dir=< and fd.name={marker}",
+         "output": "marker %fd.name", "priority": "NOTICE"}])
     # Running() adds webserver.enabled=false first; later -o wins
-    p = Running("-r", str(rules), "-e", str(TRACES / "ping_sendto.scap"),
-                "-o", "engine.replay.realtime=true", "-o", "webserver.enabled=true",
+    p = Running("-r", str(rules), "-M", "40", "-o", "webserver.enabled=true",
                 "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=0",
                 "-o", "metrics.enabled=true", "-o", "webserver.prometheus_metrics_enabled=true",
                 "-o", "metrics.interval=1s", "-o", f"metrics.output_file={tmp_path}/m.jsonl")
     try:
         line = p.wait_line("err", lambda x: "Starting health webserver" in x)
         port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
-        p.wait_line("out", lambda x: ": Notice ping " in x)
+        p.wait_line("err", lambda x: "Opening 'syscall' source with modern BPF probe" in x)
+        deadline = time.monotonic() + 15
+        hit = None
+        while hit is None and time.monotonic() < deadline:
+            subprocess.run(["sh", "-c", f": > {marker}"], check=True)
+            time.sleep(0.3)
+            hit = next((x for x in p.out if f": Notice marker {marker}" in x), None)
+        assert hit is not None, p.err
         base = f"http://127.0.0.1:{port}"
         assert json.loads(get(base + "/healthz")) == {"status": "ok"}
         assert "falco_version" in json.loads(get(base + "/versions"))
         metrics = get(base + "/metrics")
-        assert re.search(r'^falcosecurity_falco_rules_matches_total\{rule_name="Ping"\} [1-9]',
+        assert re.search(r'^falcosecurity_falco_rules_matches_total\{rule_name="Marker"\} [1-9]',
                          metrics, re.M)
         assert re.search(r"^falcosecurity_scap_n_evts_total [1-9]", metrics, re.M)
         assert re.search(r'^pyfalco_output_sent_total\{output="stdout"\} ', metrics, re.M)
@@ -50,8 +74,10 @@ def test_webserver_endpoints_while_running(tmp_path):
         assert p.finish() == 0
     finally:
         p.kill()
+        if os.path.exists(marker):
+            os.unlink(marker)
     lines = [json.loads(x) for x in (tmp_path / "m.jsonl").read_text().splitlines()]
-    assert lines and lines[-1]["output_fields"]["falco.rules.Ping"] >= 1
+    assert lines and lines[-1]["output_fields"]["falco.rules.Marker"] >= 1
 
 
 def test_metrics_interval_parsing():
@@ -83,20 +109,41 @@ def test_print_additional(tmp_path):
     assert bad.returncode == 1 and "Invalid -p output format" in bad.stderr
 
 
-def test_bundled_capture_fallback(monkeypatch, capsys):
-    """Without root (or probe), the default run replays the bundled capture and says so."""
+def test_no_live_source_is_fatal_not_a_silent_replay(monkeypatch, capsys):
+    """Without root (or probe) the default run stops with the reason and the way out, as
+    Falco does: alerts from a bundled replay must never pass for live ones."""
     from falco_cli import app, log
     log.configure("info", True, False)
     s = app.State(app.Options())
     assert app.load_config(s).success
     monkeypatch.setattr(app, "_live_unavailable_reason", lambda: "not running as root")
     opened = app._open_source(s)
-    insp, source = opened
-    assert source == "syscall" and s.capture_file == app.bundled_capture_path()
-    insp.close()
-    err = capsys.readouterr().err
-    assert "Live capture unavailable (not running as root); falling back to replaying the " \
-           "bundled capture" in err
+    assert isinstance(opened, app.RunResult) and not opened.success
+    msg = opened.errstr
+    assert "not running as root" in msg and "-e FILE" in msg
+    assert str(app.bundled_capture_path()) in msg
+    assert s.capture_file is None
+
+
+def test_webserver_not_started_when_reading_a_capture(tmp_path):
+    """Falco skips its health/metrics webserver in capture mode, so a replay never fights a
+    running instance for the port: occupy the port and replay anyway."""
+    import socket
+
+    port_holder = socket.socket()
+    port_holder.bind(("127.0.0.1", 0))
+    port_holder.listen(1)
+    port = port_holder.getsockname()[1]
+    cap = sorted(TRACES.glob("*.scap"))[0]
+    rules = rules_file(tmp_path / "r.yaml", RULES)
+    try:
+        res = pyfalco("-r", str(rules), "-e", str(cap), "-o", "webserver.enabled=true",
+                      "-o", "webserver.listen_address=127.0.0.1",
+                      "-o", f"webserver.listen_port={port}")
+    finally:
+        port_holder.close()
+    assert res.returncode == 0, res.stderr
+    assert "Could not start webserver" not in res.stderr
 
 
 @pytest.mark.sysdig
