@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 class Event:
     """One event, linked to state. Valid until the inspector yields the next."""
 
-    __slots__ = ("enter", "fd", "fdnum", "inspector", "name_changed", "num", "record", "thread")
+    __slots__ = ("decoded", "enter", "fd", "fdnum", "inspector", "name_changed", "num", "record",
+                 "thread")
 
     def __init__(self, record: Any, num: int, inspector: Inspector | None = None) -> None:
         self.record = record
@@ -36,6 +37,9 @@ class Event:
         #: field cannot be derived from the record alone (a datagram's tuple):
         #: ``fd.name_changed`` reads it.
         self.name_changed = False
+        #: ``all_params(record)`` when a parser already decoded the whole record (fields may
+        #: read it instead of decoding again), else None.
+        self.decoded: list[Any] | None = None
 
     def __repr__(self) -> str:
         return f"Event(num={self.num}, type={self.name}{self.direction}, tid={self.tid})"
@@ -345,3 +349,10 @@ def param_span(record: Any, i: int) -> tuple[int, int]:
     lens = st.unpack_from(record.raw, 26)
     start = 26 + lay.w * n + (sum(lens[:i]) if i else 0)
     return start, start + lens[i]
+
+
+def named_param(record: Any, name: str) -> Any:
+    """The record's own param ``name`` (appended ones included), ``None`` when it has none
+    or this record stops before it: ``evt.param(name)`` of an event without an enter."""
+    value = _param_by_name(record, name)
+    return None if value is _MISSING else value

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sinsp.event import Event, param_at
+from sinsp.event import Event, named_param, param_at
 from sinsp.parsers import PARSERS as _PARSERS
 from sinsp.parsers import PLAN as _PLAN
 from sinsp.parsers import (
@@ -419,7 +419,7 @@ class Inspector:
                 return
             fdnum = _first_param(enter) if enter is not None else None
             if fdnum.__class__ is not int:
-                fdnum = evt.param("fd")
+                fdnum = evt.param("fd") if enter is not None else named_param(rec, "fd")
             if fdnum.__class__ is not int:
                 return
             evt.fdnum = fdnum

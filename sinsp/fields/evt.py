@@ -1014,6 +1014,10 @@ def _open_flags(evt: Any) -> Any:
     fi = 3 if etype == 307 else 2
     if fi >= rec.nparams:
         return _NOT_OPEN
+    ps = getattr(evt, "decoded", None) if etype == 307 else None
+    if ps is not None:  # the open parser decoded the record: flags (4 bytes, or empty)
+        v = ps[fi]
+        return (0 if v is None else v & 0xFFFFFFFF,)
     a, b = param_span(rec, fi)
     return (int.from_bytes(rec.raw[a:min(b, a + 4)], "little"),)
 

@@ -108,6 +108,7 @@ def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
         # an exit alone (the live probe's records): every param from one in-place read
         ps = all_params(evt.record)
         if ps:
+            evt.decoded = ps
             fd = ps[0]
             ti = evt.thread
             table = ti.fd_table() if ti is not None else None
