@@ -10,6 +10,7 @@ filename ...); ``Event.param`` looks there when the exit event lacks a name.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -267,7 +268,7 @@ def all_params(record: Any) -> list[Any] | None:
 
 
 #: (type, nparams) -> generated decoder of the whole record (see ``_decoder``)
-_DECODERS: dict[tuple[int, int], Any] = {}
+_DECODERS: dict[tuple[int, int], Callable[[bytes], list[Any] | None]] = {}
 
 
 #: CHARBUF, FSPATH, FSRELPATH: text up to the first NUL (scap.params decodes them so)
@@ -287,7 +288,7 @@ def _no_params(raw: bytes) -> list[Any]:
     return []
 
 
-def _decoder(record: Any, n: int) -> Any:
+def _decoder(record: Any, n: int) -> Callable[[bytes], list[Any] | None]:
     """A function ``raw -> list | None`` for records of this type with ``n`` params: the
     length array in one unpack, then per param the fixed-width struct when the length fits
     (as ``param_at``), else the schema's decoder; generated once, so the loop, the table
@@ -330,7 +331,8 @@ def _decoder(record: Any, n: int) -> Any:
     code = f"def decode(raw{params}):\n" + "\n".join(body) + "\n"
     env = dict(binds)
     exec(compile(code, f"<params {record.type}/{n}>", "exec"), env)
-    return env["decode"]
+    fn: Callable[[bytes], list[Any] | None] = env["decode"]
+    return fn
 
 
 def param_span(record: Any, i: int) -> tuple[int, int]:
