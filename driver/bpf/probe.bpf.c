@@ -762,6 +762,20 @@ FILLER(openat)
 	END();
 }
 
+/* openat2's RESOLVE_* to PPM_RESOLVE_*: libs numbers them in another order
+ * (BENEATH 1, IN_ROOT 2, NO_MAGICLINKS 4, NO_SYMLINKS 8, NO_XDEV 16, CACHED 32). */
+static __always_inline __u32 openat2_resolve(__u64 r)
+{
+	__u32 f = 0;
+	if (r & 0x08) f |= 1;   /* RESOLVE_BENEATH */
+	if (r & 0x10) f |= 2;   /* RESOLVE_IN_ROOT */
+	if (r & 0x02) f |= 4;   /* RESOLVE_NO_MAGICLINKS */
+	if (r & 0x04) f |= 8;   /* RESOLVE_NO_SYMLINKS */
+	if (r & 0x01) f |= 16;  /* RESOLVE_NO_XDEV */
+	if (r & 0x20) f |= 32;  /* RESOLVE_CACHED */
+	return f;
+}
+
 FILLER(openat2)
 {
 	BEGIN(PPME_SYSCALL_OPENAT2_X, 8);
@@ -772,7 +786,7 @@ FILLER(openat2)
 	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
 	put_u32(a, open_flags(how.flags) | (ret >= 0 ? created_flag(t, ret) : 0));
 	put_u32(a, open_mode(how.flags, how.mode));
-	put_u32(a, how.resolve);
+	put_u32(a, openat2_resolve(how.resolve));
 	put_dev_ino(a, t, ret);
 	END();
 }
@@ -1235,7 +1249,7 @@ FILLER(renameat2)
 	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
 	put_s64(a, (int)arg(regs, 2));
 	put_user_str(a, (void *)arg(regs, 3), SCAP_MAX_PATH);
-	put_u32(a, arg(regs, 4));
+	put_u32(a, arg(regs, 4) & 7); /* RENAME_* = PPM_RENAME_* (1, 2, 4) */
 	END();
 }
 
@@ -1301,7 +1315,7 @@ FILLER(linkat)
 	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
 	put_s64(a, (int)arg(regs, 2));
 	put_user_str(a, (void *)arg(regs, 3), SCAP_MAX_PATH);
-	put_u32(a, arg(regs, 4));
+	put_u32(a, arg(regs, 4) & 0x1400); /* AT_SYMLINK_FOLLOW, AT_EMPTY_PATH: PPM_LINKAT_* */
 	END();
 }
 
@@ -1393,7 +1407,7 @@ FILLER(memfd_create)
 	BEGIN(PPME_SYSCALL_MEMFD_CREATE_X, 3);
 	put_s64(a, ret);
 	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
-	put_u32(a, arg(regs, 1));
+	put_u32(a, arg(regs, 1) & 7); /* MFD_CLOEXEC/ALLOW_SEALING/HUGETLB = PPM_MFD_* */
 	END();
 }
 
@@ -1572,7 +1586,7 @@ FILLER(finit_module)
 	put_s64(a, ret);
 	put_s64(a, (int)arg(regs, 0));
 	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
-	put_u32(a, arg(regs, 2)); /* MODULE_INIT_* bits */
+	put_u32(a, arg(regs, 2) & 7); /* MODULE_INIT_* bits = PPM_MODULE_INIT_* */
 	END();
 }
 

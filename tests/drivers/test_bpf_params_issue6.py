@@ -214,3 +214,43 @@ def test_overlay_flags_reach_the_thread_state(cap, overlay):
     assert evt is not None and evt.thread is not None
     assert evt.thread.exe_upper_layer and not evt.thread.exe_lower_layer
     assert REGISTRY.extract(evt, "proc.is_exe_upper_layer") is True
+
+
+# -- other flag params in libs' encoding ------------------------------------------------------
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def test_openat2_resolve_is_ppm_resolve(cap, tmp_path):
+    """Linux numbers RESOLVE_* NO_XDEV 1, NO_MAGICLINKS 2, NO_SYMLINKS 4, BENEATH 8, IN_ROOT 16;
+    libs' PPM_RESOLVE_* are BENEATH 1, IN_ROOT 2, NO_MAGICLINKS 4, NO_SYMLINKS 8, NO_XDEV 16."""
+    (tmp_path / "f").write_text("x")
+    dirfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for linux, ppm in ((0x08, 1), (0x10, 2), (0x02, 4), (0x04, 8), (0x01, 16),
+                           (0x08 | 0x01, 1 | 16)):
+            how = _OpenHow(flags=os.O_RDONLY | os.O_CLOEXEC, resolve=linux)
+            fds: list[int] = []
+            rec = cap.one(lambda h=how, out=fds: out.append(libc.syscall(
+                437, dirfd, b"f", ctypes.byref(h), ctypes.c_size_t(ctypes.sizeof(h)))),
+                lambda r: r.type == 327 and r.tid == me())
+            assert i64(rec, 0) == fds[0] >= 0
+            assert u32(rec, 5) == ppm, (hex(linux), u32(rec, 5))
+            os.close(fds[0])
+    finally:
+        os.close(dirfd)
+
+
+def test_linkat_and_memfd_flags_keep_only_libs_bits(cap, tmp_path):
+    (tmp_path / "a").write_text("x")
+    libc.linkat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                            ctypes.c_int]
+    rec = cap.one(lambda: libc.linkat(-100, str(tmp_path / "a").encode(), -100,
+                                      str(tmp_path / "b").encode(), 0x400),   # AT_SYMLINK_FOLLOW
+                  lambda r: r.type == 311 and r.tid == me())
+    assert i64(rec, 0) == 0 and u32(rec, 5) == 0x400
+    fds = []
+    rec = cap.one(lambda: fds.append(libc.syscall(319, b"pyf-memfd", 1 | 2)),  # CLOEXEC|SEALING
+                  lambda r: r.type == 405 and r.tid == me())
+    assert i64(rec, 0) == fds[0] >= 0 and u32(rec, 2) == 3
+    os.close(fds[0])
