@@ -27,6 +27,7 @@ PPM_FCNTL_F_DUPFD_CLOEXEC = 26
 
 
 PPM_O_F_CREATED = 1 << 14  # probe flag: the open created the file
+_FILE, _DIRECTORY = FdType.FILE, FdType.DIRECTORY
 
 
 _EXIT_PARAMS = ("flags", "dev", "ino")
@@ -118,12 +119,23 @@ def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
             i_flags, i_dev, i_ino, i_name, i_dirfd = _exit_index(evt.record)
             flags = ps[i_flags] if 0 <= i_flags < n else None
             dirfd = ps[i_dirfd] if 0 <= i_dirfd < n else None
-            name = as_str(ps[i_name] if 0 <= i_name < n else None)
-            path = printable_path(resolve_path(evt, name, dirfd if isinstance(dirfd, int)
-                                               else None))
-            install_fd(evt, table, _file_fd(fd, path, as_int(flags),
-                                            ps[i_dev] if 0 <= i_dev < n else None,
-                                            ps[i_ino] if 0 <= i_ino < n else None))
+            name = ps[i_name] if 0 <= i_name < n else None
+            if name.__class__ is not str:
+                name = as_str(name)
+            path = resolve_path(evt, name, dirfd if isinstance(dirfd, int) else None)
+            if not (path.isascii() and path.isprintable()):
+                path = printable_path(path)
+            # _file_fd and install_fd, inline (this is the live hot path)
+            flags = flags if isinstance(flags, int) else 0
+            info = FdInfo(fd, _DIRECTORY if flags & PPM_O_DIRECTORY else _FILE, path)
+            info.openflags = flags
+            dev = ps[i_dev] if 0 <= i_dev < n else None
+            ino = ps[i_ino] if 0 <= i_ino < n else None
+            info.dev = dev if isinstance(dev, int) else 0
+            info.ino = ino if isinstance(ino, int) else 0
+            table.add(info)
+            evt.fdnum = fd
+            evt.fd = info
             return
     fd = retval(evt)
     table = fd_table(evt)
