@@ -203,7 +203,10 @@ def _type(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
 def _typechar(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
     if fdi is None:
         return _null_fd_field(evt, thread, "typechar")
-    return fmt.typechar(fdi)
+    return _TYPECHAR_OF(fdi.type, "o")  # fmt.typechar, without the call
+
+
+_TYPECHAR_OF = fmt._TYPECHARS.get
 
 
 def _connect_failed(evt: Any) -> bool:
@@ -217,9 +220,10 @@ def _connect_failed(evt: Any) -> bool:
            "FD full name. If the fd is a file, this field contains the full path. If the FD is "
            "a socket, this field contain the connection tuple.")  # fmt: skip
 def _name(evt: Any, thread: Any, fdi: Any, num: int) -> Any:
-    if fdi is None or _connect_failed(evt):
+    if fdi is None or (evt.record.type == 23 and _connect_failed(evt)):
         return _null_fd_field(evt, thread, "name")
-    return fmt.sanitize(fdi.name)
+    name = fdi.name
+    return name if name.isascii() and "\x7f" not in name else fmt.sanitize(name)
 
 
 @_fd_field("fd.directory", FieldType.CHARBUF,
@@ -233,7 +237,9 @@ def _dir_of(evt: Any, thread: Any, fdi: Any, what: str) -> Any:
         return _null_fd_field(evt, thread, what)
     if fdi.type not in (FILE, FILE_V2, DIRECTORY):
         return None
-    name = fmt.sanitize(fdi.name)
+    name = fdi.name
+    if not (name.isascii() and "\x7f" not in name):
+        name = fmt.sanitize(name)
     if fdi.type != DIRECTORY:
         pos = name.rfind("/")
         if pos > 0:
