@@ -180,3 +180,38 @@ def test_fused_counts_errors_like_per_rule() -> None:
             object.__setattr__(info, "extractor", orig)
     assert results[0] == results[1] == (["after"], 1)
     assert len(calls) == 2
+
+
+def test_rule_matching_and_enable_rebuild_the_fused_tables() -> None:
+    """Switching ``rule_matching`` or enabling rules after events were seen changes what the
+    per-type function returns (its tables are rebuilt)."""
+    text = """
+- rule: one
+  desc: d
+  condition: evt.type = close and evt.num > 0
+  output: o
+  priority: INFO
+- rule: two
+  desc: d
+  condition: evt.type = close
+  output: o
+  priority: INFO
+"""
+
+    class Evt:
+        def __init__(self, rec: Any) -> None:
+            self.record = rec
+            self.num = 1
+            self.thread = None
+
+    evt = Evt(EventBuilder().build("SYSCALL_CLOSE_X", [0]))
+    e = RuleEngine(hostname="h")
+    assert e.load_string(text).successful
+    assert [m.rule for m in e.process(evt)] == ["one"]
+    e.rule_matching = "all"
+    assert [m.rule for m in e.process(evt)] == ["one", "two"]
+    e.enable("one", enabled=False)
+    assert [m.rule for m in e.process(evt)] == ["two"]
+    e.rule_matching = "first"
+    e.ruleset.fused = False
+    assert [m.rule for m in e.process(evt)] == ["two"]
