@@ -1,30 +1,35 @@
 """pysysdig's default line in C: the Python side of ``sinsp._printer_native``.
 
 ``sysdig -r F`` prints one line per event; most events (fstat, mmap, access, generic
-syscalls ...) change no state the line shows, so rendering them is pure formatting.  The C
-printer (``sinsp/_cffi_src/printer.c``) renders those straight from the scanner's buffer and
-columns (``scap.Capture.raw_batches``); every other event comes back here and goes through
-the inspector and :class:`sinsp.format.Formatter` exactly as before:
+syscalls, the enters of parsed exits ...) change no state the line shows, so printing them
+is pure formatting.  The C printer (``sinsp/_cffi_src/printer.c``) renders those straight
+from the scanner's buffer and columns (``scap.Capture.raw_batches``; V1 batches, which scap
+rewrites into records, are laid out again the same way).  Every other event stops C and goes
+through the inspector as before (``PR_PYTHON``): events of a type the state layer parses
+among those it needs for the default format's fields (``state_event_types``), internal and
+state-only ones, and any event with a parameter C does not render (IPv6, relative paths, odd
+sizes ...).  Once the inspector has processed it, C renders its line too when it can (never a
+syslog-decoded write), else :class:`sinsp.format.Formatter` does.
 
-* events of a type the state layer needs for these fields (the prefilter's own set for
-  the default format, ``state_event_types``), internal ones, state-only records, exits
-  that write to an fd (syslog decoding), and any event with a parameter the C renderer
-  does not handle (IPv6, relative paths, odd sizes ...): **Python** (``PR_PYTHON``);
-* the line reads the state through a cache in C (tid -> comm and fd table; (table, fd) ->
-  the fd's text; flag words -> their names), filled on a miss (``PR_MISS_*``).
+The line reads the state through a cache in C (tid -> comm, pid and fd table; (table, fd) ->
+the fd's ``fd_desc`` text; flag words -> their names), filled on a miss (``PR_MISS_*``).
+Coherence (what keeps the output identical), after each event the inspector processes:
 
-Coherence (what keeps the output identical): after each Python event this module drops
-from the cache the event's thread and fd tables (before and after), every thread the
-thread table reports as added/removed/evicted (``ThreadTable.listener``) and the threads
-of that pid, and the tables the event's deferred removals touched, which it applies at once
-(``Inspector.apply_pending``) so C never prints past them.  The C side records the enter
-events it rendered per thread, and this module sets ``ThreadInfo.last_enter`` from them
-before the state layer sees the next event, so exits still pair with their enters.
+* the fd texts C holds for the thread's fd tables (before and after) are re-checked against
+  the FdInfo they came from (object and every field ``fd_desc`` reads) and sent anew when no
+  longer true; the thread's entry is sent anew when its comm, pid or table changed;
+* every thread the thread table reports added, replaced, removed or evicted
+  (``ThreadTable.listener``) is dropped, and the threads of that pid with it (their fd table
+  is the pid's); so is the pid when the thread's own table or pid changed;
+* its deferred removals are applied at once (``Inspector.apply_pending``), after its line and
+  before C prints anything later, and the removed fds are marked closed in C.
 
-State the default line never shows is not updated for C-rendered events (the vm counters
-of mmap/brk, fd limits, the ``connected`` mark of read/write): exactly the events the
-prefilter would drop for these fields.  ``available()`` says whether the extension is
-built; without it pysysdig keeps the pure-Python loop.
+C records, per thread, the last enter (or exit) it rendered; this module sets
+``ThreadInfo.last_enter`` from that before the inspector sees another event, so exits still
+pair with their enters.  State the default line never shows is not updated for C-rendered
+events (the vm counters of mmap/brk, fd limits, the ``connected`` mark of read/write):
+exactly what the prefilter drops for these fields.  ``available()`` says whether the
+extension is built; without it pysysdig keeps the Python loop.
 """
 
 from __future__ import annotations
@@ -443,7 +448,7 @@ class _Run:
                     fdi = evt.fd
                     c_ok = int(fdi is None or "/dev/log" not in fdi.name)
                 done = False
-                if c_ok and i >= 0 and evt.thread is after and after is not None:
+                if c_ok and evt.thread is after and after is not None:
                     rc = self.lib.pr_render(self.p, self.b, i)
                     done = rc == PR_DONE or self.c_render(rc, i)
                 if not done:
@@ -478,23 +483,6 @@ class _Run:
                 return False
             rc = lib.pr_render(p, b, i)
 
-    def legacy_event(self, rec: Any) -> bool:
-        """sysdig_cli._print_prefiltered's body for one record of a V1 batch (no columns for
-        C to read); False at the -n limit."""
-        p = self.p
-        seq = rec.seq
-        count = p.count + seq - p.last_seq
-        p.last_seq = seq
-        if rec.type >= schema.EVENT_INFO_0_29_3_COUNT:
-            p.count = count - 1
-            return True
-        limit = self.limit
-        p.count = count
-        if limit and count > limit:
-            return False
-        self.python_event(rec, -1)
-        return not (limit and p.count >= limit)
-
     def _note_first(self, ts: int) -> None:
         from sinsp.fields import evt as evt_fields
 
@@ -505,11 +493,8 @@ class _Run:
     def run(self, batches: Iterable[Any]) -> None:
         lib, p, b = self.lib, self.p, self.b
         for batch in batches:
-            if batch.legacy is not None:  # V1 records: all of them through Python
-                for rec in batch.legacy:
-                    if not self.legacy_event(rec):
-                        return
-                continue
+            if batch.legacy is not None:  # V1 records, rewritten: laid out again for C
+                batch = _RecordsBatch(batch.legacy)
             self.batch = batch
             cols = batch.columns()
             keep = _ffi.from_buffer(batch.buf)
@@ -547,6 +532,37 @@ class _Run:
                 self.flush()
             self.batch = None
             del keep
+
+
+class _RecordsBatch:
+    """A batch of ready records (a V1 batch, rewritten to V2 by scap) laid out like a
+    `RawBatch` (one buffer, the scanner's columns) so the C printer reads it the same way."""
+
+    __slots__ = ("_arrays", "buf", "n")
+
+    def __init__(self, recs: list[EventRecord]) -> None:
+        from itertools import accumulate
+
+        raws = [r.raw for r in recs]
+        ends = list(accumulate(map(len, raws)))
+        self.buf = b"".join(raws)
+        self.n = len(recs)
+        new = _ffi.new
+        self._arrays = {
+            "ts": new("uint64_t[]", [r.ts for r in recs]),
+            "tid": new("int64_t[]", [r.tid for r in recs]),
+            "rec_start": new("uint64_t[]", [0, *ends[:-1]]),
+            "rec_end": new("uint64_t[]", ends),
+            "nparams": new("uint32_t[]", [r.nparams for r in recs]),
+            "dump_flags": new("uint32_t[]", [r.dump_flags for r in recs]),
+            "type": new("uint16_t[]", [r.type for r in recs]),
+            "cpu": new("uint16_t[]", [r.cpu for r in recs]),
+            "seq": new("uint64_t[]", [r.seq for r in recs]),
+            "block_off": new("uint64_t[]", [r.offset for r in recs]),
+        }
+
+    def columns(self) -> dict[str, int]:
+        return {name: int(_ffi.cast("uintptr_t", a)) for name, a in self._arrays.items()}
 
 
 #: the stats of the latest print_default call (the bench and the tests read it)

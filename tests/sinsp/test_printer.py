@@ -72,15 +72,15 @@ def test_native_module_is_built() -> None:
 @pytest.mark.parametrize("path", TRACES, ids=[p.stem for p in TRACES])
 def test_real_captures_print_the_same(path: pathlib.Path) -> None:
     stats = _same(str(path), (0, 1, 2, 5, 17, 40, 300))
-    if path.stem != "empty":
-        assert stats is not None and stats.c_lines + stats.python_events > 0
+    if path.stem != "empty":  # V1 captures too: their records are laid out again for C
+        assert stats is not None and stats.c_lines > 0
 
 
 @pytest.mark.parametrize("path", TRACES, ids=[p.stem for p in TRACES])
 def test_real_captures_rewritten_v2_print_the_same(path: pathlib.Path,
                                                    tmp_path: pathlib.Path) -> None:
-    """Most of the real captures hold V1 records, which take the Python loop; their V2
-    rewrite (same events, the layout the C printer reads) goes through C."""
+    """Most of the real captures hold V1 records (rewritten by scap, laid out again for C);
+    their V2 rewrite goes through the scanner's own buffer."""
     import scap
 
     dest = tmp_path / "v2.scap"
