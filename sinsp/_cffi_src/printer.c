@@ -391,7 +391,7 @@ int pr_put_fd(pr_state *p, uint64_t table, int64_t fd, uint32_t present, const c
 {
 	priv_t *v = PRIV(p);
 	if ((v->fd_used + 1) * 4 > v->fd_cap * 3) {
-		if (v->fd_cap >= (1u << 22))
+		if (v->fd_cap >= (1u << 18)) /* bounded: stale entries go too */
 			fd_clear(v);
 		else if (fd_grow(v, v->fd_cap * 2))
 			return -1;
