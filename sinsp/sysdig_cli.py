@@ -375,6 +375,24 @@ class LiveSession:
             sys.stderr.write(self.writer.summary() + "\n")
 
 
+#: the clone family's exit types, where the child's side (res 0) has no enter of its own
+_CLONE_NAMES = frozenset({"clone", "fork", "vfork", "clone3"})
+
+
+def _is_clone_child_exit(rec: Any) -> bool:
+    """A child's return from clone/fork/vfork/clone3 (res = 0): real drivers write no enter
+    for it (the child never entered the syscall), and a rebuilt one makes sysdig 0.29.3 start
+    an empty thread for the child when its record comes before the parent's."""
+    from scap import schema
+
+    if not rec.type & 1 or rec.nparams < 1:
+        return False
+    info = schema.event_info(rec.type)
+    if info is None or info.name not in _CLONE_NAMES:
+        return False
+    return bool(rec.param(0) == 0)
+
+
 class Sysdig0293Writer:
     """Writes live records so that sysdig 0.29.3 reads the file back.
 
@@ -425,7 +443,8 @@ class Sysdig0293Writer:
                 self.dropped_generic += 1
             return
         plan = self._enter_plan(rec.type)
-        if plan is not None and all(i < rec.nparams for i in plan[1]):
+        if plan is not None and all(i < rec.nparams for i in plan[1]) \
+                and not _is_clone_child_exit(rec):
             etype, idx = plan
             params = [rec.rawparam(i) for i in idx]
             body = b"".join(params)
