@@ -35,7 +35,7 @@ extension is built; without it pysysdig keeps the Python loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import IO, Any, Protocol
+from typing import IO, Any, Literal, Protocol
 
 from scap import schema
 from scap.errors import NativeError
@@ -45,7 +45,7 @@ from sinsp import format as fmt
 
 __all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
 
-_ABI = 2
+_ABI = 3
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
@@ -59,7 +59,6 @@ class _Lib(Protocol):  # what we call in C, for type checkers
     def pr_set_name(self, p: Any, table: int, code: int, name: bytes, n: int) -> int: ...
     def pr_run(self, p: Any, b: Any) -> int: ...
     def pr_render(self, p: Any, b: Any, i: int) -> int: ...
-    def pr_record(self, b: Any, i: int, out: Any) -> None: ...
     def pr_put_thread(self, p: Any, tid: int, present: int, pid: int, table: int,
                       comm: bytes, n: int) -> int: ...
     def pr_put_fd(self, p: Any, table: int, fd: int, present: int, text: bytes,
@@ -123,6 +122,12 @@ _FLUSH_AT = 1 << 18
 _MAX_TABLES = 4096
 _MAX_CHECKED_FDS = 32
 _ABSENT: tuple[Any, Any] = (None, None)
+#: pr_batch columns in EventRecord's argument order: (field, item size, memoryview code)
+_Code = Literal["Q", "q", "I", "H"]
+_COLUMNS: tuple[tuple[str, int, _Code], ...] = (
+    ("ts", 8, "Q"), ("tid", 8, "q"), ("cpu", 2, "H"), ("type", 2, "H"), ("dump_flags", 4, "I"),
+    ("nparams", 4, "I"), ("rec_start", 8, "Q"), ("rec_end", 8, "Q"), ("block_off", 8, "Q"),
+    ("seq", 8, "Q"))
 _NOTHING: tuple[Any, Any, Any] = (None, None, None)
 
 
@@ -240,7 +245,6 @@ class _Run:
         self.tcap = 1024
         self.t_tids = _ffi.new("int64_t[]", self.tcap)
         self.t_idx = _ffi.new("int64_t[]", self.tcap)
-        self.fields = _ffi.new("int64_t[]", 10)
         #: id(table) -> (table, serial): holding the table keeps its id from being reused
         self.serials: dict[int, tuple[Any, int]] = {}
         self.tables: dict[int, Any] = {}
@@ -253,6 +257,7 @@ class _Run:
         self.first = True
         self.stats = PrinterStats()
         self.batch: Any = None
+        self.cols: tuple[list[int], ...] | None = None
         self.b = _ffi.new("pr_batch *")
 
     def close(self) -> None:
@@ -414,14 +419,17 @@ class _Run:
                 return
 
     def record(self, i: int) -> EventRecord:
-        """The ``EventRecord`` of event ``i`` of the current batch."""
-        f = self.fields
-        self.lib.pr_record(self.b, i, f)
-        ts, tid, cpu, etype, dflags, nparams, start, end, off, seq = _ffi.unpack(f, 10)
-        if ts < 0:
-            ts += 1 << 64
-        return EventRecord(ts, tid, cpu, etype, dflags, nparams, self.batch.buf[start:end],
-                           off, seq)
+        """The ``EventRecord`` of event ``i`` of the current batch (the batch's columns are
+        turned into lists once, on the first record asked for)."""
+        c = self.cols
+        if c is None:
+            b, n = self.b, self.b.n
+            c = self.cols = tuple(
+                memoryview(_ffi.buffer(getattr(b, name), n * size)).cast(code).tolist()
+                for name, size, code in _COLUMNS)
+        ts, tid, cpu, etype, dflags, nparams, start, end, off, seq = c
+        return EventRecord(ts[i], tid[i], cpu[i], etype[i], dflags[i], nparams[i],
+                           self.batch.buf[start[i]:end[i]], off[i], seq[i])
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -504,6 +512,7 @@ class _Run:
                 setattr(b, name, _ffi.cast(_ffi.typeof(getattr(b, name)), cols[name]))
             b.n = batch.n
             b.i = 0
+            self.cols = None
             while True:
                 rc = lib.pr_run(p, b)
                 if rc == PR_PYTHON:

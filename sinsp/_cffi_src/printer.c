@@ -1114,17 +1114,3 @@ int pr_render(pr_state *p, const pr_batch *b, uint32_t i)
 	p->out_len = (uint64_t)(c.o - p->out);
 	return PR_DONE;
 }
-
-void pr_record(const pr_batch *b, uint32_t i, int64_t *out)
-{
-	out[0] = (int64_t)b->ts[i];
-	out[1] = b->tid[i];
-	out[2] = b->cpu[i];
-	out[3] = b->type[i];
-	out[4] = b->dump_flags[i];
-	out[5] = b->nparams[i];
-	out[6] = (int64_t)b->rec_start[i];
-	out[7] = (int64_t)b->rec_end[i];
-	out[8] = (int64_t)b->block_off[i];
-	out[9] = (int64_t)b->seq[i];
-}

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PR_ABI 2
+#define PR_ABI 3
 
 /* why pr_run returned */
 #define PR_DONE 0
@@ -125,10 +125,6 @@ int pr_run(pr_state *p, pr_batch *b);
 /* the line of event i (of any type whose parameters C renders), once Python processed it:
  * PR_DONE when written, a PR_MISS_*, PR_FULL, or PR_PYTHON (Python renders it) */
 int pr_render(pr_state *p, const pr_batch *b, uint32_t i);
-
-/* event i's record fields: ts, tid, cpu, type, dump_flags, nparams, rec_start, rec_end,
- * block_off, seq */
-void pr_record(const pr_batch *b, uint32_t i, int64_t *out);
 
 /* the cache, filled and dropped by Python */
 int pr_put_thread(pr_state *p, int64_t tid, uint32_t present, int64_t pid, uint64_t table,
