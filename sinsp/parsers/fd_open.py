@@ -116,7 +116,8 @@ def parse_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
             if not isinstance(fd, int) or fd < 0 or table is None:
                 return
             n = len(ps)
-            i_flags, i_dev, i_ino, i_name, i_dirfd = _exit_index(evt.record)
+            i_flags, i_dev, i_ino, i_name, i_dirfd = (_EXIT_IDX.get(evt.record.type)
+                                                      or _exit_index(evt.record))
             flags = ps[i_flags] if 0 <= i_flags < n else None
             dirfd = ps[i_dirfd] if 0 <= i_dirfd < n else None
             name = ps[i_name] if 0 <= i_name < n else None
@@ -172,11 +173,14 @@ def parse_creat_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
 
 
 def parse_close_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
-    res = retval(evt)
-    table = fd_table(evt)
-    if res is None or res < 0 or table is None or evt.fdnum is None:
+    # retval() and fd_table() inline: close is half of every open/close storm
+    rec = evt.record
+    res = param_at(rec, 0) if rec.nparams >= 1 else None
+    ti = evt.thread
+    table = ti.fd_table() if ti is not None else None
+    if not isinstance(res, int) or res < 0 or table is None or evt.fdnum is None:
         return
-    verdict.remove_fd(table, evt.fdnum)
+    verdict.remove_fds.append((table, evt.fdnum))  # verdict.remove_fd
 
 
 #: close_range(2) flags as the driver passes them (the kernel's values: the
