@@ -505,6 +505,15 @@ def _list_and_exit(ctx: click.Context, _param: Any, value: bool) -> None:
         ctx.exit()
 
 
+#: sysdig's named formats: ``-pc``/``-pcontainer`` and ``-pk``/``-pkubernetes`` (as its
+#: --help spells them; "*" because sysdig 0.29.3 prints their N/A fields as <NA>)
+_CONTAINER_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %container.name (%container.id) "
+                     "%proc.name (%thread.tid:%thread.vtid) %evt.dir %evt.type %evt.info")
+_K8S_FORMAT = _CONTAINER_FORMAT.replace("%container.name", "%k8s.pod.name", 1)
+_NAMED_FORMATS = {"c": _CONTAINER_FORMAT, "container": _CONTAINER_FORMAT,
+                  "k": _K8S_FORMAT, "kubernetes": _K8S_FORMAT}
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-l", "--list", "list_", is_flag=True, is_eager=True, expose_value=False,
               callback=_list_and_exit,
@@ -550,6 +559,7 @@ def main(read: str | None, duration: float, write: str | None, compress: bool,
         bufmode = fmt.BufferFormat.HEX
     elif ascii_:
         bufmode = fmt.BufferFormat.ASCII
+    format_ = _NAMED_FORMATS.get(format_, format_) if format_ is not None else None
     opts = SysdigOptions(
         read=read, write=write, format=format_, max_events=max_events, json=json_,
         compress=compress, debug=debug, verbose=verbose, buffer_format=bufmode,
