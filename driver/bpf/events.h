@@ -23,9 +23,9 @@
 #endif
 
 /* Bumped when the sample layout or the maps change (checked at open). */
-#define SCAP_BPF_API_VERSION 2
+#define SCAP_BPF_API_VERSION 3
 /* Bumped when an event's parameter layout changes. */
-#define SCAP_BPF_SCHEMA_VERSION 2
+#define SCAP_BPF_SCHEMA_VERSION 3
 
 /* Size limits.  SCAP_MAX_EVENT must be a power of two: the probe masks write
  * offsets with it so the verifier can bound every store. */
@@ -66,11 +66,28 @@ struct scap_config {
 	__u32 api_version;   /* written by the loader, read back as a sanity check */
 };
 
+/* Drop categories (index into scap_counters.n_drops_buffer_cat), libs' grouping of exit
+ * events: the probe is exit-only, so every *_enter category stays 0. */
+enum scap_drop_category {
+	SCAP_DROP_CLONE_FORK = 0, /* clone, clone3, fork, vfork */
+	SCAP_DROP_EXECVE,         /* execve, execveat */
+	SCAP_DROP_CONNECT,        /* connect */
+	SCAP_DROP_OPEN,           /* open, creat, openat, openat2, open_by_handle_at */
+	SCAP_DROP_DIR_FILE,       /* chmod.., link.., mkdir.., mount, umount2, rename.., rmdir, symlink.., unlink.. */
+	SCAP_DROP_OTHER_INTEREST, /* bpf, setpgid, ptrace, seccomp, setns, setresgid/uid, setsid, unshare, capset */
+	SCAP_DROP_CLOSE,          /* close */
+	SCAP_DROP_PROC_EXIT,      /* procexit */
+	SCAP_DROP_CATEGORIES
+};
+
 /* Per-CPU counters (per-CPU array map `counters`, key 0). */
 struct scap_counters {
 	__u64 n_evts;          /* records submitted */
 	__u64 n_drops_buffer;  /* ring buffer full: record lost */
 	__u64 n_drops_size;    /* record larger than SCAP_MAX_EVENT: params truncated */
+	/* n_drops_buffer of the records of these categories (libs' and Falco's
+	 * n_drops_buffer_*_exit; other types count only in the total) */
+	__u64 n_drops_buffer_cat[SCAP_DROP_CATEGORIES];
 };
 
 /* Event types emitted by the probe (current libs numbering). */
@@ -137,6 +154,34 @@ enum scap_ppme {
 	PPME_SYSCALL_FINIT_MODULE_X = 413,
 	PPME_SYSCALL_SETREUID_X = 427,
 	PPME_SYSCALL_SETREGID_X = 429,
+	/* schema 3: fd-creating and state syscalls, I/O */
+	PPME_SYSCALL_READ_X = 7,
+	PPME_SYSCALL_WRITE_X = 9,
+	PPME_SOCKET_SOCKETPAIR_X = 43,
+	PPME_SOCKET_SENDMSG_X = 49,
+	PPME_SOCKET_RECVMSG_X = 53,
+	PPME_SYSCALL_EVENTFD_X = 63,
+	PPME_SYSCALL_PREAD_X = 113,
+	PPME_SYSCALL_PWRITE_X = 115,
+	PPME_SYSCALL_READV_X = 117,
+	PPME_SYSCALL_WRITEV_X = 119,
+	PPME_SYSCALL_SIGNALFD_X = 127,
+	PPME_SYSCALL_TIMERFD_CREATE_X = 137,
+	PPME_SYSCALL_INOTIFY_INIT_X = 139,
+	PPME_SYSCALL_FCNTL_X = 151,
+	PPME_SYSCALL_SETSID_X = 275,
+	PPME_SYSCALL_SETPGID_X = 295,
+	PPME_SYSCALL_USERFAULTFD_X = 321,
+	PPME_SYSCALL_IO_URING_SETUP_X = 339,
+	PPME_SYSCALL_CAPSET_X = 353,
+	PPME_SYSCALL_EPOLL_CREATE_X = 375,
+	PPME_SYSCALL_EPOLL_CREATE1_X = 377,
+	PPME_SYSCALL_INOTIFY_INIT1_X = 395,
+	PPME_SYSCALL_EVENTFD2_X = 397,
+	PPME_SYSCALL_SIGNALFD4_X = 399,
+	PPME_SYSCALL_PIDFD_GETFD_X = 407,
+	PPME_SYSCALL_PIDFD_OPEN_X = 409,
+	PPME_SYSCALL_CLOSE_RANGE_X = 451,
 };
 
 /* x86_64 syscall numbers the probe has a filler for (stable kernel ABI). */
@@ -157,6 +202,14 @@ enum scap_nr {
 	SCAP_NR_renameat2 = 316, SCAP_NR_memfd_create = 319, SCAP_NR_execveat = 322,
 	SCAP_NR_clone3 = 435, SCAP_NR_openat2 = 437, SCAP_NR_bpf = 321, SCAP_NR_init_module = 175,
 	SCAP_NR_finit_module = 313, SCAP_NR_ptrace = 101, SCAP_NR_prctl = 157,
+	SCAP_NR_read = 0, SCAP_NR_write = 1, SCAP_NR_pread64 = 17, SCAP_NR_pwrite64 = 18,
+	SCAP_NR_readv = 19, SCAP_NR_writev = 20, SCAP_NR_sendmsg = 46, SCAP_NR_recvmsg = 47,
+	SCAP_NR_socketpair = 53, SCAP_NR_fcntl = 72, SCAP_NR_setpgid = 109, SCAP_NR_setsid = 112,
+	SCAP_NR_capset = 126, SCAP_NR_epoll_create = 213, SCAP_NR_inotify_init = 253,
+	SCAP_NR_signalfd = 282, SCAP_NR_timerfd_create = 283, SCAP_NR_eventfd = 284,
+	SCAP_NR_signalfd4 = 289, SCAP_NR_eventfd2 = 290, SCAP_NR_epoll_create1 = 291,
+	SCAP_NR_inotify_init1 = 294, SCAP_NR_userfaultfd = 323, SCAP_NR_io_uring_setup = 425,
+	SCAP_NR_pidfd_open = 434, SCAP_NR_close_range = 436, SCAP_NR_pidfd_getfd = 438,
 };
 
 #endif /* PYFALCO_EVENTS_H */

@@ -168,6 +168,39 @@ static __always_inline void put_user_bytes(struct scap_aux *a, const void *p, __
 	set_len(a, len);
 }
 
+/* The drop category of a record type (SCAP_DROP_CATEGORIES: none), as libs groups them. */
+static __always_inline __u32 drop_category(__u16 type)
+{
+	switch (type) {
+	case PPME_SYSCALL_CLONE_20_X: case PPME_SYSCALL_CLONE3_X:
+	case PPME_SYSCALL_FORK_20_X: case PPME_SYSCALL_VFORK_20_X:
+		return SCAP_DROP_CLONE_FORK;
+	case PPME_SYSCALL_EXECVE_19_X: case PPME_SYSCALL_EXECVEAT_X:
+		return SCAP_DROP_EXECVE;
+	case PPME_SOCKET_CONNECT_X:
+		return SCAP_DROP_CONNECT;
+	case PPME_SYSCALL_OPEN_X: case PPME_SYSCALL_CREAT_X: case PPME_SYSCALL_OPENAT_2_X:
+	case PPME_SYSCALL_OPENAT2_X:
+		return SCAP_DROP_OPEN;
+	case PPME_SYSCALL_CHMOD_X: case PPME_SYSCALL_FCHMOD_X: case PPME_SYSCALL_FCHMODAT_X:
+	case PPME_SYSCALL_LINK_2_X: case PPME_SYSCALL_LINKAT_2_X: case PPME_SYSCALL_MKDIR_2_X:
+	case PPME_SYSCALL_MKDIRAT_X: case PPME_SYSCALL_MOUNT_X: case PPME_SYSCALL_UMOUNT2_X:
+	case PPME_SYSCALL_RENAME_X: case PPME_SYSCALL_RENAMEAT_X: case PPME_SYSCALL_RENAMEAT2_X:
+	case PPME_SYSCALL_RMDIR_2_X: case PPME_SYSCALL_SYMLINK_X: case PPME_SYSCALL_SYMLINKAT_X:
+	case PPME_SYSCALL_UNLINK_2_X: case PPME_SYSCALL_UNLINKAT_2_X:
+		return SCAP_DROP_DIR_FILE;
+	case PPME_SYSCALL_BPF_2_X: case PPME_SYSCALL_SETPGID_X: case PPME_SYSCALL_PTRACE_X:
+	case PPME_SYSCALL_SETNS_X: case PPME_SYSCALL_SETRESGID_X: case PPME_SYSCALL_SETRESUID_X:
+	case PPME_SYSCALL_SETSID_X: case PPME_SYSCALL_UNSHARE_X: case PPME_SYSCALL_CAPSET_X:
+		return SCAP_DROP_OTHER_INTEREST;
+	case PPME_SYSCALL_CLOSE_X:
+		return SCAP_DROP_CLOSE;
+	case PPME_PROCEXIT_1_E:
+		return SCAP_DROP_PROC_EXIT;
+	}
+	return SCAP_DROP_CATEGORIES;
+}
+
 /* Submit: copy the finished record (cpu prefix + record) into the ring. */
 static __always_inline void aux_submit(struct scap_aux *a)
 {
@@ -181,8 +214,12 @@ static __always_inline void aux_submit(struct scap_aux *a)
 	if (c && a->truncated)
 		c->n_drops_size++;
 	if (bpf_ringbuf_output(&events, a->data, total & (2 * SCAP_MAX_EVENT - 1), BPF_RB_NO_WAKEUP)) {
-		if (c)
+		if (c) {
 			c->n_drops_buffer++;
+			__u32 cat = drop_category(h->type);
+			if (cat < SCAP_DROP_CATEGORIES)
+				c->n_drops_buffer_cat[cat]++;
+		}
 		return;
 	}
 	if (c)
@@ -1629,6 +1666,391 @@ FILLER(prctl)
 	END();
 }
 
+/* ---- schema 3: fd-creating and state syscalls, I/O (libs' exit layouts) ---- */
+
+/* Only NONBLOCK/CLOEXEC of eventfd2/signalfd4/inotify_init1/userfaultfd flags (their
+ * kernel values are O_NONBLOCK/O_CLOEXEC), as PPM_O_* like libs; other bits dropped. */
+static __always_inline __u32 nb_cloexec(__u32 f)
+{
+	return open_flags(f & (04000 | 02000000)) & ((1 << 6) | (1 << 12));
+}
+
+#define FILL_FD_FLAGS16(name, type)                    \
+	FILLER(name)                                   \
+	{                                              \
+		BEGIN(type, 2);                        \
+		put_s64(a, ret);                       \
+		put_u16(a, nb_cloexec(arg(regs, 0)));  \
+		END();                                 \
+	}
+FILL_FD_FLAGS16(inotify_init1, PPME_SYSCALL_INOTIFY_INIT1_X)
+
+FILLER(inotify_init)
+{
+	BEGIN(PPME_SYSCALL_INOTIFY_INIT_X, 2);
+	put_s64(a, ret);
+	put_u8(a, 0);
+	END();
+}
+
+FILLER(userfaultfd)
+{
+	BEGIN(PPME_SYSCALL_USERFAULTFD_X, 2);
+	put_s64(a, ret);
+	put_u32(a, nb_cloexec(arg(regs, 0)));
+	END();
+}
+
+FILLER(eventfd)
+{
+	BEGIN(PPME_SYSCALL_EVENTFD_X, 3);
+	put_s64(a, ret);
+	put_u64(a, (__u32)arg(regs, 0));
+	put_u32(a, 0); /* eventfd(2) has no flags */
+	END();
+}
+
+FILLER(eventfd2)
+{
+	BEGIN(PPME_SYSCALL_EVENTFD2_X, 3);
+	put_s64(a, ret);
+	put_u16(a, nb_cloexec(arg(regs, 1)));
+	put_u64(a, (__u32)arg(regs, 0));
+	END();
+}
+
+/* signalfd's mask param: the first word of the user's sigset */
+static __always_inline __u32 user_sigmask(const void *p)
+{
+	__u32 m = 0;
+	if (p)
+		bpf_probe_read_user(&m, sizeof(m), p);
+	return m;
+}
+
+FILLER(signalfd)
+{
+	BEGIN(PPME_SYSCALL_SIGNALFD_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, user_sigmask((void *)arg(regs, 1)));
+	put_u8(a, 0);
+	END();
+}
+
+FILLER(signalfd4)
+{
+	BEGIN(PPME_SYSCALL_SIGNALFD4_X, 4);
+	put_s64(a, ret);
+	put_u16(a, nb_cloexec(arg(regs, 3)));
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, user_sigmask((void *)arg(regs, 1)));
+	END();
+}
+
+FILLER(timerfd_create)
+{
+	BEGIN(PPME_SYSCALL_TIMERFD_CREATE_X, 3);
+	put_s64(a, ret);
+	put_u8(a, arg(regs, 0));
+	put_u8(a, 0); /* libs sends no flags here */
+	END();
+}
+
+FILLER(epoll_create)
+{
+	BEGIN(PPME_SYSCALL_EPOLL_CREATE_X, 2);
+	put_s64(a, ret);
+	put_u32(a, (__s32)arg(regs, 0));
+	END();
+}
+
+FILLER(epoll_create1)
+{
+	BEGIN(PPME_SYSCALL_EPOLL_CREATE1_X, 2);
+	put_s64(a, ret);
+	put_u32(a, arg(regs, 0) & 02000000 ? 1 : 0); /* EPOLL_CLOEXEC -> PPM_EPOLL_CLOEXEC */
+	END();
+}
+
+FILLER(pidfd_open)
+{
+	BEGIN(PPME_SYSCALL_PIDFD_OPEN_X, 3);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 1) & 04000 ? 1 : 0); /* PIDFD_NONBLOCK (= O_NONBLOCK) -> PPM 1 */
+	END();
+}
+
+FILLER(pidfd_getfd)
+{
+	BEGIN(PPME_SYSCALL_PIDFD_GETFD_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_s64(a, (int)arg(regs, 1));
+	put_u32(a, arg(regs, 2));
+	END();
+}
+
+/* io_uring_setup's IORING_SETUP_* to libs' PPM bits (libs has an extra SQ_NEED_WAKEUP at 4,
+ * so the kernel's bits from SQ_AFF up move one place left); IORING_FEAT_* are the same. */
+static __always_inline __u32 io_uring_flags(__u32 f)
+{
+	return (f & 3) | ((f & 0x7c) << 1);
+}
+
+FILLER(io_uring_setup)
+{
+	BEGIN(PPME_SYSCALL_IO_URING_SETUP_X, 8);
+	struct io_uring_params p = {};
+	bpf_probe_read_user(&p, sizeof(p), (void *)arg(regs, 1));
+	put_s64(a, ret);
+	put_u32(a, arg(regs, 0));
+	put_u32(a, p.sq_entries);
+	put_u32(a, p.cq_entries);
+	put_u32(a, io_uring_flags(p.flags));
+	put_u32(a, p.sq_thread_cpu);
+	put_u32(a, p.sq_thread_idle);
+	put_u32(a, p.features & 0x7ff);
+	END();
+}
+
+FILLER(close_range)
+{
+	BEGIN(PPME_SYSCALL_CLOSE_RANGE_X, 4);
+	put_s64(a, ret);
+	put_u32(a, arg(regs, 0));
+	put_u32(a, arg(regs, 1));
+	put_u32(a, arg(regs, 2)); /* CLOSE_RANGE_* as the kernel has them (the parser's view) */
+	END();
+}
+
+FILLER(setsid)
+{
+	BEGIN(PPME_SYSCALL_SETSID_X, 1);
+	put_s64(a, ret);
+	END();
+}
+
+FILLER(setpgid)
+{
+	BEGIN(PPME_SYSCALL_SETPGID_X, 3);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_s64(a, (int)arg(regs, 1));
+	END();
+}
+
+FILLER(capset)
+{
+	BEGIN(PPME_SYSCALL_CAPSET_X, 4);
+	put_s64(a, ret);
+	/* the caller's sets after the call, as execve reports them */
+	put_u64(a, BPF_CORE_READ(t, cred, cap_inheritable.val));
+	put_u64(a, BPF_CORE_READ(t, cred, cap_permitted.val));
+	put_u64(a, BPF_CORE_READ(t, cred, cap_effective.val));
+	END();
+}
+
+FILLER(socketpair)
+{
+	BEGIN(PPME_SOCKET_SOCKETPAIR_X, 8);
+	int fds[2] = {-1, -1};
+	__u64 src = 0, peer = 0;
+	if (ret == 0) {
+		bpf_probe_read_user(fds, sizeof(fds), (void *)arg(regs, 3));
+		struct sock *sk = fd_sock(t, fds[0]);
+		if (sk) {
+			src = (__u64)sk;
+			if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
+				peer = (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer);
+		}
+	}
+	put_s64(a, ret);
+	put_s64(a, fds[0]);
+	put_s64(a, fds[1]);
+	put_u64(a, src);
+	put_u64(a, peer);
+	put_u32(a, socket_family(arg(regs, 0)));
+	put_u32(a, arg(regs, 1));
+	put_u32(a, arg(regs, 2));
+	END();
+}
+
+/* fcntl(2) cmd to PPM_FCNTL_* (x86_64: F_GETLK64.. are F_GETLK..; 0 = unknown) */
+static __always_inline __u8 fcntl_cmd(__u32 c)
+{
+	switch (c) {
+	case 0: return 1;      /* F_DUPFD */
+	case 1: return 2;      /* F_GETFD */
+	case 2: return 3;      /* F_SETFD */
+	case 3: return 4;      /* F_GETFL */
+	case 4: return 5;      /* F_SETFL */
+	case 5: return 6;      /* F_GETLK */
+	case 6: return 8;      /* F_SETLK */
+	case 7: return 9;      /* F_SETLKW */
+	case 8: return 10;     /* F_SETOWN */
+	case 9: return 12;     /* F_GETOWN */
+	case 10: return 13;    /* F_SETSIG */
+	case 11: return 15;    /* F_GETSIG */
+	case 15: return 21;    /* F_SETOWN_EX */
+	case 16: return 22;    /* F_GETOWN_EX */
+	case 36: return 30;    /* F_OFD_GETLK */
+	case 37: return 31;    /* F_OFD_SETLK */
+	case 38: return 32;    /* F_OFD_SETLKW */
+	case 1024: return 23;  /* F_SETLEASE */
+	case 1025: return 24;  /* F_GETLEASE */
+	case 1026: return 27;  /* F_NOTIFY */
+	case 1029: return 25;  /* F_CANCELLK */
+	case 1030: return 26;  /* F_DUPFD_CLOEXEC */
+	case 1031: return 28;  /* F_SETPIPE_SZ */
+	case 1032: return 29;  /* F_GETPIPE_SZ */
+	}
+	return 0;
+}
+
+FILLER(fcntl)
+{
+	BEGIN(PPME_SYSCALL_FCNTL_X, 4);
+	put_s64(a, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u8(a, fcntl_cmd(arg(regs, 1)));
+	put_u64(a, arg(regs, 2));
+	END();
+}
+
+/* -- I/O: data is the syscall's bytes cut to the snaplen (write side: what was written,
+ * read side: what was read), from the first iovec for the vector calls -- */
+
+FILLER(read)
+{
+	BEGIN(PPME_SYSCALL_READ_X, 4);
+	put_s64(a, ret);
+	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 2));
+	END();
+}
+
+FILLER(write)
+{
+	BEGIN(PPME_SYSCALL_WRITE_X, 4);
+	put_s64(a, ret);
+	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 2));
+	END();
+}
+
+FILLER(pread64)
+{
+	BEGIN(PPME_SYSCALL_PREAD_X, 5);
+	put_s64(a, ret);
+	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 2));
+	put_u64(a, arg(regs, 3));
+	END();
+}
+
+FILLER(pwrite64)
+{
+	BEGIN(PPME_SYSCALL_PWRITE_X, 5);
+	put_s64(a, ret);
+	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, arg(regs, 2));
+	put_u64(a, arg(regs, 3));
+	END();
+}
+
+/* An iovec array: total length (first MAX_IOV entries) and the first entry. */
+#define MAX_IOV 16
+struct iov_sum {
+	__u64 total;
+	const void *base0;
+	__u64 len0;
+};
+
+static __always_inline struct iov_sum iov_read(const struct iovec *iov, __u64 cnt)
+{
+	struct iov_sum s = {};
+	for (int i = 0; i < MAX_IOV; i++) {
+		struct iovec v = {};
+		if (i >= cnt)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			break;
+		if (i == 0) {
+			s.base0 = v.iov_base;
+			s.len0 = v.iov_len;
+		}
+		s.total += v.iov_len;
+	}
+	return s;
+}
+
+static __always_inline void put_iov_data(struct scap_aux *a, struct iov_sum *s, long ret)
+{
+	__u64 n = io_len(ret);
+	if (n > s->len0)
+		n = s->len0;
+	put_user_bytes(a, s->base0, n, MAX_SNAPLEN);
+}
+
+FILLER(readv)
+{
+	BEGIN(PPME_SYSCALL_READV_X, 4);
+	struct iov_sum s = iov_read((void *)arg(regs, 1), arg(regs, 2));
+	put_s64(a, ret);
+	put_u32(a, s.total);
+	put_iov_data(a, &s, ret);
+	put_s64(a, (int)arg(regs, 0));
+	END();
+}
+
+FILLER(writev)
+{
+	BEGIN(PPME_SYSCALL_WRITEV_X, 4);
+	struct iov_sum s = iov_read((void *)arg(regs, 1), arg(regs, 2));
+	put_s64(a, ret);
+	put_iov_data(a, &s, ret);
+	put_s64(a, (int)arg(regs, 0));
+	put_u32(a, s.total);
+	END();
+}
+
+FILLER(sendmsg)
+{
+	BEGIN(PPME_SOCKET_SENDMSG_X, 5);
+	long fd = (int)arg(regs, 0);
+	struct user_msghdr m = {};
+	bpf_probe_read_user(&m, sizeof(m), (void *)arg(regs, 1));
+	struct iov_sum s = iov_read(m.msg_iov, m.msg_iovlen);
+	put_s64(a, ret);
+	put_iov_data(a, &s, ret);
+	put_s64(a, fd);
+	put_u32(a, s.total);
+	put_tuple(a, t, fd, 0);
+	END();
+}
+
+FILLER(recvmsg)
+{
+	BEGIN(PPME_SOCKET_RECVMSG_X, 6);
+	long fd = (int)arg(regs, 0);
+	struct user_msghdr m = {};
+	bpf_probe_read_user(&m, sizeof(m), (void *)arg(regs, 1));
+	struct iov_sum s = iov_read(m.msg_iov, m.msg_iovlen);
+	put_s64(a, ret);
+	put_u32(a, s.total);
+	put_iov_data(a, &s, ret);
+	put_tuple(a, t, fd, 1);
+	put_empty(a); /* msgcontrol */
+	put_s64(a, fd);
+	END();
+}
+
 /* Tail-call table: native syscall number -> filler. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -1696,6 +2118,33 @@ struct {
 		[SCAP_NR_init_module] = (void *)&fill_init_module,
 		[SCAP_NR_finit_module] = (void *)&fill_finit_module,
 		[SCAP_NR_prctl] = (void *)&fill_prctl,
+		[SCAP_NR_read] = (void *)&fill_read,
+		[SCAP_NR_write] = (void *)&fill_write,
+		[SCAP_NR_pread64] = (void *)&fill_pread64,
+		[SCAP_NR_pwrite64] = (void *)&fill_pwrite64,
+		[SCAP_NR_readv] = (void *)&fill_readv,
+		[SCAP_NR_writev] = (void *)&fill_writev,
+		[SCAP_NR_sendmsg] = (void *)&fill_sendmsg,
+		[SCAP_NR_recvmsg] = (void *)&fill_recvmsg,
+		[SCAP_NR_socketpair] = (void *)&fill_socketpair,
+		[SCAP_NR_fcntl] = (void *)&fill_fcntl,
+		[SCAP_NR_setpgid] = (void *)&fill_setpgid,
+		[SCAP_NR_setsid] = (void *)&fill_setsid,
+		[SCAP_NR_capset] = (void *)&fill_capset,
+		[SCAP_NR_epoll_create] = (void *)&fill_epoll_create,
+		[SCAP_NR_inotify_init] = (void *)&fill_inotify_init,
+		[SCAP_NR_signalfd] = (void *)&fill_signalfd,
+		[SCAP_NR_timerfd_create] = (void *)&fill_timerfd_create,
+		[SCAP_NR_eventfd] = (void *)&fill_eventfd,
+		[SCAP_NR_signalfd4] = (void *)&fill_signalfd4,
+		[SCAP_NR_eventfd2] = (void *)&fill_eventfd2,
+		[SCAP_NR_epoll_create1] = (void *)&fill_epoll_create1,
+		[SCAP_NR_inotify_init1] = (void *)&fill_inotify_init1,
+		[SCAP_NR_userfaultfd] = (void *)&fill_userfaultfd,
+		[SCAP_NR_io_uring_setup] = (void *)&fill_io_uring_setup,
+		[SCAP_NR_pidfd_open] = (void *)&fill_pidfd_open,
+		[SCAP_NR_close_range] = (void *)&fill_close_range,
+		[SCAP_NR_pidfd_getfd] = (void *)&fill_pidfd_getfd,
 	},
 };
 

@@ -26,6 +26,8 @@
 
 #include "events.h"
 
+_Static_assert(SCAP_DROP_CATEGORIES == 8, "scap_bpf_stats.n_drops_buffer_cat has 8 slots");
+
 #define STOP_SENTINEL (-4242)
 #define MIN_SLEEP_NS 100000L      /* 0.1 ms */
 #define MAX_SLEEP_NS 10000000L    /* 10 ms */
@@ -389,6 +391,8 @@ int scap_bpf_get_stats(struct scap_bpf *h, struct scap_bpf_stats *st, char *err)
 		st->n_evts += per[i].n_evts;
 		st->n_drops_buffer += per[i].n_drops_buffer;
 		st->n_drops_size += per[i].n_drops_size;
+		for (int k = 0; k < SCAP_DROP_CATEGORIES; k++)
+			st->n_drops_buffer_cat[k] += per[i].n_drops_buffer_cat[k];
 	}
 	free(per);
 	st->ncpus = h->ncpus;

@@ -20,6 +20,9 @@ struct scap_bpf_stats {
 	uint64_t n_evts;
 	uint64_t n_drops_buffer;
 	uint64_t n_drops_size;
+	/* ring-full drops by category (events.h enum scap_drop_category order: clone_fork,
+	 * execve, connect, open, dir_file, other_interest, close, proc_exit) */
+	uint64_t n_drops_buffer_cat[8];
 	uint32_t ncpus;
 	uint32_t api_version;
 	uint32_t schema_version;

@@ -40,6 +40,7 @@ from scap.engines._syscalls_x86_64 import X86_64_SYSCALLS
 from scap.record import EventRecord
 
 __all__ = [
+    "DROP_CATEGORIES",
     "STATE_SYSCALLS",
     "BpfSource",
     "BpfStats",
@@ -60,6 +61,15 @@ _PROBE_DIR = _REPO / "driver" / "bpf"
 EXTRAS = {"sched_switch": 1}  # the SCAP_BPF_EXTRA_* bits of scap/_native/bpf_ring.h
 
 
+#: The probe's drop categories (driver/bpf/events.h `scap_drop_category` order), libs'
+#: grouping of the exit events; an exit-only probe has no `*_enter` drops.
+DROP_CATEGORIES = ("clone_fork_exit", "execve_exit", "connect_exit", "open_exit",
+                   "dir_file_exit", "other_interest_exit", "close_exit", "proc_exit")
+#: Falco's enter-side names, always 0 here (kept so the drop alert lists every field)
+_ENTER_CATEGORIES = ("clone_fork_enter", "execve_enter", "connect_enter", "open_enter",
+                     "dir_file_enter", "other_interest_enter")
+
+
 @dataclass(frozen=True, slots=True)
 class BpfStats(RingStatsBase):
     """Counters since open: `events` records submitted by the probe, `drops_buffer` records
@@ -72,6 +82,9 @@ class BpfStats(RingStatsBase):
     delivered: int
     decode_errors: int
     ncpus: int
+    #: `drops_buffer` by category, Falco's names without the `n_drops_buffer_` prefix
+    #: (`DROP_CATEGORIES`); types outside them count only in the total
+    drops_by_category: dict[str, int] = field(default_factory=dict)
 
 
 def _lib() -> tuple[Any, Any]:
@@ -285,11 +298,18 @@ class BpfSource(RingSource):
         return n
 
     def _drop_detail(self, st: BpfStats) -> dict[str, int]:
-        return {"n_drops_buffer_total": st.drops_buffer, "n_drops_scratch_map": st.drops_size}
+        detail = {"n_drops_buffer_total": st.drops_buffer, "n_drops_scratch_map": st.drops_size}
+        for name in _ENTER_CATEGORIES:
+            detail[f"n_drops_buffer_{name}"] = 0
+        for name, n in st.drops_by_category.items():
+            detail[f"n_drops_buffer_{name}"] = n
+        return detail
 
     def stats(self) -> BpfStats:
         """Kernel counters summed over CPUs, plus the user-side ones."""
         st = self._kernel_stats("scap_bpf_stats", _lib()[1].scap_bpf_get_stats)
         return BpfStats(events=st.n_evts, drops_buffer=st.n_drops_buffer,
                         drops_size=st.n_drops_size, delivered=self._delivered,
-                        decode_errors=self._decode_errors, ncpus=st.ncpus)
+                        decode_errors=self._decode_errors, ncpus=st.ncpus,
+                        drops_by_category=dict(zip(DROP_CATEGORIES, st.n_drops_buffer_cat,
+                                                   strict=True)))
