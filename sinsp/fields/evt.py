@@ -444,7 +444,18 @@ def _outputtime(evt: Any, arg: Any, opts: Any = fmt.DEFAULT_OPTIONS) -> Any:
     if flag == "d":
         lat = latency_of(evt) if evt.thread is not None else 0
         return f"{lat // _ONE_S}.{lat % _ONE_S:09d}"
+    if flag == "D":  # sysdig -tD: since the previous event printed (0 for the first)
+        insp = evt.inspector
+        prev = _PREV_PRINTED_TS.get(insp, ts) if insp is not None else ts
+        if insp is not None:
+            _PREV_PRINTED_TS[insp] = ts
+        delta = max(0, ts - prev)
+        return f"{delta // _ONE_S}.{delta % _ONE_S:09d}"
     return fmt.ts_time(ts)
+
+
+#: per inspector, the time of the last event whose evt.outputtime was printed (``-tD``)
+_PREV_PRINTED_TS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 _outputtime.wants_options = True  # type: ignore[attr-defined]

@@ -33,3 +33,15 @@ def test_named_format_matches_sysdig(capture: Path, flag: str) -> None:
     assert got.splitlines() == want.splitlines()
     if want.strip():
         assert b"(host) " in got  # the container columns are really there
+
+
+@pytest.mark.parametrize("flt", [[], ["evt.type=brk"], ["proc.name=cat"]])
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
+def test_time_since_previous_printed_event_matches_sysdig(capture: Path, flt: list[str]) -> None:
+    """``-tD``: the time column is the delta from the previous *printed* event (0 for the
+    first), so a filter changes it (it was printed as an absolute time before)."""
+    want = subprocess.run([SYSDIG, "-r", str(capture), "-tD", *flt], capture_output=True,
+                          check=True).stdout
+    got = subprocess.run([str(PYSYSDIG), "-r", str(capture), "-tD", *flt], capture_output=True,
+                         check=True).stdout
+    assert got.splitlines() == want.splitlines()
