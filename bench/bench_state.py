@@ -15,6 +15,9 @@ On B's large capture (bench/.data, built by bench_scap.py's recipe if missing), 
    the issue's reference). Events of a type no rule wants are not handed to the engine
    (Falco's ruleset is indexed by type the same way).
 
+4. an openat/close storm in the live probe's record layout (see ``storm``): state, and state
+   + the same rules, in us per record (the offline profile of bench_bpf.py's rules pipeline).
+
 Rates are events of the capture per CPU second: a prefiltered run is credited with every
 event of the file, since it numbered (and skipped) them all, as sysdig reads them all.
 """
@@ -177,7 +180,75 @@ def main() -> int:
     line(f"state + {len(eng.enabled_rules('syscall'))} rules ({rules.parent.name}/{rules.name})",
          total, secs, sd_state, f"{alerts} alerts, {kept:,} events reached Python, "
          f"RSS {rss_q:.0f} MB at 1/4 -> {rss_mb():.0f} MB at end")
+    storm(big, eng)
     return 0
+
+
+STORM_PAIRS = int(os.environ.get("BENCH_STORM_PAIRS", "100000"))
+
+
+def storm(big: str, eng: object) -> None:
+    """4. The live rules pipeline offline: an openat+close storm in the live probe's layout
+    (exit records only, current libs' params: openat's ``ino``, close's ``fd``) by the
+    capture's processes, or the capture in ``BENCH_STORM`` (e.g. one recorded with
+    ``pysysdig -w`` during ``bench/.output/storm openclose``); records read first, then
+    ``Inspector.process`` per record (+ ``RuleEngine.process`` for the types a rule wants,
+    as pyfalco's loop), best of three.  The per-record cost is what bench_bpf.py's
+    ``--pipeline rules --kind openclose`` run pays on top of the drain."""
+    import struct
+    import tempfile
+
+    import scap
+    from scap.testing import EventBuilder, write_capture
+    from sinsp import Inspector
+
+    path = os.environ.get("BENCH_STORM")
+    tmp = None
+    if not path:
+        with scap.open(big) as cap:
+            procs, users, groups = cap.processes, cap.users, cap.groups
+            machine = cap.machine
+        tids = [p.tid for p in procs if p.tid == p.pid][:50] or [1]
+        b = EventBuilder(ts=1_700_000_000_000_000_000)
+        recs = []
+        for i in range(STORM_PAIRS):
+            tid = tids[i % len(tids)]
+            recs.append(b.build("SYSCALL_OPENAT_2_X", [3, -100, "/dev/null", 1, 0, 5,
+                                                       struct.pack("<Q", 6)], tid=tid))
+            recs.append(b.build("SYSCALL_CLOSE_X", [0, struct.pack("<q", 3)], tid=tid))
+        fd, tmp = tempfile.mkstemp(suffix=".scap")
+        os.close(fd)
+        write_capture(tmp, recs, machine=machine, processes=procs, users=users, groups=groups)
+        path = tmp
+    try:
+        with scap.open(path) as cap:
+            records = list(cap)
+        wanted = eng.wanted_types("syscall")  # type: ignore[attr-defined]
+        mask = bytes(1 if t in wanted else 0 for t in range(max(wanted, default=-1) + 1))
+        match = eng.process  # type: ignore[attr-defined]
+        for what in ("state", "state + rules"):
+            best = None
+            for _ in range(3):
+                insp = Inspector.from_capture(path)
+                process = insp.process
+                t0 = cpu()
+                if what == "state":
+                    for rec in records:
+                        process(rec)
+                else:
+                    n_mask = len(mask)
+                    for rec in records:
+                        evt = process(rec)
+                        if evt is not None and rec.type < n_mask and mask[rec.type]:
+                            match(evt)
+                t = cpu() - t0
+                best = t if best is None else min(best, t)
+            assert best is not None
+            line(f"openat/close storm, live layout: {what}", len(records), best, None,
+                 f"{best / len(records) * 1e6:.2f} us/record")
+    finally:
+        if tmp:
+            os.unlink(tmp)
 
 
 if __name__ == "__main__":
