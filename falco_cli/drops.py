@@ -31,11 +31,18 @@ ONE_SECOND_NS = 1_000_000_000
 RULE = "Falco internal: syscall event drop"
 PRIORITY_DEBUG = 7
 
-# Per-category counters Falco reports; live sources may fill them, captures cannot.
+# Per-category counters Falco's drop alert reports, in its order; live sources fill them (the
+# probe counts its ring-full drops per category, exit side only), captures cannot.  The
+# categories need not sum to n_drops_buffer_total: types outside them count only there.
 DETAIL_FIELDS = (
-    "n_drops_buffer_total", "n_drops_buffer_clone_fork_exit", "n_drops_buffer_execve_exit",
-    "n_drops_buffer_connect_exit", "n_drops_buffer_open_exit", "n_drops_buffer_dir_file_exit",
-    "n_drops_buffer_other_interest_exit", "n_drops_buffer_close_exit", "n_drops_buffer_proc_exit",
+    "n_drops_buffer_total",
+    "n_drops_buffer_clone_fork_enter", "n_drops_buffer_clone_fork_exit",
+    "n_drops_buffer_execve_enter", "n_drops_buffer_execve_exit",
+    "n_drops_buffer_connect_enter", "n_drops_buffer_connect_exit",
+    "n_drops_buffer_open_enter", "n_drops_buffer_open_exit",
+    "n_drops_buffer_dir_file_enter", "n_drops_buffer_dir_file_exit",
+    "n_drops_buffer_other_interest_enter", "n_drops_buffer_other_interest_exit",
+    "n_drops_buffer_close_exit", "n_drops_buffer_proc_exit",
     "n_drops_scratch_map", "n_drops_page_faults", "n_drops_bug",
 )
 

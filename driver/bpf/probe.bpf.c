@@ -763,12 +763,40 @@ static __always_inline void put_user_sockaddr(struct scap_aux *a, const void *ua
 	aux_submit(a); \
 	return 0;
 
+/* The name param of an open-class exit.  The user string is read at exit; when that read
+ * fails or gives "" for a call that returned an fd (the path's memory was unmapped or
+ * reused by another thread of the caller while the call ran: seen live from a
+ * multi-threaded spawner, whose empty names sinsp made into fd.name "/"), the name is the
+ * opened file's own absolute path, walked from the fd like the cwd. */
+static __always_inline void put_open_name(struct scap_aux *a, struct task_struct *t, const void *p,
+					  long ret)
+{
+	long n = 0;
+	if (!room(a, SCAP_MAX_PATH))
+		return;
+	if (p)
+		n = bpf_probe_read_user_str(&a->data[a->pos & MAX_MASK], SCAP_MAX_PATH, p);
+	if (n > 1 || ret < 0) {
+		if (n < 0)
+			n = 0;
+		a->pos += n;
+		set_len(a, n);
+		return;
+	}
+	struct file *f = fd_file(t, ret);
+	if (!f) {
+		set_len(a, 0);
+		return;
+	}
+	put_kpath(a, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+}
+
 FILLER(open)
 {
 	BEGIN(PPME_SYSCALL_OPEN_X, 6);
 	__u32 flags = arg(regs, 1);
 	put_s64(a, ret);
-	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_open_name(a, t, (void *)arg(regs, 0), ret);
 	put_u32(a, open_flags(flags) | (ret >= 0 ? created_flag(t, ret) : 0));
 	put_u32(a, open_mode(flags, arg(regs, 2)));
 	put_dev_ino(a, t, ret);
@@ -779,7 +807,7 @@ FILLER(creat)
 {
 	BEGIN(PPME_SYSCALL_CREAT_X, 6);
 	put_s64(a, ret);
-	put_user_str(a, (void *)arg(regs, 0), SCAP_MAX_PATH);
+	put_open_name(a, t, (void *)arg(regs, 0), ret);
 	put_u32(a, arg(regs, 1) & 07777);
 	put_dev_ino(a, t, ret);
 	put_u16(a, ret >= 0 && created_flag(t, ret) ? 1 : 0);
@@ -792,7 +820,7 @@ FILLER(openat)
 	__u32 flags = arg(regs, 2);
 	put_s64(a, ret);
 	put_s64(a, (int)arg(regs, 0));
-	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_open_name(a, t, (void *)arg(regs, 1), ret);
 	put_u32(a, open_flags(flags) | (ret >= 0 ? created_flag(t, ret) : 0));
 	put_u32(a, open_mode(flags, arg(regs, 3)));
 	put_dev_ino(a, t, ret);
@@ -820,7 +848,7 @@ FILLER(openat2)
 	bpf_probe_read_user(&how, sizeof(how), (void *)arg(regs, 2));
 	put_s64(a, ret);
 	put_s64(a, (int)arg(regs, 0));
-	put_user_str(a, (void *)arg(regs, 1), SCAP_MAX_PATH);
+	put_open_name(a, t, (void *)arg(regs, 1), ret);
 	put_u32(a, open_flags(how.flags) | (ret >= 0 ? created_flag(t, ret) : 0));
 	put_u32(a, open_mode(how.flags, how.mode));
 	put_u32(a, openat2_resolve(how.resolve));

@@ -137,6 +137,20 @@ static int on_sample(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* The kernel's BTF: $PYFALCO_BTF when set (a kernel whose BTF ships as a file elsewhere;
+ * libbpf then relocates against it), else /sys/kernel/btf/vmlinux. */
+static const char *btf_path(void)
+{
+	const char *p = getenv("PYFALCO_BTF");
+	return p && *p ? p : "/sys/kernel/btf/vmlinux";
+}
+
+static const char *btf_custom_path(void)
+{
+	const char *p = getenv("PYFALCO_BTF");
+	return p && *p ? p : NULL;
+}
+
 /* The checks before opening, shared by both ways of opening. */
 static int preflight(char *err, char *log, size_t log_size)
 {
@@ -147,8 +161,8 @@ static int preflight(char *err, char *log, size_t log_size)
 		log[0] = 0;
 	if (geteuid() != 0)
 		return fail(err, -EPERM, "live capture needs root (CAP_BPF and CAP_PERFMON): running as uid %d", geteuid());
-	if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
-		return fail(err, -ENOENT, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): CO-RE probe cannot load");
+	if (stat(btf_path(), &st) != 0)
+		return fail(err, -ENOENT, "kernel has no BTF (%s missing): CO-RE probe cannot load", btf_path());
 	return 0;
 }
 
@@ -198,12 +212,14 @@ static int open_common(const char *obj_path, const void *buf, size_t len, uint32
 	libbpf_set_print(print_fn);
 
 	if (buf) {
-		LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "probe");
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "probe",
+			    .btf_custom_path = btf_custom_path());
 		/* libbpf reads the image in place until the object is loaded, which happens
 		 * below, before this call returns */
 		h->obj = bpf_object__open_mem(buf, len, &opts);
 	} else {
-		h->obj = bpf_object__open_file(obj_path, NULL);
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_custom_path());
+		h->obj = bpf_object__open_file(obj_path, &opts);
 	}
 	if (!h->obj) {
 		rc = -errno;

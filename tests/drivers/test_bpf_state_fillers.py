@@ -1,0 +1,279 @@
+"""Issue #6 follow-ups: the syscalls STATE_SYSCALLS enables have dedicated fillers (schema 3),
+so sinsp builds the right fds and process state from them, checked live against what the
+kernel returned to us; the I/O calls carry fd, size and data; an open whose path the probe
+cannot read at exit still gets a name (the opened file's own path)."""
+from __future__ import annotations
+
+import ctypes
+import os
+import socket
+import subprocess
+import threading
+
+import pytest
+
+import scap
+from tests.drivers.conftest import requires_bpf
+from tests.drivers.helpers import i64, me, raw, u8, u16, u32, u64
+
+pytestmark = [pytest.mark.bpf, pytest.mark.root, requires_bpf]
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+# current libs' exit event numbers
+SOCKETPAIR_X, FCNTL_X, EVENTFD2_X, EPOLL_CREATE1_X, INOTIFY_INIT1_X = 43, 151, 397, 377, 395
+TIMERFD_CREATE_X, SIGNALFD4_X, PIDFD_OPEN_X, USERFAULTFD_X, CLOSE_RANGE_X = 137, 399, 409, 321, 451
+SETSID_X, SETPGID_X, CAPSET_X, WRITE_X, READ_X, SENDMSG_X, RECVMSG_X = 275, 295, 353, 9, 7, 49, 53
+PWRITE_X, WRITEV_X, OPENAT_X, CLOSE_X, EXECVE_X = 115, 119, 307, 5, 293
+PPM_O_NONBLOCK, PPM_O_CLOEXEC = 1 << 6, 1 << 12
+
+
+def _inspect(src, recs):
+    """Feed records to a fresh Inspector on the live source; the events it yields."""
+    from sinsp import Inspector
+
+    insp = Inspector(src)
+    out = []
+    for r in recs:
+        evt = insp.process(r)
+        if evt is not None:
+            out.append(evt)
+    return out
+
+
+def _mine(types):
+    tid = me()
+    return lambda r: r.tid == tid and r.type in types
+
+
+def _close_types(src, recs, fds):
+    """fd number -> sinsp's fd type at its close (the state the creating event built)."""
+    got = {}
+    for evt in _inspect(src, recs):
+        if evt.record.type == CLOSE_X and evt.record.tid == me() and evt.fdnum in fds:
+            got[evt.fdnum] = evt.fd.type if evt.fd is not None else None
+    return got
+
+
+def test_fd_creating_syscalls_carry_their_fd_and_build_the_fd_type(cap, bpf_source):
+    made = {}
+
+    def action():
+        made["eventfd2"] = os.eventfd(3, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        made["epoll_create1"] = libc.epoll_create1(0o2000000)
+        made["inotify_init1"] = libc.inotify_init1(0o4000)
+        made["timerfd_create"] = libc.timerfd_create(1, 0)
+        mask = ctypes.c_uint64(1 << (10 - 1))                    # SIGUSR1
+        made["signalfd4"] = libc.signalfd(-1, ctypes.byref(mask), 0o2000000)
+        made["pidfd_open"] = libc.syscall(434, os.getpid(), 0)
+        for fd in made.values():
+            os.close(fd)
+
+    types = {EVENTFD2_X, EPOLL_CREATE1_X, INOTIFY_INIT1_X, TIMERFD_CREATE_X, SIGNALFD4_X,
+             PIDFD_OPEN_X, CLOSE_X}
+    recs = cap.run(action, _mine(types), count=12)
+    assert all(fd >= 0 for fd in made.values()), made
+    by_type = {r.type: r for r in recs if r.type != CLOSE_X}
+    assert i64(by_type[EVENTFD2_X], 0) == made["eventfd2"]
+    assert u16(by_type[EVENTFD2_X], 1) == PPM_O_NONBLOCK | PPM_O_CLOEXEC
+    assert u64(by_type[EVENTFD2_X], 2) == 3                                 # initval
+    assert i64(by_type[EPOLL_CREATE1_X], 0) == made["epoll_create1"]
+    assert u32(by_type[EPOLL_CREATE1_X], 1) == 1                            # EPOLL_CLOEXEC
+    assert i64(by_type[INOTIFY_INIT1_X], 0) == made["inotify_init1"]
+    assert u16(by_type[INOTIFY_INIT1_X], 1) == PPM_O_NONBLOCK
+    assert i64(by_type[TIMERFD_CREATE_X], 0) == made["timerfd_create"]
+    assert u8(by_type[TIMERFD_CREATE_X], 1) == 1                            # CLOCK_MONOTONIC
+    assert i64(by_type[SIGNALFD4_X], 0) == made["signalfd4"]
+    assert u16(by_type[SIGNALFD4_X], 1) == PPM_O_CLOEXEC
+    assert i64(by_type[SIGNALFD4_X], 2) == -1
+    assert u32(by_type[SIGNALFD4_X], 3) == 1 << 9
+    assert i64(by_type[PIDFD_OPEN_X], 0) == made["pidfd_open"]
+    assert i64(by_type[PIDFD_OPEN_X], 1) == os.getpid()
+    ft = scap.FdType
+    assert _close_types(bpf_source, recs, set(made.values())) == {
+        made["eventfd2"]: ft.EVENT, made["epoll_create1"]: ft.EVENTPOLL,
+        made["inotify_init1"]: ft.INOTIFY, made["timerfd_create"]: ft.TIMERFD,
+        made["signalfd4"]: ft.SIGNALFD, made["pidfd_open"]: ft.PIDFD}
+
+
+def test_socketpair_and_fcntl_dupfd(cap, bpf_source, tmp_path):
+    out = {}
+    path = tmp_path / "dup-target"
+
+    def action():
+        a, b = socket.socketpair()
+        out["pair"] = (a.fileno(), b.fileno())
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        out["file"] = fd
+        out["dup"] = libc.fcntl(fd, 1030, 200)                  # F_DUPFD_CLOEXEC, >= 200
+        os.write(out["dup"], b"via the dup")
+        os.close(out["dup"])
+        os.close(fd)
+        a.close()
+        b.close()
+
+    recs = cap.run(action, _mine({SOCKETPAIR_X, FCNTL_X, WRITE_X, CLOSE_X, OPENAT_X}), count=8)
+    pair = next(r for r in recs if r.type == SOCKETPAIR_X)
+    assert i64(pair, 0) == 0
+    assert (i64(pair, 1), i64(pair, 2)) == out["pair"]
+    assert u64(pair, 3) != 0 and u64(pair, 4) != 0 and u64(pair, 3) != u64(pair, 4)
+    assert u32(pair, 5) == socket.AF_UNIX
+    fc = next(r for r in recs if r.type == FCNTL_X)
+    assert (i64(fc, 0), i64(fc, 1), u8(fc, 2), u64(fc, 3)) == (out["dup"], out["file"], 26, 200)
+    evts = _inspect(bpf_source, recs)
+    write = next(e for e in evts if e.record.type == WRITE_X and e.fdnum == out["dup"])
+    assert write.fd is not None and write.fd.name == str(path)        # the dup names the file
+    closes = {e.fdnum: e.fd for e in evts if e.record.type == CLOSE_X}
+    assert all(closes[fd] is not None and closes[fd].type == scap.FdType.UNIX_SOCK
+               for fd in out["pair"])
+
+
+def test_setsid_gives_the_new_session(cap, bpf_source):
+    """`setsid sh -c 'cat /proc/self/stat'`: sinsp's proc.sid of cat is the sid the kernel
+    reports in cat's own /proc/self/stat (field 6)."""
+    out = {}
+
+    def action():
+        out["stat"] = subprocess.run(["setsid", "sh", "-c", "exec cat /proc/self/stat"],
+                                     capture_output=True, text=True, check=True).stdout
+
+    def match(r):
+        return r.type in (SETSID_X, EXECVE_X) or r.type in (223, 225, 227, 335)
+
+    recs = cap.run(action, match, count=10**6, timeout=1.5)
+    fields = out["stat"].rsplit(")", 1)[1].split()
+    pid, sid = int(out["stat"].split()[0]), int(fields[3])
+    assert sid == pid                                # setsid made cat's shell the leader
+    assert any(r.type == SETSID_X and i64(r, 0) == sid for r in recs)
+    cat = [e for e in _inspect(bpf_source, recs)
+           if e.record.type == EXECVE_X and e.record.tid == pid and e.thread is not None
+           and e.thread.comm == "cat"]
+    assert cat and cat[-1].thread.sid == sid
+
+
+def test_setpgid_and_capset_and_close_range(cap, bpf_source):
+    class Hdr(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    out = {}
+
+    def body():
+        out["tid"] = me()
+        hdr, data = Hdr(0x20080522, 0), (Data * 2)()
+        assert libc.syscall(125, ctypes.byref(hdr), data) == 0         # capget
+        out["capset"] = libc.syscall(126, ctypes.byref(hdr), data)   # the same sets again
+        out["eff"] = data[0].effective | data[1].effective << 32
+        fd = os.open("/dev/null", os.O_RDONLY)
+        out["fd"] = fd
+        out["close_range"] = libc.syscall(436, fd, fd, 0)
+        out["setpgid"] = libc.syscall(109, 0, os.getpgid(0))            # no change, succeeds
+
+    def action():
+        t = threading.Thread(target=body)
+        t.start()
+        t.join()
+
+    recs = cap.run(action, lambda r: r.type in (CAPSET_X, CLOSE_RANGE_X, SETPGID_X, OPENAT_X),
+                   count=10**6, timeout=1.0)
+    recs = [r for r in recs if r.tid == out["tid"]]
+    cs = next(r for r in recs if r.type == CAPSET_X)
+    assert i64(cs, 0) == out["capset"] == 0
+    assert u64(cs, 3) == out["eff"]
+    cr = next(r for r in recs if r.type == CLOSE_RANGE_X)
+    assert (i64(cr, 0), u32(cr, 1), u32(cr, 2), u32(cr, 3)) == (0, out["fd"], out["fd"], 0)
+    sp = next(r for r in recs if r.type == SETPGID_X)
+    assert (i64(sp, 0), i64(sp, 1), i64(sp, 2)) == (0, 0, os.getpgid(0))
+    evts = _inspect(bpf_source, recs)
+    # close_range removed the fd its openat made
+    table = next(e for e in evts if e.record.type == CLOSE_RANGE_X).thread.fd_table()
+    assert table is None or table.get(out["fd"]) is None
+
+
+def test_io_calls_carry_fd_size_and_data(cap, tmp_path):
+    out = {}
+    path = tmp_path / "io"
+
+    def action():
+        a, b = socket.socketpair()
+        out["a"], out["b"] = a.fileno(), b.fileno()
+        a.sendmsg([b"first-iov", b"second"])
+        b.recvmsg(64)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        out["f"] = fd
+        os.pwrite(fd, b"pwrite-data", 5)
+        os.writev(fd, [b"v1-data", b"v2"])
+        os.close(fd)
+        a.close()
+        b.close()
+
+    recs = cap.run(action, _mine({SENDMSG_X, RECVMSG_X, PWRITE_X, WRITEV_X}), count=4)
+    by = {r.type: r for r in recs}
+    s = by[SENDMSG_X]
+    assert (i64(s, 0), raw(s, 1), i64(s, 2), u32(s, 3)) == (15, b"first-iov", out["a"], 15)
+    assert raw(s, 4)[0] == socket.AF_UNIX                                  # the tuple
+    rv = by[RECVMSG_X]
+    assert (i64(rv, 0), u32(rv, 1), raw(rv, 2), i64(rv, 5)) == (15, 64, b"first-iovsecond",
+                                                                 out["b"])
+    pw = by[PWRITE_X]
+    assert (i64(pw, 0), raw(pw, 1), i64(pw, 2), u32(pw, 3), u64(pw, 4)) == \
+        (11, b"pwrite-data", out["f"], 11, 5)
+    wv = by[WRITEV_X]
+    assert (i64(wv, 0), raw(wv, 1), i64(wv, 2), u32(wv, 3)) == (9, b"v1-data", out["f"], 9)
+
+
+def test_userfaultfd_record(cap):
+    out = {}
+
+    def action():
+        out["fd"] = libc.syscall(323, os.O_CLOEXEC | os.O_NONBLOCK)
+        out["errno"] = ctypes.get_errno()
+        if out["fd"] >= 0:
+            os.close(out["fd"])
+
+    rec = cap.one(action, _mine({USERFAULTFD_X}))
+    want = out["fd"] if out["fd"] >= 0 else -out["errno"]
+    assert i64(rec, 0) == want
+    assert u32(rec, 1) == PPM_O_NONBLOCK | PPM_O_CLOEXEC
+
+
+def test_open_whose_path_is_unmapped_at_exit_is_named_from_the_fd(cap, bpf_source, tmp_path):
+    """The path's page is gone when openat returns (another thread unmapped it while the
+    open blocked on a FIFO): the user read fails, the name comes from the opened file."""
+    fifo = tmp_path / "blocking-fifo"
+    os.mkfifo(fifo)
+    out = {}
+
+    def action():
+        page = libc.mmap(None, 4096, 3, 0x22, -1, 0)                # RW, PRIVATE|ANONYMOUS
+        ctypes.memmove(page, str(fifo).encode() + b"\0", len(str(fifo)) + 1)
+
+        def opener():
+            out["tid"] = me()
+            out["fd"] = libc.syscall(257, -100, ctypes.c_void_p(page), os.O_RDONLY, 0)
+
+        t = threading.Thread(target=opener)
+        t.start()
+        import time
+        time.sleep(0.3)                                              # blocked in open(FIFO)
+        assert libc.munmap(page, 4096) == 0
+        w = os.open(fifo, os.O_WRONLY)
+        t.join()
+        os.close(w)
+        os.close(out["fd"])
+
+    recs = cap.run(action, lambda r: r.type == OPENAT_X and r.tid == out.get("tid"))
+    assert recs, "no openat record of the opener thread"
+    rec = recs[0]
+    assert i64(rec, 0) == out["fd"] >= 0
+    assert raw(rec, 2).rstrip(b"\0") == str(fifo).encode()
+    evt = _inspect(bpf_source, recs)[0]
+    assert evt.fd is not None and evt.fd.name == str(fifo)
