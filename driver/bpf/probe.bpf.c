@@ -635,8 +635,19 @@ static __always_inline long unix_path(struct scap_aux *a, struct sock *sk)
 	return n;
 }
 
-/* SOCKTUPLE of fd's socket.  inbound: source is the peer (accept). */
+/* SOCKTUPLE of fd's socket.  inbound: source is the peer (accept).  `uaddr`: the datagram's
+ * user sockaddr (sendto/sendmsg destination, recvfrom/recvmsg source, filled by the kernel by
+ * exit), the remote end of an IPv4/IPv6 socket that has none (unconnected UDP), as libs does. */
+static __always_inline void put_tuple_addr(struct scap_aux *a, struct task_struct *t, long fd,
+					   int inbound, const void *uaddr);
+
 static __always_inline void put_tuple(struct scap_aux *a, struct task_struct *t, long fd, int inbound)
+{
+	put_tuple_addr(a, t, fd, inbound, NULL);
+}
+
+static __always_inline void put_tuple_addr(struct scap_aux *a, struct task_struct *t, long fd,
+					   int inbound, const void *uaddr)
 {
 	struct sock *sk = fd_sock(t, fd);
 	__u16 fam;
@@ -654,6 +665,14 @@ static __always_inline void put_tuple(struct scap_aux *a, struct task_struct *t,
 	if (fam == AF_INET) {
 		__u32 laddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		__u32 raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		if (raddr == 0 && rport == 0 && uaddr) {
+			struct sockaddr_in sin = {};
+			bpf_probe_read_user(&sin, sizeof(sin), uaddr);
+			if (sin.sin_family == AF_INET) {
+				raddr = sin.sin_addr.s_addr;
+				rport = ntohs16(sin.sin_port);
+			}
+		}
 		o[0] = AF_INET;
 		if (inbound) {
 			*(__u32 *)&o[1] = raddr; *(__u16 *)&o[5] = rport;
@@ -666,6 +685,15 @@ static __always_inline void put_tuple(struct scap_aux *a, struct task_struct *t,
 	} else if (fam == AF_INET6) {
 		struct in6_addr l = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
 		struct in6_addr r = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		if (rport == 0 && uaddr && !(r.in6_u.u6_addr32[0] | r.in6_u.u6_addr32[1] |
+					      r.in6_u.u6_addr32[2] | r.in6_u.u6_addr32[3])) {
+			struct sockaddr_in6 sin6 = {};
+			bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
+			if (sin6.sin6_family == AF_INET6) {
+				r = sin6.sin6_addr;
+				rport = ntohs16(sin6.sin6_port);
+			}
+		}
 		o[0] = AF_INET6;
 		if (inbound) {
 			__builtin_memcpy(&o[1], &r, 16); *(__u16 *)&o[17] = rport;
@@ -1217,7 +1245,7 @@ FILLER(sendto)
 	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
 	put_s64(a, fd);
 	put_u32(a, size);
-	put_tuple(a, t, fd, 0);
+	put_tuple_addr(a, t, fd, 0, (void *)arg(regs, 4));
 	END();
 }
 
@@ -1227,7 +1255,7 @@ FILLER(recvfrom)
 	long fd = (int)arg(regs, 0);
 	put_s64(a, ret);
 	put_user_bytes(a, (void *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
-	put_tuple(a, t, fd, 1);
+	put_tuple_addr(a, t, fd, 1, ret >= 0 ? (void *)arg(regs, 4) : NULL);
 	put_s64(a, fd);
 	put_u32(a, arg(regs, 2));
 	END();
@@ -2059,7 +2087,7 @@ FILLER(sendmsg)
 	put_iov_data(a, &s, ret);
 	put_s64(a, fd);
 	put_u32(a, s.total);
-	put_tuple(a, t, fd, 0);
+	put_tuple_addr(a, t, fd, 0, m.msg_name);
 	END();
 }
 
@@ -2073,7 +2101,7 @@ FILLER(recvmsg)
 	put_s64(a, ret);
 	put_u32(a, s.total);
 	put_iov_data(a, &s, ret);
-	put_tuple(a, t, fd, 1);
+	put_tuple_addr(a, t, fd, 1, ret >= 0 ? m.msg_name : NULL);
 	put_empty(a); /* msgcontrol */
 	put_s64(a, fd);
 	END();

@@ -277,3 +277,41 @@ def test_open_whose_path_is_unmapped_at_exit_is_named_from_the_fd(cap, bpf_sourc
     assert raw(rec, 2).rstrip(b"\0") == str(fifo).encode()
     evt = _inspect(bpf_source, recs)[0]
     assert evt.fd is not None and evt.fd.name == str(fifo)
+
+
+def test_unconnected_udp_datagrams_carry_the_address_they_went_to_and_came_from(cap):
+    """sendmsg/sendto on an unconnected UDP socket: the tuple's remote end is the datagram's
+    address (msg_name / dest_addr), recvmsg/recvfrom's the sender's (as libs; the `outbound`
+    macro reads it)."""
+    import struct
+
+    out = {}
+
+    def action():
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rx.bind(("127.0.0.1", 0))
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx.bind(("127.0.0.1", 0))
+        out["rx"], out["tx"] = rx.getsockname()[1], tx.getsockname()[1]
+        out["fds"] = (tx.fileno(), rx.fileno())
+        tx.sendmsg([b"one"], [], 0, ("127.0.0.1", out["rx"]))
+        rx.recvmsg(16)
+        tx.sendto(b"two", ("127.0.0.1", out["rx"]))
+        rx.recvfrom(16)
+        tx.close()
+        rx.close()
+
+    recs = cap.run(action, _mine({SENDMSG_X, RECVMSG_X, 31, 35}), count=4)
+    by = {r.type: r for r in recs}
+    lo = bytes([127, 0, 0, 1])
+
+    def tup(b):
+        fam, sip, sport, dip, dport = struct.unpack("<B4sH4sH", b[:13])
+        return fam, sip, sport, dip, dport
+
+    want_out = (socket.AF_INET, lo, out["tx"], lo, out["rx"])
+    want_in = (socket.AF_INET, lo, out["tx"], lo, out["rx"])         # source: the sender
+    assert tup(raw(by[SENDMSG_X], 4)) == want_out
+    assert tup(raw(by[31], 4)) == want_out                               # sendto
+    assert tup(raw(by[RECVMSG_X], 3)) == want_in
+    assert tup(raw(by[35], 2)) == want_in                                # recvfrom
