@@ -811,7 +811,10 @@ static void fill_exec(struct rec *e, struct pt_regs *regs, long ret, int is_exec
 /* Fillers that are "res, then arguments as they are": a spec per syscall,
  * one letter + argument index per param after res (the probe's layouts):
  *   f: fd (int -> s64)   s: user string   u: u32   m: mode & 07777
- *   b: u8                c: CLONE_* -> PPM_CL_* */
+ *   b: u8                c: CLONE_* -> PPM_CL_*
+ * and u32 flags kept to the bits libs defines (the same values as Linux), as the probe:
+ *   x: & 7 (RENAME_*, MFD_*, MODULE_INIT_*)   k: & 0xf (umount2's PPM_MNT_*)
+ *   l: & 0x1400 (linkat's AT_SYMLINK_FOLLOW, AT_EMPTY_PATH) */
 struct simple_filler {
 	u16 nr;
 	u16 type;
@@ -824,13 +827,13 @@ static const struct simple_filler simple_fillers[] = {
 	{ SCAP_NR_dup2, PPME_SYSCALL_DUP2_X, "f0f1" },
 	{ SCAP_NR_rename, PPME_SYSCALL_RENAME_X, "s0s1" },
 	{ SCAP_NR_renameat, PPME_SYSCALL_RENAMEAT_X, "f0s1f2s3" },
-	{ SCAP_NR_renameat2, PPME_SYSCALL_RENAMEAT2_X, "f0s1f2s3u4" },
+	{ SCAP_NR_renameat2, PPME_SYSCALL_RENAMEAT2_X, "f0s1f2s3x4" },
 	{ SCAP_NR_unlink, PPME_SYSCALL_UNLINK_2_X, "s0" },
 	{ SCAP_NR_mkdir, PPME_SYSCALL_MKDIR_2_X, "s0u1" },
 	{ SCAP_NR_mkdirat, PPME_SYSCALL_MKDIRAT_X, "f0s1u2" },
 	{ SCAP_NR_rmdir, PPME_SYSCALL_RMDIR_2_X, "s0" },
 	{ SCAP_NR_link, PPME_SYSCALL_LINK_2_X, "s0s1" },
-	{ SCAP_NR_linkat, PPME_SYSCALL_LINKAT_2_X, "f0s1f2s3u4" },
+	{ SCAP_NR_linkat, PPME_SYSCALL_LINKAT_2_X, "f0s1f2s3l4" },
 	{ SCAP_NR_symlink, PPME_SYSCALL_SYMLINK_X, "s0s1" },
 	{ SCAP_NR_symlinkat, PPME_SYSCALL_SYMLINKAT_X, "s0f1s2" },
 	{ SCAP_NR_chmod, PPME_SYSCALL_CHMOD_X, "s0m1" },
@@ -842,17 +845,17 @@ static const struct simple_filler simple_fillers[] = {
 	{ SCAP_NR_setregid, PPME_SYSCALL_SETREGID_X, "u0u1" },
 	{ SCAP_NR_setresuid, PPME_SYSCALL_SETRESUID_X, "u0u1u2" },
 	{ SCAP_NR_setresgid, PPME_SYSCALL_SETRESGID_X, "u0u1u2" },
-	{ SCAP_NR_memfd_create, PPME_SYSCALL_MEMFD_CREATE_X, "s0u1" },
+	{ SCAP_NR_memfd_create, PPME_SYSCALL_MEMFD_CREATE_X, "s0x1" },
 	{ SCAP_NR_chdir, PPME_SYSCALL_CHDIR_X, "s0" },
 	{ SCAP_NR_fchdir, PPME_SYSCALL_FCHDIR_X, "f0" },
 	{ SCAP_NR_chroot, PPME_SYSCALL_CHROOT_X, "s0" },
 	{ SCAP_NR_mount, PPME_SYSCALL_MOUNT_X, "s0s1s2u3" },
-	{ SCAP_NR_umount2, PPME_SYSCALL_UMOUNT2_X, "s0u1" },
+	{ SCAP_NR_umount2, PPME_SYSCALL_UMOUNT2_X, "s0k1" },
 	{ SCAP_NR_kill, PPME_SYSCALL_KILL_X, "f0b1" },
 	{ SCAP_NR_unshare, PPME_SYSCALL_UNSHARE_X, "c0" },
 	{ SCAP_NR_setns, PPME_SYSCALL_SETNS_X, "f0c1" },
 	{ SCAP_NR_bpf, PPME_SYSCALL_BPF_2_X, "u0" },
-	{ SCAP_NR_finit_module, PPME_SYSCALL_FINIT_MODULE_X, "f0s1u2" },
+	{ SCAP_NR_finit_module, PPME_SYSCALL_FINIT_MODULE_X, "f0s1x2" },
 };
 
 /* simple_fillers indexed by syscall number (0: none), built at load */
@@ -874,6 +877,9 @@ static void fill_simple(struct rec *e, struct ring *r, struct pt_regs *regs, lon
 		case 'm': put_u32(e, v & 07777); break;
 		case 'b': put_u8(e, v); break;
 		case 'c': put_u32(e, clone_flags(v)); break;
+		case 'x': put_u32(e, v & 7); break;
+		case 'k': put_u32(e, v & 0xf); break;
+		case 'l': put_u32(e, v & 0x1400); break;
 		}
 	}
 }
@@ -941,6 +947,27 @@ static void put_dyn(struct rec *e, u8 idx, u64 v)
 	commit(e, n);
 }
 
+/* openat2's RESOLVE_* to PPM_RESOLVE_* (libs numbers them in another order: BENEATH 1,
+ * IN_ROOT 2, NO_MAGICLINKS 4, NO_SYMLINKS 8, NO_XDEV 16, CACHED 32), as the probe */
+static u32 openat2_resolve(u64 r)
+{
+	u32 f = 0;
+
+	if (r & 0x08) f |= 1;   /* RESOLVE_BENEATH */
+	if (r & 0x10) f |= 2;   /* RESOLVE_IN_ROOT */
+	if (r & 0x02) f |= 4;   /* RESOLVE_NO_MAGICLINKS */
+	if (r & 0x04) f |= 8;   /* RESOLVE_NO_SYMLINKS */
+	if (r & 0x01) f |= 16;  /* RESOLVE_NO_XDEV */
+	if (r & 0x20) f |= 32;  /* RESOLVE_CACHED */
+	return f;
+}
+
+/* SOCK_NONBLOCK / SOCK_CLOEXEC of socket(2)'s type as PPM_O_NONBLOCK / PPM_O_CLOEXEC */
+static u32 socket_flags(u32 type)
+{
+	return (type & 04000 ? 1 << 6 : 0) | (type & 02000000 ? 1 << 12 : 0);
+}
+
 static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
 {
 	u32 fl;
@@ -965,7 +992,7 @@ static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long n
 		put_ustr(e, (void __user *)arg(regs, 1));
 		put_u32(e, open_flags(how.flags) | created_flag(ret));
 		put_u32(e, open_mode(how.flags, how.mode));
-		put_u32(e, how.resolve);
+		put_u32(e, openat2_resolve(how.resolve));
 		put_dev_ino(e, ret, NULL);
 		return 1;
 	}
@@ -1100,14 +1127,15 @@ static int fill(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, lo
 		fill_exec(e, regs, ret, 1);
 		return 1;
 	case SCAP_NR_socket:
-		/* current libs: fd, domain, type, proto, flags (the SOCK_* bits of type, as
-		 * driver/bpf writes them) */
+		/* current libs, as driver/bpf writes it: fd, domain as PPM_AF (Linux numbers up
+		 * to AF_NFC, 39; newer ones PPM_AF_UNSPEC), type as passed (SOCK_* flags
+		 * included), proto, flags (SOCK_NONBLOCK/CLOEXEC as PPM_O_*) */
 		rec_begin(e, r, PPME_SOCKET_SOCKET_X, 5);
 		put_s64(e, ret);
-		put_u32(e, arg(regs, 0));
-		put_u32(e, arg(regs, 1) & 0xf);
+		put_u32(e, arg(regs, 0) <= 39 ? arg(regs, 0) : 0);
+		put_u32(e, arg(regs, 1));
 		put_u32(e, arg(regs, 2));
-		put_u32(e, arg(regs, 1) & ~0xfUL);
+		put_u32(e, socket_flags(arg(regs, 1)));
 		return 1;
 	case SCAP_NR_connect: {
 		long fd = (int)arg(regs, 0);

@@ -164,8 +164,23 @@ def test_connect_and_accept_tuples(guest):
     assert (t.sip, t.sport, t.dip, t.dport) == ("127.0.0.1", f["cport"], "127.0.0.1", f["port"])
     assert u32(acc, 4) == 4  # backlog given to listen()
     sock = [r for r in recs if r.name == "socket" and r.tid == f["pid"]]
-    assert [r.param(0) for r in sock] == [f["lfd"], f["cfd"]]
-    assert [(u32(r, 1), u32(r, 2)) for r in sock] == [(2, 1), (2, 1)]  # AF_INET, SOCK_STREAM
+    assert [r.param(0) for r in sock] == [f["lfd"], f["cfd"], f["fsock"]]
+    assert [(u32(r, 1), u32(r, 2)) for r in sock[:2]] == [(2, 1), (2, 1)]  # AF_INET, STREAM
+
+
+def test_flags_in_libs_encoding_as_the_probe_writes_them(guest):
+    """socket(AF_INET, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC): type as passed, flags as
+    PPM_O_NONBLOCK|PPM_O_CLOEXEC; umount2(DETACH|NOFOLLOW|0x100): PPM_MNT bits only;
+    openat2 resolve BENEATH|NO_SYMLINKS: PPM_RESOLVE_BENEATH (1) | NO_SYMLINKS (8)."""
+    recs, f = guest["phases"][1], guest["facts"]
+    sock = [r for r in recs if r.name == "socket" and r.tid == f["pid"]][-1]
+    assert i64(sock, 0) == f["fsock"]
+    assert (u32(sock, 1), u32(sock, 2), u32(sock, 4)) == (2, 2 | 0o4000 | 0o2000000,
+                                                          (1 << 6) | (1 << 12))
+    um = [r for r in recs if r.name == "umount2" and r.tid == f["pid"]]
+    assert um and text(um[-1], 1) == "/nonexistent-kmod" and u32(um[-1], 2) == 0x2 | 0x8
+    o2 = [r for r in recs if r.name == "openat2" and r.tid == f["pid"]]
+    assert o2 and u32(o2[-1], 5) == 1 | 8
 
 
 def test_engine_turns_the_drain_into_the_same_records(guest):

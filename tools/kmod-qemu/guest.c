@@ -212,11 +212,20 @@ int main(int argc, char **argv)
 	long pt_errno = errno;
 	long im = syscall(SYS_init_module, "\177ELF-not-a-module", 18, "kmod=1");
 	long im_errno = errno;
+	/* flags in libs' encoding: socket's SOCK_* bits, umount2's PPM_MNT, openat2's resolve
+	 * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; "/" is not beneath the cwd: EXDEV) */
+	int fsock = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	close(fsock);
+	syscall(SYS_umount2, "/nonexistent-kmod", 0x2 | 0x8 | 0x100);
+	struct { uint64_t flags, mode, resolve; } how = {O_RDONLY, 0, 0x08 | 0x04};
+	long o2 = syscall(437 /* openat2 */, AT_FDCWD, "/", &how, sizeof(how));
+	if (o2 >= 0)
+		close(o2);
 	long ppid = syscall(SYS_getppid);
 	scap_kmod_stop(h, err);
 	printf("KMOD pid=%d child=%d status=%d fd=%d bad=%d errno_bad=%d port=%d cport=%d "
-	       "crc=%d as=%d lfd=%d cfd=%d ppid=%ld\n", getpid(), child, status, fd, bad, ENOENT,
-	       ntohs(sa.sin_port), ntohs(cl.sin_port), crc, as, ls, cs, ppid);
+	       "crc=%d as=%d lfd=%d cfd=%d ppid=%ld fsock=%d\n", getpid(), child, status, fd, bad,
+	       ENOENT, ntohs(sa.sin_port), ntohs(cl.sin_port), crc, as, ls, cs, ppid, fsock);
 	printf("KMOD sent=%ld got=%ld pipe_rc=%ld pipe0=%d pipe1=%d dup=%ld dup2=%ld dup3=%ld "
 	       "mkdir=%ld rename=%ld symlink=%ld unlink=%ld rmdir=%ld chmod=%ld chdir=%ld "
 	       "unlinkat=%ld setuid=%ld kill=%ld ptrace=%ld init_module=%ld\n", sent, got, prc, pfd[0], pfd[1], d1, d2, d3,
