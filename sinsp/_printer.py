@@ -465,9 +465,13 @@ class _Run:
                         self.emit(line)
         removed = insp.apply_pending()
         if removed:
+            put = self.lib.pr_put_fd
             for table, fd in removed:
                 serial = self.known_serial(table)
-                if serial:
+                if serial and table.get(fd) is None:  # closed: C says so without asking
+                    self.fdm.setdefault(serial, {})[fd] = _ABSENT
+                    _check(put(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
+                elif serial:
                     self.put_fd(serial, fd)
         if self.dirty:
             self.drop_dirty()
