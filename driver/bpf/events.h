@@ -160,6 +160,8 @@ enum scap_ppme {
 	PPME_SOCKET_SOCKETPAIR_X = 43,
 	PPME_SOCKET_SENDMSG_X = 49,
 	PPME_SOCKET_RECVMSG_X = 53,
+	PPME_SOCKET_SENDMMSG_X = 51,
+	PPME_SOCKET_RECVMMSG_X = 55,
 	PPME_SYSCALL_EVENTFD_X = 63,
 	PPME_SYSCALL_PREAD_X = 113,
 	PPME_SYSCALL_PWRITE_X = 115,
@@ -210,6 +212,7 @@ enum scap_nr {
 	SCAP_NR_signalfd4 = 289, SCAP_NR_eventfd2 = 290, SCAP_NR_epoll_create1 = 291,
 	SCAP_NR_inotify_init1 = 294, SCAP_NR_userfaultfd = 323, SCAP_NR_io_uring_setup = 425,
 	SCAP_NR_pidfd_open = 434, SCAP_NR_close_range = 436, SCAP_NR_pidfd_getfd = 438,
+	SCAP_NR_sendmmsg = 307, SCAP_NR_recvmmsg = 299,
 };
 
 #endif /* PYFALCO_EVENTS_H */

@@ -2107,6 +2107,77 @@ FILLER(recvmsg)
 	END();
 }
 
+/* sendmmsg/recvmmsg: one record per message the call moved (at most MAX_MMSG), as libs:
+ * res = that message's msg_len, its size (iovec total), data (first iovec, snaplen) and
+ * tuple (the message's msg_name for an unconnected socket); a failed call gives one record
+ * with the error and empty size/data/tuple. */
+#define MAX_MMSG 16
+struct mmsg_ctx {
+	struct mmsghdr *vec;
+	long fd;
+	long n;
+	__u32 send;
+};
+
+static __always_inline void mmsg_record(struct mmsg_ctx *c, long res, struct mmsghdr *mh)
+{
+	struct scap_aux *a = aux_get();
+	if (!a)
+		return;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	aux_begin(a, c->send ? PPME_SOCKET_SENDMMSG_X : PPME_SOCKET_RECVMMSG_X, c->send ? 5 : 6);
+	put_s64(a, res);
+	put_s64(a, c->fd);
+	if (mh) {
+		struct iov_sum s = iov_read(mh->msg_hdr.msg_iov, mh->msg_hdr.msg_iovlen);
+		put_u32(a, s.total);
+		put_iov_data(a, &s, res);
+		put_tuple_addr(a, t, c->fd, !c->send, mh->msg_hdr.msg_name);
+	} else {
+		put_empty(a);
+		put_empty(a);
+		put_empty(a);
+	}
+	if (!c->send)
+		put_empty(a); /* msgcontrol */
+	aux_submit(a);
+}
+
+static long mmsg_step(__u32 i, void *vctx)
+{
+	struct mmsg_ctx *c = vctx;
+	struct mmsghdr mh = {};
+
+	if (i >= c->n || i >= MAX_MMSG)
+		return 1;
+	if (bpf_probe_read_user(&mh, sizeof(mh), &c->vec[i & (MAX_MMSG - 1)]))
+		return 1;
+	mmsg_record(c, mh.msg_len, &mh);
+	return 0;
+}
+
+static __always_inline int fill_mmsg(struct pt_regs *regs, long ret, __u32 send)
+{
+	struct mmsg_ctx c = {.vec = (struct mmsghdr *)arg(regs, 1), .fd = (int)arg(regs, 0),
+			     .n = ret, .send = send};
+	if (ret < 0) {
+		mmsg_record(&c, ret, NULL);
+		return 0;
+	}
+	bpf_loop(MAX_MMSG, mmsg_step, &c, 0);
+	return 0;
+}
+
+FILLER(sendmmsg)
+{
+	return fill_mmsg(regs, ret, 1);
+}
+
+FILLER(recvmmsg)
+{
+	return fill_mmsg(regs, ret, 0);
+}
+
 /* Tail-call table: native syscall number -> filler. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -2174,6 +2245,8 @@ struct {
 		[SCAP_NR_init_module] = (void *)&fill_init_module,
 		[SCAP_NR_finit_module] = (void *)&fill_finit_module,
 		[SCAP_NR_prctl] = (void *)&fill_prctl,
+		[SCAP_NR_sendmmsg] = (void *)&fill_sendmmsg,
+		[SCAP_NR_recvmmsg] = (void *)&fill_recvmmsg,
 		[SCAP_NR_read] = (void *)&fill_read,
 		[SCAP_NR_write] = (void *)&fill_write,
 		[SCAP_NR_pread64] = (void *)&fill_pread64,
