@@ -147,7 +147,7 @@ class _Gen:
                         return False
 
                 m, mv = self.bind(members, "m"), self.bind(member, "mv")
-                return f"({f} in {m} if {get}.__class__ in _H else {mv}({f}))"
+                return f"({f} in {m} if _type({get}) in _H else {mv}({f}))"
             vpred, all_of = set_value_pred(op, values, ftype, strict_list)
             return f"{self.bind(lift_value(vpred, is_list, all_of), 'lv')}({get})"
         if isinstance(rhs, ast.ListValue):
@@ -161,9 +161,9 @@ class _Gen:
         lv = self.bind(lift_value(self.comp.value_pred(op, lit, ftype, node), is_list), "lv")
         if simple and ftype.is_string and op in _STR_INLINE and isinstance(lit, str):
             test = _STR_INLINE[op].format(lit=self.bind(lit, "l"), f=f)
-            return f"({test} if {get}.__class__ is _str else {lv}({f}))"
+            return f"({test} if _type({get}) is _str else {lv}({f}))"
         if simple and ftype.is_numeric and op in _FAST_ORDER:
-            return f"({f} {op} {self.bind(lit, 'l')} if {get}.__class__ is _int else {lv}({f}))"
+            return f"({f} {op} {self.bind(lit, 'l')} if _type({get}) is _int else {lv}({f}))"
         return f"{lv}({get})"
 
 
@@ -196,7 +196,8 @@ def fuse(items: Sequence[tuple[ast.Expr | Pred, Any]], registry: FieldRegistry |
         hit = f"return [{r}]" if first else f"out.append({r})"
         lines += ["    try:", f"        if {src}:", f"            {hit}",
                   "    except Exception:", "        _err()"]
-    fixed = {"_U": _U, "_H": _HASHABLE, "_str": str, "_int": int, "_err": on_error}
+    fixed = {"_U": _U, "_H": _HASHABLE, "_str": str, "_int": int, "_type": type,
+             "_err": on_error}
     binds = {**fixed, **gen.binds}
     params = "".join(f", {k}={k}" for k in binds)
     head = [f"def fused(e{params}):"]
