@@ -356,5 +356,10 @@ def param_span(record: Any, i: int) -> tuple[int, int]:
 def named_param(record: Any, name: str) -> Any:
     """The record's own param ``name`` (appended ones included), ``None`` when it has none
     or this record stops before it: ``evt.param(name)`` of an event without an enter."""
-    value = _param_by_name(record, name)
-    return None if value is _MISSING else value
+    lay = _LAYOUT.get(record.type) or _layout(record)  # _param_by_name, one frame less
+    if lay is None:
+        return None
+    i = lay.index.get(name)
+    if i is None or i >= record.nparams:
+        return None
+    return param_at(record, i, lay)

@@ -106,3 +106,19 @@ def test_param_span_is_rawparam() -> None:
         for i in range(rec.nparams):
             a, b = param_span(rec, i)
             assert rec.raw[a:b] == rec.rawparam(i)
+
+
+def test_named_param_is_param_by_name() -> None:
+    from sinsp.event import named_param
+
+    for rec in _records()[:3000]:
+        info = rec.info
+        names = [p.name for p in info.params] + ["fd", "ino", "nosuch"] if info else ["fd"]
+        for name in names:
+            try:
+                want = _param_by_name(rec, name)
+            except Exception as e:  # the same error from both
+                with pytest.raises(type(e)):
+                    named_param(rec, name)
+                continue
+            assert named_param(rec, name) == (None if want is _MISSING else want)
