@@ -83,7 +83,8 @@ def container_id_from_cgroups(cgroups: Iterable[tuple[str, str]]) -> tuple[str, 
 
 @dataclass(slots=True)
 class ContainerInfo:
-    """What the capture says about one container (mutable: events update it)."""
+    """What the capture says about one container (replaced, never changed in place, when an
+    event describes it again: ContainerTable shares one entry between identical events)."""
 
     id: str
     type: int = 0
@@ -123,13 +124,26 @@ class ContainerInfo:
         return CONTAINER_TYPES.get(self.type, "unknown")
 
 
-class ContainerTable:
-    """container id → ContainerInfo."""
+#: how many distinct container JSON texts a ContainerTable keeps parsed
+_JSON_CACHE_MAX = 256
 
-    __slots__ = ("_containers",)
+
+class ContainerTable:
+    """container id → ContainerInfo.
+
+    Entries are never changed in place once built (an event describing a container again
+    replaces its entry), so the entry parsed from one ``container_json`` text stands for
+    every later event carrying the same text: captures repeat their few container events
+    many times, and the JSON parse (mounts, labels and probes built from it) would otherwise
+    be paid on each.
+    """
+
+    __slots__ = ("_containers", "_parsed")
 
     def __init__(self) -> None:
         self._containers: dict[str, ContainerInfo] = {}
+        #: container JSON text -> the entry built from it (None: the text describes none)
+        self._parsed: dict[str, ContainerInfo | None] = {}
 
     def __len__(self) -> int:
         return len(self._containers)
@@ -159,50 +173,15 @@ class ContainerTable:
 
     def add_from_json(self, text: str) -> ContainerInfo | None:
         """Apply a ``container_json`` event body (sinsp's container JSON)."""
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return None
-        c = doc.get("container") if isinstance(doc, dict) else None
-        if not isinstance(c, dict) or not c.get("id"):
-            return None
-        info = ContainerInfo(
-            id=str(c["id"]),
-            type=int(c.get("type", 0) or 0),
-            name=str(c.get("name", "") or ""),
-            image=str(c.get("image", "") or ""),
-            image_id=str(c.get("imageid", "") or ""),
-            image_repo=str(c.get("imagerepo", "") or ""),
-            image_tag=str(c.get("imagetag", "") or ""),
-            image_digest=str(c.get("imagedigest", "") or ""),
-            privileged=bool(c.get("privileged", False)),
-            ip=str(c.get("ip", "") or ""),
-            mounts=list(c.get("Mounts", []) or []),
-            has_metadata=True,
-            labels=_str_map(c.get("labels")),
-            created_time=_int(c.get("created_time")),
-            full_id=str(c.get("full_id", "") or ""),
-            user=str(c.get("User", "") or ""),
-            pod_sandbox_id=str(c.get("pod_sandbox_id", "") or ""),
-            pod_sandbox_labels=_str_map(c.get("pod_sandbox_labels")),
-            cni_json=str(c.get("cni_json", "") or ""),
-            is_pod_sandbox=bool(c.get("is_pod_sandbox", False)),
-            host_pid=bool(c.get("host_pid", False)),
-            host_network=bool(c.get("host_network", False)),
-            host_ipc=bool(c.get("host_ipc", False)),
-        )
-        for keys, attr, cat in (
-            (("Healthcheck", "healthcheck"), "healthcheck", CAT_HEALTHCHECK),
-            (("LivenessProbe", "liveness_probe"), "liveness_probe", CAT_LIVENESS_PROBE),
-            (("ReadinessProbe", "readiness_probe"), "readiness_probe", CAT_READINESS_PROBE),
-        ):
-            probe = next((c[k] for k in keys if isinstance(c.get(k), dict)), None)
-            if probe is not None:
-                exe = str(probe.get("exe", ""))
-                args = tuple(str(a) for a in (probe.get("args", []) or []))
-                setattr(info, attr, " ".join([exe, *args]))
-                info.probes[cat] = (exe, args)
-        return self.add(info)
+        parsed = self._parsed
+        if text in parsed:
+            info = parsed[text]
+        else:
+            info = _from_json(text)
+            if len(parsed) >= _JSON_CACHE_MAX:
+                parsed.clear()
+            parsed[text] = info
+        return None if info is None else self.add(info)
 
     def identify_category(self, ti: ThreadInfoLike) -> None:
         """Set ``ti.category`` as sinsp's identify_category does: a container's
@@ -231,6 +210,54 @@ class ContainerTable:
         """Apply an old-style ``container`` event (id, type, name, image)."""
         info = ContainerInfo(id=cid, type=ctype, name=name, image=image, has_metadata=True)
         return self.add(info)
+
+
+def _from_json(text: str) -> ContainerInfo | None:
+    """The entry a ``container_json`` body describes (None if it describes none)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    c = doc.get("container") if isinstance(doc, dict) else None
+    if not isinstance(c, dict) or not c.get("id"):
+        return None
+    info = ContainerInfo(
+        id=str(c["id"]),
+        type=int(c.get("type", 0) or 0),
+        name=str(c.get("name", "") or ""),
+        image=str(c.get("image", "") or ""),
+        image_id=str(c.get("imageid", "") or ""),
+        image_repo=str(c.get("imagerepo", "") or ""),
+        image_tag=str(c.get("imagetag", "") or ""),
+        image_digest=str(c.get("imagedigest", "") or ""),
+        privileged=bool(c.get("privileged", False)),
+        ip=str(c.get("ip", "") or ""),
+        mounts=list(c.get("Mounts", []) or []),
+        has_metadata=True,
+        labels=_str_map(c.get("labels")),
+        created_time=_int(c.get("created_time")),
+        full_id=str(c.get("full_id", "") or ""),
+        user=str(c.get("User", "") or ""),
+        pod_sandbox_id=str(c.get("pod_sandbox_id", "") or ""),
+        pod_sandbox_labels=_str_map(c.get("pod_sandbox_labels")),
+        cni_json=str(c.get("cni_json", "") or ""),
+        is_pod_sandbox=bool(c.get("is_pod_sandbox", False)),
+        host_pid=bool(c.get("host_pid", False)),
+        host_network=bool(c.get("host_network", False)),
+        host_ipc=bool(c.get("host_ipc", False)),
+    )
+    for keys, attr, cat in (
+        (("Healthcheck", "healthcheck"), "healthcheck", CAT_HEALTHCHECK),
+        (("LivenessProbe", "liveness_probe"), "liveness_probe", CAT_LIVENESS_PROBE),
+        (("ReadinessProbe", "readiness_probe"), "readiness_probe", CAT_READINESS_PROBE),
+    ):
+        probe = next((c[k] for k in keys if isinstance(c.get(k), dict)), None)
+        if probe is not None:
+            exe = str(probe.get("exe", ""))
+            args = tuple(str(a) for a in (probe.get("args", []) or []))
+            setattr(info, attr, " ".join([exe, *args]))
+            info.probes[cat] = (exe, args)
+    return info
 
 
 def _str_map(v: object) -> dict[str, str]:
