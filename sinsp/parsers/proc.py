@@ -288,6 +288,18 @@ def parse_setsid_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     evt.thread.sid = res
 
 
+def parse_capset_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """capset (current libs only): a successful call's exit carries the thread's three
+    capability sets after it, which become the thread's (as libs' parse_capset_exit)."""
+    res = retval(evt)
+    ti = evt.thread
+    if ti is None or res is None or res < 0:
+        return
+    ti.cap_inheritable = as_int(evt.param("cap_inheritable"), ti.cap_inheritable)
+    ti.cap_permitted = as_int(evt.param("cap_permitted"), ti.cap_permitted)
+    ti.cap_effective = as_int(evt.param("cap_effective"), ti.cap_effective)
+
+
 def parse_chdir_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     res = retval(evt)
     if evt.thread is None or res is None or res < 0:
@@ -346,6 +358,7 @@ HANDLERS = {
     ("setreuid", "X"): _setresid("uid", "euid"),
     ("setregid", "X"): _setresid("gid", "egid"),
     ("setsid", "X"): parse_setsid_exit,
+    ("capset", "X"): parse_capset_exit,
     ("chdir", "X"): parse_chdir_exit,
     ("fchdir", "X"): parse_fchdir_exit,
     ("getcwd", "X"): parse_getcwd_exit,
