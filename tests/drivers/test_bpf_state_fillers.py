@@ -170,7 +170,8 @@ def test_setpgid_and_capset_and_close_range(cap, bpf_source):
         out["tid"] = me()
         hdr, data = Hdr(0x20080522, 0), (Data * 2)()
         assert libc.syscall(125, ctypes.byref(hdr), data) == 0         # capget
-        out["capset"] = libc.syscall(126, ctypes.byref(hdr), data)   # the same sets again
+        data[0].effective &= ~(1 << 13)                               # drop CAP_NET_RAW
+        out["capset"] = libc.syscall(126, ctypes.byref(hdr), data)   # (this thread only)
         out["eff"] = data[0].effective | data[1].effective << 32
         fd = os.open("/dev/null", os.O_RDONLY)
         out["fd"] = fd
@@ -193,6 +194,9 @@ def test_setpgid_and_capset_and_close_range(cap, bpf_source):
     sp = next(r for r in recs if r.type == SETPGID_X)
     assert (i64(sp, 0), i64(sp, 1), i64(sp, 2)) == (0, 0, os.getpgid(0))
     evts = _inspect(bpf_source, recs)
+    capset = next(e for e in evts if e.record.type == CAPSET_X)
+    assert capset.thread.cap_effective == out["eff"]                     # sinsp took the sets
+    assert not capset.thread.cap_effective & (1 << 13)
     # close_range removed the fd its openat made
     table = next(e for e in evts if e.record.type == CLOSE_RANGE_X).thread.fd_table()
     assert table is None or table.get(out["fd"]) is None
