@@ -385,3 +385,61 @@ def test_sendmmsg_and_recvmmsg_give_one_record_per_message(cap):
         [(len(p), out["fds"][1], 32, p) for p in payloads]
     assert all(struct.unpack("<B4sH4sH", raw(r, 4)[:13]) ==
                (socket.AF_INET, lo, out["tx"], lo, out["rx"]) for r in recvs)
+
+
+class _IoUringParams(ctypes.Structure):
+    _fields_ = [("sq_entries", ctypes.c_uint32), ("cq_entries", ctypes.c_uint32),
+                ("flags", ctypes.c_uint32), ("sq_thread_cpu", ctypes.c_uint32),
+                ("sq_thread_idle", ctypes.c_uint32), ("features", ctypes.c_uint32),
+                ("wq_fd", ctypes.c_uint32), ("resv", ctypes.c_uint32 * 3),
+                ("offsets", ctypes.c_uint8 * 80)]
+
+
+def test_older_fd_syscalls_pidfd_getfd_and_io_uring_setup(cap, bpf_source):
+    """The flagless first versions (eventfd, signalfd, inotify_init, epoll_create),
+    pidfd_getfd and io_uring_setup (params as the kernel filled them, IORING_SETUP_CQSIZE as
+    libs' bit 16); the new fds typed by sinsp at their close."""
+    made, out = {}, {}
+
+    def action():
+        mask = ctypes.c_uint64(1 << (12 - 1))                          # SIGUSR2
+        made["eventfd"] = libc.syscall(284, 7)
+        made["signalfd"] = libc.syscall(282, -1, ctypes.byref(mask), 8)
+        made["inotify_init"] = libc.syscall(253)
+        made["epoll_create"] = libc.syscall(213, 5)
+        pidfd = libc.syscall(434, os.getpid(), 0)
+        made["pidfd_getfd"] = libc.syscall(438, pidfd, made["eventfd"], 0)
+        p = _IoUringParams(flags=0x8, cq_entries=16)                    # IORING_SETUP_CQSIZE
+        fd = libc.syscall(425, 4, ctypes.byref(p))
+        out["uring"], out["uring_errno"], out["params"] = fd, ctypes.get_errno(), p
+        for fd in (*made.values(), pidfd):
+            os.close(fd)
+        if out["uring"] >= 0:
+            os.close(out["uring"])
+
+    types = {63, 127, 139, 375, 407, 339, CLOSE_X}
+    recs = cap.run(action, _mine(types), count=14)
+    assert all(fd >= 0 for fd in made.values()), made
+    by = {r.type: r for r in recs if r.type != CLOSE_X}
+    assert (i64(by[63], 0), u64(by[63], 1), u32(by[63], 2)) == (made["eventfd"], 7, 0)
+    assert (i64(by[127], 0), i64(by[127], 1), u32(by[127], 2)) == (made["signalfd"], -1,
+                                                                   1 << 11)
+    assert i64(by[139], 0) == made["inotify_init"]
+    assert (i64(by[375], 0), u32(by[375], 1)) == (made["epoll_create"], 5)
+    assert i64(by[407], 0) == made["pidfd_getfd"] and i64(by[407], 2) == made["eventfd"]
+    ur = by[339]
+    if out["uring"] < 0:                                   # io_uring disabled here: the error
+        assert i64(ur, 0) == -out["uring_errno"]
+    else:
+        p = out["params"]
+        assert (i64(ur, 0), u32(ur, 1), u32(ur, 2), u32(ur, 3), u32(ur, 4), u32(ur, 7)) == \
+            (out["uring"], 4, p.sq_entries, p.cq_entries, 16, p.features & 0x7FF)
+    ft = scap.FdType
+    # (pidfd_getfd's copy is left out: libs copies the target fd's info, sinsp.parsers types
+    # it as a pidfd)
+    want = {made["eventfd"]: ft.EVENT, made["signalfd"]: ft.SIGNALFD,
+            made["inotify_init"]: ft.INOTIFY, made["epoll_create"]: ft.EVENTPOLL}
+    if out["uring"] >= 0:
+        want[out["uring"]] = ft.IOURING
+    got = _close_types(bpf_source, recs, set(want))
+    assert got == want
