@@ -42,6 +42,7 @@ from scap.errors import NativeError
 from scap.record import EventRecord
 from scap.schema import EF, PF, PT
 from sinsp import format as fmt
+from sinsp.state.threads import CL_CLONE_FILES
 
 __all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
 
@@ -256,8 +257,14 @@ class _Run:
         self.dirty: list[int] = []
         self.first = True
         self.stats = PrinterStats()
+        self.n_python = 0
+        self.tget = insp.threads.get
+        #: the inspector's pending removals (what ``apply_pending`` applies)
+        self.verdict = insp._verdict
+        self.n_types = len(self.c_ok)
         self.batch: Any = None
-        self.cols: tuple[list[int], ...] | None = None
+        self.buf: Any = b""
+        self.cols: tuple[memoryview, ...] | None = None
         self.b = _ffi.new("pr_batch *")
 
     def close(self) -> None:
@@ -332,14 +339,10 @@ class _Run:
         text = fmt.fd_desc(fdi).encode("utf-8", "surrogateescape")
         _check(self.lib.pr_put_fd(self.p, serial, fd, 1, text, len(text)), "pr_put_fd")
 
-    def revalidate(self, table: Any) -> None:
-        """After an event that may have changed ``table``: send anew the fd texts C holds
-        for it that are no longer what fd_desc would give (few per table; a table with many
-        cached fds is dropped whole instead)."""
-        entry = self.serials.get(id(table))
-        if entry is None or entry[0] is not table:
-            return
-        serial = entry[1]
+    def revalidate(self, table: Any, serial: int) -> None:
+        """After an event that may have changed ``table`` (known to C as ``serial``): send
+        anew the fd texts C holds for it that are no longer what fd_desc would give (few per
+        table; a table with many cached fds is dropped whole instead)."""
         m = self.fdm.get(serial)
         if not m:
             return
@@ -386,12 +389,25 @@ class _Run:
         module docstring), then hand C that thread's entry anew; returns the thread.
         ``was``: the thread's (pid, own fd table, fd_table()) before the event."""
         pid_before, own_before, table_before = was
-        after = self.insp.threads.get(tid)
-        table_after = after.fd_table() if after is not None else None
+        after = self.tget(tid)
+        if after is None:
+            table_after = None
+        elif after.flags & CL_CLONE_FILES:
+            table_after = after.fd_table()
+        else:
+            table_after = after.fdtable
+        serials = self.serials
         if table_before is not None:
-            self.revalidate(table_before)
-        if table_after is not None and table_after is not table_before:
-            self.revalidate(table_after)
+            entry = serials.get(id(table_before))
+            if entry is not None and entry[0] is table_before:
+                self.revalidate(table_before, entry[1])
+        serial = 0
+        if table_after is not None:
+            entry = serials.get(id(table_after))
+            if entry is not None and entry[0] is table_after:
+                serial = entry[1]
+                if table_after is not table_before:
+                    self.revalidate(table_after, serial)
         if self.dirty:
             self.drop_dirty()
         if after is None:
@@ -399,19 +415,20 @@ class _Run:
             return None
         if after is not before or after.fdtable is not own_before or after.pid != pid_before:
             self.drop_pid(tid)  # threads sharing its table (CLONE_FILES) look it up anew
-        serial = self.known_serial(table_after) if table_after is not None else 0
-        if self.pushed.get(tid) != (after.pid, serial, after.comm):
+        pushed = self.pushed.get(tid)
+        if (pushed is None or pushed[1] != serial or pushed[0] != after.pid
+                or pushed[2] != after.comm):
             self.put_thread(tid)
         return after
 
     def sync_enters(self) -> None:
         """Set ``last_enter`` of the threads C rendered events of since the last sync."""
-        threads = self.insp.threads
+        tget = self.tget
         tids, idx, cap = self.t_tids, self.t_idx, self.tcap
         while True:
             n = self.lib.pr_touched(self.p, tids, idx, cap)
             for k in range(n):
-                ti = threads.get(tids[k])
+                ti = tget(tids[k])
                 if ti is not None:
                     i = idx[k]
                     ti.last_enter = None if i < 0 else self.record(i)
@@ -419,17 +436,16 @@ class _Run:
                 return
 
     def record(self, i: int) -> EventRecord:
-        """The ``EventRecord`` of event ``i`` of the current batch (the batch's columns are
-        turned into lists once, on the first record asked for)."""
+        """The ``EventRecord`` of event ``i`` of the current batch (read from the batch's
+        columns through memoryviews, made once per batch on the first record asked for)."""
         c = self.cols
         if c is None:
             b, n = self.b, self.b.n
-            c = self.cols = tuple(
-                memoryview(_ffi.buffer(getattr(b, name), n * size)).cast(code).tolist()
-                for name, size, code in _COLUMNS)
+            c = self.cols = tuple(memoryview(_ffi.buffer(getattr(b, name), n * size)).cast(code)
+                                  for name, size, code in _COLUMNS)
         ts, tid, cpu, etype, dflags, nparams, start, end, off, seq = c
         return EventRecord(ts[i], tid[i], cpu[i], etype[i], dflags[i], nparams[i],
-                           self.batch.buf[start[i]:end[i]], off[i], seq[i])
+                           self.buf[start[i]:end[i]], off[i], seq[i])
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -437,11 +453,15 @@ class _Run:
         """Process event ``i`` through the state layer and print its line (C renders it when
         it can, from the updated cache); ``-n`` was counted by C."""
         insp = self.insp
-        threads = insp.threads
-        self.stats.python_events += 1
+        self.n_python += 1
         tid = rec.tid
-        before = threads.get(tid)
-        was = _NOTHING if before is None else (before.pid, before.fdtable, before.fd_table())
+        before = self.tget(tid)
+        if before is None:
+            was = _NOTHING
+        else:
+            own = before.fdtable
+            was = (before.pid, own,
+                   before.fd_table() if before.flags & CL_CLONE_FILES else own)
         evt = insp.process(rec)
         after = self.after_event(tid, before, was)
         etype = rec.type
@@ -451,7 +471,7 @@ class _Run:
             if self.first:
                 self._note_first(rec.ts)
             if etype not in self.internal:
-                c_ok = self.c_ok[etype] if etype < len(self.c_ok) else 0
+                c_ok = self.c_ok[etype] if etype < self.n_types else 0
                 if c_ok == 2:
                     fdi = evt.fd
                     c_ok = int(fdi is None or "/dev/log" not in fdi.name)
@@ -463,18 +483,22 @@ class _Run:
                     line = self.render(evt)
                     if line is not None:
                         self.emit(line)
-        removed = insp.apply_pending()
-        if removed:
-            put = self.lib.pr_put_fd
-            for table, fd in removed:
-                serial = self.known_serial(table)
-                if serial and table.get(fd) is None:  # closed: C says so without asking
-                    self.fdm.setdefault(serial, {})[fd] = _ABSENT
-                    _check(put(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
-                elif serial:
-                    self.put_fd(serial, fd)
+        verdict = self.verdict
+        if verdict.remove_fds or verdict.remove_tids:
+            self.closed(insp.apply_pending())
         if self.dirty:
             self.drop_dirty()
+
+    def closed(self, removed: list[tuple[Any, int]]) -> None:
+        """Tell C of the fds the event's deferred removals took away."""
+        put = self.lib.pr_put_fd
+        for table, fd in removed:
+            serial = self.known_serial(table)
+            if serial and table.get(fd) is None:  # closed: C says so without asking
+                self.fdm.setdefault(serial, {})[fd] = _ABSENT
+                _check(put(self.p, serial, fd, 0, b"", 0), "pr_put_fd")
+            elif serial:
+                self.put_fd(serial, fd)
 
     def c_render(self, rc: int, i: int) -> bool:
         """Fill what pr_render missed (its code ``rc``) until the line is written (True) or
@@ -508,6 +532,7 @@ class _Run:
             if batch.legacy is not None:  # V1 records, rewritten: laid out again for C
                 batch = _RecordsBatch(batch.legacy)
             self.batch = batch
+            self.buf = batch.buf
             cols = batch.columns()
             keep = _ffi.from_buffer(batch.buf)
             b.buf = keep
@@ -544,6 +569,8 @@ class _Run:
             if p.out_len >= _FLUSH_AT:
                 self.flush()
             self.batch = None
+            self.buf = b""
+            self.cols = None
             del keep
 
 
@@ -597,6 +624,7 @@ def print_default(insp: Any, render: Callable[[Any], str | None], out: IO[str],
         insp.apply_pending()
         run.run(insp.source.raw_batches())
         run.flush()
+        run.stats.python_events = run.n_python
         run.stats.c_lines = int(run.p.n_c)
         run.stats.misses = int(run.p.n_misses)
     finally:
