@@ -46,7 +46,7 @@ from sinsp.state.threads import CL_CLONE_FILES
 
 __all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
 
-_ABI = 3
+_ABI = 4
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
@@ -70,6 +70,7 @@ class _Lib(Protocol):  # what we call in C, for type checkers
     def pr_drop_table(self, p: Any, table: int) -> None: ...
     def pr_reset(self, p: Any) -> None: ...
     def pr_touched(self, p: Any, tids: Any, idx: Any, cap: int) -> int: ...
+    def pr_closes(self, p: Any, tables: Any, fds: Any, cap: int) -> int: ...
     def pr_append(self, p: Any, text: bytes, n: int) -> int: ...
 
 
@@ -99,7 +100,7 @@ def import_error() -> str | None:
 
 # the C constants (printer.h), mirrored for readability
 PR_DONE, PR_PYTHON, PR_MISS_TID, PR_MISS_FD, PR_MISS_FLAGS, PR_FULL, PR_LIMIT = range(7)
-_CLS_C, _CLS_PYTHON, _CLS_SKIP, _CLS_GENERIC = range(4)
+_CLS_C, _CLS_PYTHON, _CLS_SKIP, _CLS_GENERIC, _CLS_CLOSE = range(5)
 (_K_PYTHON, _K_INT, _K_INTFMT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID, _K_FLAGS, _K_PATH,
  _K_BYTEBUF, _K_SOCKADDR, _K_SOCKTUPLE, _K_SYSCALLID, _K_SIGTYPE, _K_RELTIME) = range(15)
 _I_S8, _I_S16, _I_S32, _I_S64, _I_U8, _I_U16, _I_U32 = range(1, 8)
@@ -145,10 +146,12 @@ def _param_kind(p: Any) -> tuple[int, int]:
     return _SIMPLE.get(ptype, _K_PYTHON), 0
 
 
-def _configure(lib: _Lib, p: Any, python_types: frozenset[int]) -> list[bool]:
+def _configure(lib: _Lib, p: Any, python_types: frozenset[int],
+               internal: frozenset[int]) -> list[bool]:
     """Hand C the per-type plan: class, head text, and each shown parameter's kind.
     Returns, per type, whether C can render its line (every parameter kind handled)."""
-    from sinsp.parsers import PLAN, PLAN_SKIPRESET, ensure_built
+    from sinsp.parsers import PARSERS, PLAN, PLAN_SKIPRESET, ensure_built
+    from sinsp.parsers.fd_open import parse_close_exit
 
     ensure_built()
     newest = schema.EVENT_INFO_0_29_3_COUNT
@@ -170,6 +173,12 @@ def _configure(lib: _Lib, p: Any, python_types: frozenset[int]) -> list[bool]:
             cls = _CLS_PYTHON
         else:
             cls = _CLS_C
+        if (cls == _CLS_PYTHON and renderable and t & 1 and t not in internal
+                and PARSERS.get(t) is parse_close_exit and PARSERS.get(t - 1) is None
+                and e is not None and e.name == "close"):  # fmt: skip
+            # all its parser does is remove the enter's fd when the result is >= 0: C does
+            # that (printer.h, PR_CLS_CLOSE) and _Run.apply_closes hands it to the state
+            cls = _CLS_CLOSE
         renderable_types.append(renderable)
         shown = kinds if renderable else []
         _check(lib.pr_set_type(p, t, cls, touches, int(renderable), hb[:64], len(hb[:64]),
@@ -234,7 +243,7 @@ class _Run:
         # create threads: C renders them and hands their records over (sync_enters)
         state = state_event_types(output_fields(fmt.DEFAULT_FORMAT))
         python_types = frozenset(t for t in state if t in PARSERS) | internal
-        self.renderable = _configure(_lib, p, python_types)
+        self.renderable = _configure(_lib, p, python_types, internal)
         #: per type, how a Python event's line is rendered: 0 by Python, 1 by C, 2 by C
         #: unless its evt.info is a syslog message (exits writing to an fd; evt.info's
         #: extractor)
@@ -246,6 +255,8 @@ class _Run:
         self.tcap = 1024
         self.t_tids = _ffi.new("int64_t[]", self.tcap)
         self.t_idx = _ffi.new("int64_t[]", self.tcap)
+        self.c_tables = _ffi.new("uint64_t[]", self.tcap)
+        self.c_fds = _ffi.new("int64_t[]", self.tcap)
         #: id(table) -> (table, serial): holding the table keeps its id from being reused
         self.serials: dict[int, tuple[Any, int]] = {}
         self.tables: dict[int, Any] = {}
@@ -435,6 +446,23 @@ class _Run:
             if n < cap:
                 return
 
+    def apply_closes(self) -> None:
+        """Remove from the state the fds the close exits C handled closed (in order, as
+        their deferred removals: the verdict ``parse_close_exit`` would have filled)."""
+        tables, fds, cap = self.c_tables, self.c_fds, self.tcap
+        remove = self.verdict.remove_fds
+        known = self.tables
+        while True:
+            n = self.lib.pr_closes(self.p, tables, fds, cap)
+            for k in range(n):
+                table = known.get(tables[k])
+                if table is not None:
+                    remove.append((table, fds[k]))
+            if n < cap:
+                break
+        if remove:
+            self.closed(self.insp.apply_pending())
+
     def record(self, i: int) -> EventRecord:
         """The ``EventRecord`` of event ``i`` of the current batch (read from the batch's
         columns through memoryviews, made once per batch on the first record asked for)."""
@@ -544,6 +572,8 @@ class _Run:
             self.cols = None
             while True:
                 rc = lib.pr_run(p, b)
+                if p.n_closes:
+                    self.apply_closes()
                 if rc == PR_PYTHON:
                     i = b.i
                     if p.n_touched:

@@ -85,6 +85,9 @@ typedef struct {
 	uint32_t fl_cap, fl_used;
 	int64_t *t_tids, *t_idx;
 	uint32_t t_n, t_cap;
+	uint64_t *c_tables; /* the close queue (pr_closes) */
+	int64_t *c_fds;
+	uint32_t c_n, c_cap;
 	names_t names[NNAMES];
 } priv_t;
 
@@ -279,6 +282,8 @@ void pr_free(pr_state *p)
 		free(v->gens);
 		free(v->t_tids);
 		free(v->t_idx);
+		free(v->c_tables);
+		free(v->c_fds);
 		for (int k = 0; k < NNAMES; k++) {
 			for (uint32_t i = 0; i < v->names[k].n; i++)
 				free(v->names[k].s[i]);
@@ -518,6 +523,39 @@ uint32_t pr_touched(pr_state *p, int64_t *tids, int64_t *idx, uint32_t cap)
 		}
 	}
 	return n;
+}
+
+uint32_t pr_closes(pr_state *p, uint64_t *tables, int64_t *fds, uint32_t cap)
+{
+	priv_t *v = PRIV(p);
+	uint32_t n = v->c_n < cap ? v->c_n : cap;
+	memcpy(tables, v->c_tables, n * sizeof(uint64_t));
+	memcpy(fds, v->c_fds, n * sizeof(int64_t));
+	memmove(v->c_tables, v->c_tables + n, (v->c_n - n) * sizeof(uint64_t));
+	memmove(v->c_fds, v->c_fds + n, (v->c_n - n) * sizeof(int64_t));
+	v->c_n -= n;
+	p->n_closes = v->c_n;
+	return n;
+}
+
+static int queue_close(priv_t *v, uint64_t table, int64_t fd)
+{
+	if (v->c_n == v->c_cap) {
+		uint32_t cap = v->c_cap ? v->c_cap * 2 : 64;
+		uint64_t *a = realloc(v->c_tables, cap * sizeof(uint64_t));
+		if (!a)
+			return -1;
+		v->c_tables = a;
+		int64_t *f = realloc(v->c_fds, cap * sizeof(int64_t));
+		if (!f)
+			return -1;
+		v->c_fds = f;
+		v->c_cap = cap;
+	}
+	v->c_tables[v->c_n] = table;
+	v->c_fds[v->c_n] = fd;
+	v->c_n++;
+	return 0;
 }
 
 int pr_append(pr_state *p, const char *text, uint64_t len)
@@ -1014,6 +1052,32 @@ static int render_line(pr_state *p, priv_t *v, cur_t *c, const pr_batch *b, uint
 	return 0;
 }
 
+/* an int64 parameter 0 of record i (1 and its value, or 0: absent or of another size) */
+static int param0_i64(const pr_batch *b, uint32_t i, int64_t *out)
+{
+	const uint8_t *rec = b->buf + b->rec_start[i];
+	uint64_t reclen = b->rec_end[i] - b->rec_start[i];
+	uint32_t nrec = b->nparams[i];
+	if (nrec < 1 || 26 + 2 * (uint64_t)nrec + 8 > reclen || rd16(rec + 26) != 8)
+		return 0;
+	*out = (int64_t)rd64(rec + 26 + 2 * (uint64_t)nrec);
+	return 1;
+}
+
+/* a PR_CLS_CLOSE event of thread `self` (present, with a table): the fd its enter closes, or
+ * 0 when Python must parse it (the enter is not this batch's close enter C rendered last, or
+ * a parameter is not an int64); *res is the exit's result */
+static int close_fd(const priv_t *v, const pr_batch *b, uint32_t i, const tid_ent *self,
+                    int64_t *fd, int64_t *res)
+{
+	if (!self->tpos || !self->table)
+		return 0;
+	int64_t enter = v->t_idx[self->tpos - 1];
+	if (enter < 0 || (uint64_t)enter >= i || b->type[enter] != b->type[i] - 1)
+		return 0;
+	return param0_i64(b, (uint32_t)enter, fd) && param0_i64(b, i, res);
+}
+
 int pr_run(pr_state *p, pr_batch *b)
 {
 	priv_t *v = PRIV(p);
@@ -1052,6 +1116,9 @@ int pr_run(pr_state *p, pr_batch *b)
 		}
 		if (self->state != 1)
 			goto python; /* sinsp invents the thread: Python does */
+		int64_t cfd = 0, cres = -1;
+		if (t->cls == PR_CLS_CLOSE && !close_fd(v, b, i, self, &cfd, &cres))
+			goto python;
 		rc = render_line(p, v, &c, b, i, t, self);
 		if (rc == PR_PYTHON)
 			goto python;
@@ -1063,6 +1130,13 @@ int pr_run(pr_state *p, pr_batch *b)
 			if (p->out_len)
 				return PR_FULL;
 			goto python;
+		}
+		if (t->cls == PR_CLS_CLOSE && cres >= 0) {
+			/* parse_close_exit: the fd leaves the table once the line is out */
+			if (queue_close(v, self->table, cfd) ||
+			    pr_put_fd(p, self->table, cfd, 0, NULL, 0))
+				return -1;
+			p->n_closes = v->c_n;
 		}
 		if (t->touches && touch(v, self, (type & 1) ? -1 : (int64_t)i))
 			goto python;

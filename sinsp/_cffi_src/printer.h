@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PR_ABI 3
+#define PR_ABI 4
 
 /* why pr_run returned */
 #define PR_DONE 0
@@ -33,6 +33,11 @@
 #define PR_CLS_PYTHON 1 /* the state layer parses it (or it is shown differently) */
 #define PR_CLS_SKIP 2   /* past sysdig 0.29.3's table: neither numbered nor counted */
 #define PR_CLS_GENERIC 3 /* `syscall` events: named by their syscall id, no args */
+/* close exits (sinsp's parse_close_exit): rendered here when the thread's enter is the close
+ * enter this printer rendered last in the batch, its fd an int64 and the result an int64;
+ * a result >= 0 marks the fd closed in the cache and queues (table, fd) for Python to remove
+ * from the state (pr_closes) before it handles anything else */
+#define PR_CLS_CLOSE 4
 
 /* parameter kinds (see sinsp/_printer.py for the mapping from the event table) */
 #define PR_K_PYTHON 0
@@ -104,6 +109,8 @@ typedef struct {
 	uint64_t first_ts; /* ts of the first event rendered here (0: none yet) */
 	uint32_t n_touched;   /* entries pr_touched would return */
 	uint32_t check_limit; /* set with PR_PYTHON: the next pr_run first checks the -n limit */
+	uint32_t n_closes;    /* entries pr_closes would return (Python drains them after every
+	                         pr_run, before anything else) */
 	void *priv;
 } pr_state;
 
@@ -142,6 +149,10 @@ void pr_reset(pr_state *p);
  * enter, or -1 for "none"); returns how many were written to the arrays (at most cap; call
  * again while it returns cap) */
 uint32_t pr_touched(pr_state *p, int64_t *tids, int64_t *idx, uint32_t cap);
+
+/* the fds PR_CLS_CLOSE events closed since the last call, in order: (table, fd); returns how
+ * many were written (at most cap; call again while it returns cap) */
+uint32_t pr_closes(pr_state *p, uint64_t *tables, int64_t *fds, uint32_t cap);
 
 /* append Python's text (a line) to the output; 0 when it does not fit */
 int pr_append(pr_state *p, const char *text, uint64_t len);

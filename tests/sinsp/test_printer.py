@@ -310,3 +310,30 @@ def test_storm_with_evictions_prints_the_same(tmp_path: pathlib.Path) -> None:
         got = _print_with(str(path), True, **kw)
         assert got.splitlines() == want.splitlines(), kw
         assert _printer.last_stats is not None and _printer.last_stats.c_lines > 100
+
+
+def test_close_exits_are_handled_in_c(tmp_path: pathlib.Path) -> None:
+    """A close exit whose enter C rendered is handled in C (line, cache) and its fd removed
+    from the state right after: later lines of the same and of fd-sharing threads show the
+    fd gone (or kept, after a failed close), as the Python loop does."""
+    actions: list[Any] = [
+        ("open", 100, 3, "/etc/a"), ("close", 100, 3, True), ("fstat", 100, 3),
+        ("open", 100, 3, "/etc/b"), ("close", 100, 3, False), ("fstat", 100, 3),
+        ("clone", 100, 777, 1 | 2 | (1 << 13) | (1 << 15) | (1 << 11)),  # CLONE_FILES
+        ("open", 100, 4, "/etc/c"), ("fstat", 777, 4), ("close", 777, 4, True),
+        ("fstat", 100, 4), ("fstat", 777, 4),
+        ("close", 100, 3, True), ("close", 100, 3, True), ("fstat", 100, 3),
+        ("close", 555, 5, True), ("fstat", 555, 5),  # a tid the state makes up
+        # the state itself lost the fd: a connect (parsed in Python) finds no socket
+        ("socket", 100, 6), ("close", 100, 6, True), ("connect", 100, 6, True),
+        ("fstat", 100, 6),
+    ]
+    path = tmp_path / "c.scap"
+    write_capture(path, _events(actions), processes=_scenario().processes())
+    stats = _same(str(path), (0, 5, 12))
+    py, _c, _ = _both(str(path))
+    assert "fd=3(<f>/etc/b)" in py  # the failed close kept /etc/b open
+    # only the opens, the clone and the made-up thread's first event reach Python: every
+    # close of a described thread is C's
+    closes = sum(1 for a in actions if a[0] == "close" and a[1] != 555)
+    assert stats.python_events <= len(actions) + 1 - closes  # (connect: enter and exit)
