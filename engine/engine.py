@@ -100,6 +100,11 @@ class RuleEngine:
         self.ruleset.min_priority = self._min_priority
         self.ruleset.invalidate()
 
+    def treat_as_generic(self, syscalls: Iterable[str]) -> None:
+        """Tell the engine its source records these syscalls as the generic event (see
+        :attr:`Ruleset.generic_syscalls`); kept across rule reloads."""
+        self.ruleset.generic_syscalls = syscalls
+
     def set_time_format_iso_8601(self, enabled: bool) -> None:
         self.time_format_iso_8601 = bool(enabled)
 
@@ -184,6 +189,7 @@ class RuleEngine:
         rs = Ruleset(rules)
         rs.min_priority = self._min_priority
         rs.match_all = self._rule_matching == "all"
+        rs.generic_syscalls = self.ruleset.generic_syscalls
         for name, en in old_enabled.items():
             if name in rs.enabled and not en:
                 rs.enabled[name] = en

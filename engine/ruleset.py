@@ -65,6 +65,7 @@ class Ruleset:
         # it rules out are left out).
         self._tables: dict[str, list[Callable[[Any], list[RuleMatch]] | None]] = {}
         self._checks_untyped: dict[tuple[str, int], tuple[tuple[Any, CompiledRule], ...]] = {}
+        self._generic_names: frozenset[str] = frozenset()
 
     @property
     def match_all(self) -> bool:
@@ -83,6 +84,27 @@ class Ruleset:
     def fused(self, value: bool) -> None:
         self._fused = bool(value)
         self._tables.clear()
+
+    @property
+    def generic_syscalls(self) -> frozenset[str]:
+        return self._generic_names
+
+    @generic_syscalls.setter
+    def generic_syscalls(self, names: Iterable[str]) -> None:
+        """Syscalls the event source records as the generic event (types 0/1, the syscall
+        named by its ID param) although they have a dedicated event type: the rules naming
+        them run on the generic types too, where ``evt.type`` still compares by name.  A live
+        probe without a filler for a syscall is such a source."""
+        self._generic_names = frozenset(names)
+        self.invalidate()
+
+    def _names_generic(self, r: CompiledRule) -> bool:
+        """Whether ``r`` waits for a type of one of ``generic_syscalls``."""
+        if not self._generic_names or r.event_types is None:
+            return False
+        from scap import schema
+
+        return any(schema.event_name(t) in self._generic_names for t in r.event_types)
 
     def _active(self, r: CompiledRule) -> bool:
         return self.enabled[r.name] and r.priority <= self.min_priority
@@ -208,7 +230,8 @@ class Ruleset:
         if got is None:
             got = self._by_type[key] = tuple(
                 r for r in self.rules if r.source == source and self._active(r)
-                and (r.event_types is None or evt_type in r.event_types))
+                and (r.event_types is None or evt_type in r.event_types
+                     or (evt_type in (0, 1) and self._names_generic(r))))
         return got
 
     def matches(self, evt: Any, source: str = "syscall") -> list[RuleMatch]:

@@ -541,6 +541,10 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
             insp = Inspector(src, max_threads=cfg["falco_libs.thread_table_size"])
             s.source_kind = "live"
             s.live_source = src
+            # syscalls the probe has no filler for arrive as the generic event: rules naming
+            # them must run there too (evt.type compares by name), as on a full driver
+            from scap.engines.bpf import GENERIC_SYSCALLS
+            s.engine.treat_as_generic(GENERIC_SYSCALLS)
             n = "all" if syscalls is None else str(len(syscalls))
             log.info("Loaded event sources: syscall, k8s_audit")
             log.info("Enabled event sources: syscall")

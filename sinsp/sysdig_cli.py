@@ -143,6 +143,11 @@ def run(opts: SysdigOptions, out: IO[str] | None = None) -> int:
         # the filter can only hold for these types: cheaper than evaluating it (Falco does
         # the same with its per-type rule index)
         wanted = getattr(flt, "event_types", None) if flt is not None else None
+        if live is not None and wanted is not None:
+            # live, syscalls the probe has no filler for come as the generic event
+            from scap.engines.bpf import widen_for_generic
+
+            wanted = widen_for_generic(wanted)
         render = None
         if formatter is not None:
             render = formatter.render_json if opts.json else formatter.render

@@ -182,6 +182,50 @@ def readable_by_sysdig_0_29_3(rec: EventRecord) -> bool:
     return True
 
 
+#: Syscalls the probe gives a dedicated filler (``driver/bpf/probe.bpf.c``'s filler table,
+#: kept equal by tests/drivers/test_generic_syscalls.py); every other one is recorded as the
+#: generic event (types 0/1, the syscall named by its PPM_SC ``ID``).
+FILLED_SYSCALLS = frozenset((
+    "accept", "accept4", "bind", "bpf", "capset", "chdir", "chmod", "chroot", "clone", "clone3",
+    "close", "close_range", "connect", "creat", "dup", "dup2", "dup3", "epoll_create",
+    "epoll_create1", "eventfd", "eventfd2", "execve", "execveat", "fchdir", "fchmod", "fchmodat",
+    "fcntl", "finit_module", "fork", "init_module", "inotify_init", "inotify_init1",
+    "io_uring_setup", "kill", "link", "linkat", "listen", "memfd_create", "mkdir", "mkdirat",
+    "mount", "open", "openat", "openat2", "pidfd_getfd", "pidfd_open", "pipe", "pipe2", "prctl",
+    "pread64", "ptrace", "pwrite64", "read", "readv", "recvfrom", "recvmmsg", "recvmsg", "rename",
+    "renameat", "renameat2", "rmdir", "sendmmsg", "sendmsg", "sendto", "setgid", "setns",
+    "setpgid", "setregid", "setresgid", "setresuid", "setreuid", "setsid", "setuid", "signalfd",
+    "signalfd4", "socket", "socketpair", "symlink", "symlinkat", "timerfd_create", "umount2",
+    "unlink", "unlinkat", "unshare", "userfaultfd", "vfork", "write", "writev",
+))
+
+
+def _generic_syscalls() -> frozenset[str]:
+    from scap import schema
+
+    dedicated = {info.name for info in schema.EVENT_INFO_CURRENT}
+    return frozenset(n for n in X86_64_SYSCALLS if n in dedicated and n not in FILLED_SYSCALLS)
+
+
+#: Syscalls current libs has a dedicated event for that this probe records as the generic
+#: event: a filter or rule naming one must also look at the generic types live (``evt.type``
+#: still gives the syscall's name there).  See :func:`widen_for_generic`.
+GENERIC_SYSCALLS: frozenset[str] = _generic_syscalls()
+
+
+def widen_for_generic(event_types: Iterable[int] | None) -> frozenset[int] | None:
+    """A filter's event types as seen on this probe's records: plus the generic types 0/1
+    when a type belongs to a syscall in :data:`GENERIC_SYSCALLS` (None stays None)."""
+    if event_types is None:
+        return None
+    from scap import schema
+
+    types = frozenset(event_types)
+    if any(schema.event_name(t) in GENERIC_SYSCALLS for t in types):
+        return types | {0, 1}
+    return types
+
+
 def syscalls_for_event_types(event_types: Iterable[int] | None) -> set[str] | None:
     """Syscall names behind a set of PPME event types (a compiled filter's `event_types`).
     None (any event) stays None; the generic types 0/1 mean "any syscall", so None too."""
