@@ -447,21 +447,25 @@ class _Run:
                 return
 
     def apply_closes(self) -> None:
-        """Remove from the state the fds the close exits C handled closed (in order, as
-        their deferred removals: the verdict ``parse_close_exit`` would have filled)."""
+        """Remove from the state the fds the close exits C handled closed, in order: what
+        the verdict ``parse_close_exit`` fills does (nothing else is pending then: every
+        Python event's removals are applied before C runs on).  C marked them closed."""
         tables, fds, cap = self.c_tables, self.c_fds, self.tcap
-        remove = self.verdict.remove_fds
-        known = self.tables
+        known, fdm = self.tables, self.fdm
         while True:
             n = self.lib.pr_closes(self.p, tables, fds, cap)
             for k in range(n):
-                table = known.get(tables[k])
+                serial = tables[k]
+                table = known.get(serial)
                 if table is not None:
-                    remove.append((table, fds[k]))
+                    fd = fds[k]
+                    table.remove(fd)
+                    m = fdm.get(serial)
+                    if m is None:
+                        m = fdm[serial] = {}
+                    m[fd] = _ABSENT
             if n < cap:
-                break
-        if remove:
-            self.closed(self.insp.apply_pending())
+                return
 
     def record(self, i: int) -> EventRecord:
         """The ``EventRecord`` of event ``i`` of the current batch (read from the batch's
