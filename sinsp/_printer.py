@@ -46,7 +46,7 @@ from sinsp.state.threads import CL_CLONE_FILES
 
 __all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
 
-_ABI = 4
+_ABI = 5
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
@@ -66,7 +66,7 @@ class _Lib(Protocol):  # what we call in C, for type checkers
                   n: int) -> int: ...
     def pr_put_flags(self, p: Any, t: int, i: int, value: int, text: bytes, n: int) -> int: ...
     def pr_drop_thread(self, p: Any, tid: int) -> None: ...
-    def pr_drop_pid(self, p: Any, pid: int) -> None: ...
+    def pr_drop_pid(self, p: Any, pid: int) -> int: ...
     def pr_drop_table(self, p: Any, table: int) -> None: ...
     def pr_reset(self, p: Any) -> None: ...
     def pr_touched(self, p: Any, tids: Any, idx: Any, cap: int) -> int: ...
@@ -383,7 +383,8 @@ class _Run:
 
     def drop_pid(self, pid: int) -> None:
         """Forget every thread entry of process ``pid`` (their fd table is the pid's)."""
-        self.lib.pr_drop_pid(self.p, pid)
+        if not self.lib.pr_drop_pid(self.p, pid):
+            return  # C held no entry of it, so neither does ``pushed``
         pushed = self.pushed
         for tid in [t for t, v in pushed.items() if v[0] == pid]:
             del pushed[tid]

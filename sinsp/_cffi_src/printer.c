@@ -27,6 +27,8 @@
 #define NTYPES 1024
 #define MAXP 64
 #define NNAMES 3
+#define PID_BUCKETS 4096
+#define PID_BUCKET(pid) ((uint32_t)(pid) & (PID_BUCKETS - 1))
 
 typedef struct {
 	uint32_t kind, aux;
@@ -85,6 +87,8 @@ typedef struct {
 	uint32_t fl_cap, fl_used;
 	int64_t *t_tids, *t_idx;
 	uint32_t t_n, t_cap;
+	/* live tid entries per pid bucket: pr_drop_pid skips its scan when the bucket is empty */
+	uint32_t pid_live[PID_BUCKETS];
 	uint64_t *c_tables; /* the close queue (pr_closes) */
 	int64_t *c_fds;
 	uint32_t c_n, c_cap;
@@ -155,6 +159,7 @@ static int tid_grow(priv_t *v, uint32_t cap)
 
 static void tid_del(priv_t *v, tid_ent *e)
 {
+	v->pid_live[PID_BUCKET(e->pid)]--;
 	free(e->comm);
 	e->comm = NULL;
 	e->comm_len = 0;
@@ -380,7 +385,10 @@ int pr_put_thread(pr_state *p, int64_t tid, uint32_t present, int64_t pid, uint6
 		if (e->state == 0)
 			v->tid_used++;
 		e->tpos = 0;
+	} else {
+		v->pid_live[PID_BUCKET(e->pid)]--;
 	}
+	v->pid_live[PID_BUCKET(pid)]++;
 	free(e->comm);
 	e->tid = tid;
 	e->pid = pid;
@@ -460,14 +468,20 @@ void pr_drop_thread(pr_state *p, int64_t tid)
 		tid_del(v, e);
 }
 
-void pr_drop_pid(pr_state *p, int64_t pid)
+uint32_t pr_drop_pid(pr_state *p, int64_t pid)
 {
 	priv_t *v = PRIV(p);
+	uint32_t n = 0;
+	if (!v->pid_live[PID_BUCKET(pid)])
+		return 0;
 	for (uint32_t i = 0; i < v->tid_cap; i++) {
 		tid_ent *e = &v->tids[i];
-		if ((e->state == 1 || e->state == 2) && e->pid == pid)
+		if ((e->state == 1 || e->state == 2) && e->pid == pid) {
 			tid_del(v, e);
+			n++;
+		}
 	}
+	return n;
 }
 
 void pr_drop_table(pr_state *p, uint64_t table)
@@ -493,6 +507,7 @@ void pr_reset(pr_state *p)
 	for (uint32_t i = 0; i < v->tid_cap; i++)
 		free(v->tids[i].comm);
 	memset(v->tids, 0, v->tid_cap * sizeof(tid_ent));
+	memset(v->pid_live, 0, sizeof v->pid_live);
 	v->tid_used = 0;
 	fd_clear(v);
 	if (v->gens)

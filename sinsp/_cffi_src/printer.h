@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PR_ABI 4
+#define PR_ABI 5
 
 /* why pr_run returned */
 #define PR_DONE 0
@@ -141,7 +141,7 @@ int pr_put_fd(pr_state *p, uint64_t table, int64_t fd, uint32_t present, const c
 int pr_put_flags(pr_state *p, uint32_t type, uint32_t param, uint64_t value, const char *text,
                  uint32_t len);
 void pr_drop_thread(pr_state *p, int64_t tid);
-void pr_drop_pid(pr_state *p, int64_t pid);
+uint32_t pr_drop_pid(pr_state *p, int64_t pid); /* how many entries it dropped */
 void pr_drop_table(pr_state *p, uint64_t table);
 void pr_reset(pr_state *p);
 
