@@ -46,7 +46,7 @@ from sinsp.state.threads import CL_CLONE_FILES
 
 __all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
 
-_ABI = 5
+_ABI = 6
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
@@ -100,7 +100,7 @@ def import_error() -> str | None:
 
 # the C constants (printer.h), mirrored for readability
 PR_DONE, PR_PYTHON, PR_MISS_TID, PR_MISS_FD, PR_MISS_FLAGS, PR_FULL, PR_LIMIT = range(7)
-_CLS_C, _CLS_PYTHON, _CLS_SKIP, _CLS_GENERIC, _CLS_CLOSE = range(5)
+_CLS_C, _CLS_PYTHON, _CLS_SKIP, _CLS_GENERIC, _CLS_CLOSE, _CLS_FDNOP = range(6)
 (_K_PYTHON, _K_INT, _K_INTFMT, _K_ERRNO, _K_CHARBUF, _K_FD, _K_PID, _K_FLAGS, _K_PATH,
  _K_BYTEBUF, _K_SOCKADDR, _K_SOCKTUPLE, _K_SYSCALLID, _K_SIGTYPE, _K_RELTIME) = range(15)
 _I_S8, _I_S16, _I_S32, _I_S64, _I_U8, _I_U16, _I_U32 = range(1, 8)
@@ -152,6 +152,7 @@ def _configure(lib: _Lib, p: Any, python_types: frozenset[int],
     Returns, per type, whether C can render its line (every parameter kind handled)."""
     from sinsp.parsers import PARSERS, PLAN, PLAN_SKIPRESET, ensure_built
     from sinsp.parsers.fd_open import parse_close_exit
+    from sinsp.parsers.net import parse_recv_tuple, parse_send_tuple
 
     ensure_built()
     newest = schema.EVENT_INFO_0_29_3_COUNT
@@ -179,6 +180,12 @@ def _configure(lib: _Lib, p: Any, python_types: frozenset[int],
             # all its parser does is remove the enter's fd when the result is >= 0: C does
             # that (printer.h, PR_CLS_CLOSE) and _Run.apply_closes hands it to the state
             cls = _CLS_CLOSE
+        elif (cls == _CLS_PYTHON and renderable and t & 1 and t not in internal
+                and PARSERS.get(t) in (parse_send_tuple, parse_recv_tuple)
+                and PARSERS.get(t - 1) is None):  # fmt: skip
+            # they change nothing when the enter's fd is not in the table (evt.fd None):
+            # C checks that in its cache (printer.h, PR_CLS_FDNOP)
+            cls = _CLS_FDNOP
         renderable_types.append(renderable)
         shown = kinds if renderable else []
         _check(lib.pr_set_type(p, t, cls, touches, int(renderable), hb[:64], len(hb[:64]),

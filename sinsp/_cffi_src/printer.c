@@ -1093,6 +1093,26 @@ static int close_fd(const priv_t *v, const pr_batch *b, uint32_t i, const tid_en
 	return param0_i64(b, (uint32_t)enter, fd) && param0_i64(b, i, res);
 }
 
+/* a PR_CLS_FDNOP event of thread `self`: 0 when its enter's fd is cached as absent (the
+ * parser would do nothing), PR_MISS_FD when that fd is not cached, -1 for Python */
+static int fd_absent(pr_state *p, priv_t *v, const pr_batch *b, uint32_t i,
+                     const tid_ent *self)
+{
+	if (!self->tpos || !self->table)
+		return -1;
+	int64_t enter = v->t_idx[self->tpos - 1], fd;
+	if (enter < 0 || (uint64_t)enter >= i || b->type[enter] != b->type[i] - 1 ||
+	    !param0_i64(b, (uint32_t)enter, &fd) || fd < 0)
+		return -1;
+	fd_ent *e = fd_slot(v, self->table, fd);
+	if (e->state == 0 || e->gen != table_gen(v, self->table)) {
+		p->miss_table = self->table;
+		p->miss_fd = fd;
+		return PR_MISS_FD;
+	}
+	return e->state == 2 ? 0 : -1;
+}
+
 int pr_run(pr_state *p, pr_batch *b)
 {
 	priv_t *v = PRIV(p);
@@ -1134,6 +1154,15 @@ int pr_run(pr_state *p, pr_batch *b)
 		int64_t cfd = 0, cres = -1;
 		if (t->cls == PR_CLS_CLOSE && !close_fd(v, b, i, self, &cfd, &cres))
 			goto python;
+		if (t->cls == PR_CLS_FDNOP) {
+			rc = fd_absent(p, v, b, i, self);
+			if (rc < 0)
+				goto python;
+			if (rc) {
+				p->n_misses++;
+				return rc;
+			}
+		}
 		rc = render_line(p, v, &c, b, i, t, self);
 		if (rc == PR_PYTHON)
 			goto python;

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PR_ABI 5
+#define PR_ABI 6
 
 /* why pr_run returned */
 #define PR_DONE 0
@@ -38,6 +38,11 @@
  * a result >= 0 marks the fd closed in the cache and queues (table, fd) for Python to remove
  * from the state (pr_closes) before it handles anything else */
 #define PR_CLS_CLOSE 4
+/* exits whose parser changes nothing when the enter's fd is not in the thread's table
+ * (sinsp's send/recv tuple parsers): rendered here when the enter is this batch's enter of
+ * the type C rendered last and its fd (>= 0) is cached as absent; an uncached fd is a
+ * PR_MISS_FD, anything else goes to Python */
+#define PR_CLS_FDNOP 5
 
 /* parameter kinds (see sinsp/_printer.py for the mapping from the event table) */
 #define PR_K_PYTHON 0

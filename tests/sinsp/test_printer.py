@@ -337,3 +337,33 @@ def test_close_exits_are_handled_in_c(tmp_path: pathlib.Path) -> None:
     # close of a described thread is C's
     closes = sum(1 for a in actions if a[0] == "close" and a[1] != 555)
     assert stats.python_events <= len(actions) + 1 - closes  # (connect: enter and exit)
+
+
+def test_datagram_exits_on_unknown_fds_are_handled_in_c(tmp_path: pathlib.Path) -> None:
+    """send/recv exits whose enter's fd is not in the table change nothing: C prints them
+    (the fd checked absent in its cache, filled on a miss); on a known socket the tuple
+    renames it in Python, and later lines show the new name."""
+    from scap import SockTuple
+
+    b = EventBuilder(ts=1_700_000_000_000_000_000, tid=100)
+    out = SockTuple(2, "10.0.0.1", 4000, "10.0.0.9", 53, "")
+    back = SockTuple(2, "10.0.0.9", 53, "10.0.0.1", 4000, "")
+    ev = [b.build("SOCKET_SOCKET_E", {"domain": 2, "type": 2, "proto": 0}),
+          b.build("SOCKET_SOCKET_X", {"fd": 6})]
+    unknown = 0
+    for fd in (6, 9, 6, 11, 9):  # 6: the UDP socket; 9, 11: no such fd
+        ev += [b.build("SOCKET_SENDTO_E", {"fd": fd, "size": 3, "tuple": out}),
+               b.build("SOCKET_SENDTO_X", {"res": 3, "data": b"abc"}),
+               b.build("SOCKET_SENDMSG_E", {"fd": fd, "size": 2, "tuple": out}),
+               b.build("SOCKET_SENDMSG_X", {"res": 2, "data": b"<1"}),
+               b.build("SOCKET_RECVFROM_E", {"fd": fd, "size": 9}),
+               b.build("SOCKET_RECVFROM_X", {"res": 3, "data": b"xyz", "tuple": back}),
+               b.build("SYSCALL_FSTAT_E", {"fd": fd}), b.build("SYSCALL_FSTAT_X", {"res": 0})]
+        unknown += 3 * (fd != 6)
+    path = tmp_path / "d.scap"
+    write_capture(path, ev, processes=_scenario().processes())
+    stats = _same(str(path), (0, 9))
+    py, _c, _ = _both(str(path))
+    assert "fd=6(<4u>10.0.0.1:4000->10.0.0.9:53)" in py  # renamed by the first sendto
+    datagram_exits = 3 * 5
+    assert stats.python_events <= 1 + datagram_exits - unknown
