@@ -24,8 +24,10 @@ def parse_container(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     proc/user/container fields describe the container.
     """
     info: ContainerInfo | None
-    if evt.has_param("json"):
-        text = evt.param("json")
+    # one lookup: an empty or missing json reads None, and the 4-param branch then finds no
+    # id in a JSON-type event (no entry either way)
+    text = evt.record_param("json")
+    if text is not None:
         info = insp.containers.add_from_json(as_str(text)) if text else None
     else:
         cid = as_str(evt.param("id"))
