@@ -24,6 +24,14 @@ Coherence (what keeps the output identical), after each event the inspector proc
 * its deferred removals are applied at once (``Inspector.apply_pending``), after its line and
   before C prints anything later, and the removed fds are marked closed in C.
 
+Two parsed exits stay in C when their enter is the one C rendered last for the thread in the
+batch, because their parsers are that simple (printer.h; keep them in step with the parsers):
+close exits (``parse_close_exit``: a result >= 0 removes the enter's fd; C marks it closed in
+its cache and queues it, and ``_Run.apply_closes`` removes the queue from the fd tables after
+every ``pr_run``, before anything else, exactly where the verdict would have applied it), and
+the send/recv tuple exits whose enter's fd C holds as absent (``parse_send_tuple`` /
+``parse_recv_tuple`` change nothing when ``evt.fd`` is None).
+
 C records, per thread, the last enter (or exit) it rendered; this module sets
 ``ThreadInfo.last_enter`` from that before the inspector sees another event, so exits still
 pair with their enters.  State the default line never shows is not updated for C-rendered
