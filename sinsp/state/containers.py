@@ -68,11 +68,31 @@ _CGROUP_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
 )
 
 
+#: cgroups (as a tuple) -> container_id_from_cgroups' answer: a capture's processes share a
+#: few cgroup lists, and an exec of each runs the patterns over every path again
+_CGROUP_MEMO: dict[tuple[Any, ...], tuple[str, int | None]] = {}
+_CGROUP_MEMO_MAX = 1024
+
+
 def container_id_from_cgroups(cgroups: Iterable[tuple[str, str]]) -> tuple[str, int | None]:
     """(12-char id, runtime type) from a thread's cgroups, or ("host", None).
 
     ``cgroups`` are ``(subsystem, path)`` pairs as the process list carries them.
     """
+    key = tuple(cgroups)
+    try:
+        hit = _CGROUP_MEMO.get(key)
+    except TypeError:  # unhashable pairs (lists): no memo
+        return _container_id(key)
+    if hit is None:
+        hit = _container_id(key)
+        if len(_CGROUP_MEMO) >= _CGROUP_MEMO_MAX:
+            _CGROUP_MEMO.clear()
+        _CGROUP_MEMO[key] = hit
+    return hit
+
+
+def _container_id(cgroups: tuple[Any, ...]) -> tuple[str, int | None]:
     for _subsys, path in cgroups:
         for ctype, pat in _CGROUP_PATTERNS:
             m = pat.search(path)

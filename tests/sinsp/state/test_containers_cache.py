@@ -44,3 +44,18 @@ def test_cache_is_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
         assert table.add_from_json(_text(f"c{k}")) is not None
         assert len(table._parsed) <= 4
     assert table.get("5ea733068030").name == "c9"  # type: ignore[union-attr]
+
+
+def test_cgroup_answers_are_memoised_faithfully() -> None:
+    docker = "/docker/" + "ab" * 32
+    cases = [
+        [("cpu", "/user.slice"), ("pids", docker)],
+        [("cpu", "/user.slice")],
+        [["cpu", docker]],  # unhashable pairs: computed, not memoised
+    ]
+    for cg in cases * 2:  # the second round reads the memo
+        want = containers._container_id(tuple(cg))
+        assert containers.container_id_from_cgroups(cg) == want
+        assert containers.container_id_from_cgroups(iter(cg)) == want
+    assert containers.container_id_from_cgroups(cases[0]) == ("ab" * 6, 0)
+    assert containers.container_id_from_cgroups(cases[1]) == ("host", None)
