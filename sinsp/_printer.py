@@ -512,10 +512,10 @@ class _Run:
                    before.fd_table() if before.flags & CL_CLONE_FILES else own)
         evt = insp.process(rec)
         after = self.after_event(tid, before, was)
-        etype = rec.type
         if evt is None:
             self.p.count -= 1
         else:
+            etype = rec.type
             if self.first:
                 self._note_first(rec.ts)
             if etype not in self.internal:
@@ -523,11 +523,12 @@ class _Run:
                 if c_ok == 2:
                     fdi = evt.fd
                     c_ok = int(fdi is None or "/dev/log" not in fdi.name)
-                done = False
-                if c_ok and evt.thread is after and after is not None:
+                if c_ok and after is not None and evt.thread is after:
                     rc = self.lib.pr_render(self.p, self.b, i)
-                    done = rc == PR_DONE or self.c_render(rc, i)
-                if not done:
+                    c_ok = rc != PR_DONE and not self.c_render(rc, i)
+                else:
+                    c_ok = 1
+                if c_ok:  # C did not write it
                     line = self.render(evt)
                     if line is not None:
                         self.emit(line)
