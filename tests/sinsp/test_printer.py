@@ -155,6 +155,9 @@ _action = st.one_of(
     st.tuples(st.just("access"), st.sampled_from(TIDS), st.sampled_from(PATHS),
               st.integers(0, 7)),
     st.tuples(st.just("enter_only"), st.sampled_from(TIDS), st.sampled_from(FDS)),
+    st.tuples(st.just("udp"), st.sampled_from(TIDS), st.sampled_from(FDS)),
+    st.tuples(st.just("dgram"), st.sampled_from(TIDS), st.sampled_from(FDS),
+              st.sampled_from(["sendto", "sendmsg", "recvfrom"]), st.booleans()),
 )
 
 
@@ -221,6 +224,23 @@ def _events(actions: list[Any]) -> list[Any]:
             add(b.build("SYSCALL_ACCESS_X", {"res": 0, "name": a[2]}, tid=tid))
         elif kind == "enter_only":
             add(b.build("SYSCALL_READ_E", {"fd": a[2], "size": 1}, tid=tid))
+        elif kind == "udp":
+            add(b.build("SOCKET_SOCKET_E", {"domain": 2, "type": 2, "proto": 0}, tid=tid))
+            add(b.build("SOCKET_SOCKET_X", {"fd": a[2]}, tid=tid))
+        elif kind == "dgram":
+            from scap import SockTuple
+
+            fd, call, ok = a[2], a[3], a[4]
+            tup = SockTuple(2, "10.0.0.1", 4000, "10.0.0.9", 53, "")
+            res = 3 if ok else -11
+            if call == "recvfrom":
+                add(b.build("SOCKET_RECVFROM_E", {"fd": fd, "size": 9}, tid=tid))
+                add(b.build("SOCKET_RECVFROM_X", {"res": res, "data": b"xyz", "tuple": tup},
+                            tid=tid))
+            else:
+                up = call.upper()
+                add(b.build(f"SOCKET_{up}_E", {"fd": fd, "size": 3, "tuple": tup}, tid=tid))
+                add(b.build(f"SOCKET_{up}_X", {"res": res, "data": b"<1>"}, tid=tid))
     return ev
 
 
