@@ -42,6 +42,10 @@ extension is built; without it pysysdig keeps the Python loop.
 
 from __future__ import annotations
 
+import codecs
+import io
+import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import IO, Any, Literal, Protocol
 
@@ -292,6 +296,7 @@ class _Run:
         self.buf: Any = b""
         self.cols: tuple[memoryview, ...] | None = None
         self.b = _ffi.new("pr_batch *")
+        self.raw_out = _raw_stdout(out)
 
     def close(self) -> None:
         if self.p is not None:
@@ -303,8 +308,14 @@ class _Run:
     def flush(self) -> None:
         p = self.p
         if p.out_len:
-            self.out.write(_ffi.buffer(p.out, p.out_len)[:].decode("utf-8", "surrogateescape"))
+            data = _ffi.buffer(p.out, p.out_len)[:]
             p.out_len = 0
+            raw = self.raw_out
+            if raw is not None and data.isascii():  # the bytes the text layer would write
+                self.out.flush()
+                raw.write(data)
+            else:
+                self.out.write(data.decode("utf-8", "surrogateescape"))
 
     def emit(self, line: str) -> None:
         data = (line + "\n").encode("utf-8", "surrogateescape")
@@ -623,6 +634,22 @@ class _Run:
             self.buf = b""
             self.cols = None
             del keep
+
+
+def _raw_stdout(out: IO[str]) -> Any:
+    """The byte stream under ``out`` when writing ASCII there is the same as writing it
+    through ``out`` (pysysdig's stdout: UTF-8, newlines untranslated on POSIX), else None.
+    Other text streams may translate newlines, which a TextIOWrapper does not tell."""
+    if out is not sys.stdout and out is not sys.__stdout__:
+        return None
+    if not isinstance(out, io.TextIOWrapper) or os.linesep != "\n":
+        return None
+    try:
+        if codecs.lookup(out.encoding).name != "utf-8":
+            return None
+    except LookupError:
+        return None
+    return out.buffer
 
 
 class _RecordsBatch:

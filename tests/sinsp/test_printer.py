@@ -387,3 +387,28 @@ def test_datagram_exits_on_unknown_fds_are_handled_in_c(tmp_path: pathlib.Path) 
     assert "fd=6(<4u>10.0.0.1:4000->10.0.0.9:53)" in py  # renamed by the first sendto
     datagram_exits = 3 * 5
     assert stats.python_events <= 1 + datagram_exits - unknown
+
+
+def test_cli_stdout_bytes_match_the_python_loop(tmp_path: pathlib.Path) -> None:
+    """pysysdig's own stdout takes C's ASCII output as bytes (no decode/encode round trip);
+    other text (a non-ASCII comm here) still goes through the text layer: same bytes."""
+    import subprocess
+
+    b = EventBuilder(ts=1_700_000_000_000_000_000, tid=100)
+    ev = [b.build("SYSCALL_FSTAT_E", {"fd": 0}), b.build("SYSCALL_FSTAT_X", {"res": 0})]
+    ev += _events([("clone", 100, 777, 0), ("exec", 777, "sh"), ("fstat", 777, 3)])
+    ev += [b.build("SYSCALL_EXECVE_19_X", dict(
+        res=0, exe="/bin/\u00e9t\u00e9", args=[], tid=777, pid=777, ptid=1, cwd="/",
+        fdlimit=1024, pgft_maj=0, pgft_min=0, vm_size=1, vm_rss=1, vm_swap=0,
+        comm="\u00e9t\u00e9", cgroups=[], env=[], tty=0, pgid=777, loginuid=0, flags=0),
+        tid=777)]
+    ev += _events([("fstat", 777, 3)])
+    odd = tmp_path / "odd.scap"
+    write_capture(odd, ev, processes=_scenario().processes())
+    for path in [*TRACES[:2], odd]:
+        want = io.StringIO()
+        run(SysdigOptions(read=str(path), native=False), want)
+        got = subprocess.run([sys.executable, "-m", "sinsp.sysdig_cli", "-r", str(path)],
+                             capture_output=True, check=True).stdout
+        assert got == want.getvalue().encode("utf-8", "surrogateescape"), path
+    assert "\u00e9t\u00e9" in want.getvalue()
