@@ -5,30 +5,17 @@ Never imported at runtime; setup.py registers every `scap/_cffi_src/build_*.py` 
 """
 from __future__ import annotations
 
-import pathlib
-import re
+import sys
+from pathlib import Path
 
 from cffi import FFI
 
-_NATIVE = pathlib.Path(__file__).resolve().parent.parent / "_native"
-_HEADER = (_NATIVE / "scap_native.h").read_text()
-
-
-def _cdef(header: str) -> str:
-    """The header without preprocessor lines (cffi's cdef takes declarations only), with the
-    #define integer constants kept as cffi constants."""
-    out = []
-    for line in header.splitlines():
-        m = re.match(r"#define\s+(SCAP_\w+)\s+(\d+)\s*$", line)
-        if m:
-            out.append(f"#define {m.group(1)} {m.group(2)}")
-        elif not line.startswith("#"):
-            out.append(line)
-    return "\n".join(out)
-
+# cffi runs build scripts with exec(), outside any package: find the helper next to this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cdef import NATIVE, cdef_from_header
 
 ffibuilder = FFI()
-ffibuilder.cdef(_cdef(_HEADER))
+ffibuilder.cdef(cdef_from_header(NATIVE / "scap_native.h"))
 ffibuilder.set_source(
     "scap._scap_native",
     '#include "scap_native.h"',

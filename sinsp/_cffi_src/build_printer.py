@@ -6,29 +6,20 @@ Never imported at runtime; setup.py registers every `sinsp/_cffi_src/build_*.py`
 """
 from __future__ import annotations
 
-import pathlib
-import re
+import sys
+from pathlib import Path
 
 from cffi import FFI
 
-_HERE = pathlib.Path(__file__).resolve().parent
-_HEADER = (_HERE / "printer.h").read_text()
+# cffi runs build scripts with exec(), outside any package: the header-to-cdef helper is
+# scap's (scap/_cffi_src/_cdef.py), found by path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scap" / "_cffi_src"))
+from _cdef import cdef_from_header
 
-
-def _cdef(header: str) -> str:
-    """The header without preprocessor lines, with its integer #defines kept as constants."""
-    out = []
-    for line in header.splitlines():
-        m = re.match(r"#define\s+(PR_\w+)\s+(\d+)\s*$", line)
-        if m:
-            out.append(f"#define {m.group(1)} {m.group(2)}")
-        elif not line.startswith("#"):
-            out.append(line)
-    return "\n".join(out)
-
+_HERE = Path(__file__).resolve().parent
 
 ffibuilder = FFI()
-ffibuilder.cdef(_cdef(_HEADER))
+ffibuilder.cdef(cdef_from_header(_HERE / "printer.h"))
 ffibuilder.set_source(
     "sinsp._printer_native",
     '#include "printer.h"',
