@@ -72,9 +72,9 @@ enum scap_drop_category {
 	SCAP_DROP_CLONE_FORK = 0, /* clone, clone3, fork, vfork */
 	SCAP_DROP_EXECVE,         /* execve, execveat */
 	SCAP_DROP_CONNECT,        /* connect */
-	SCAP_DROP_OPEN,           /* open, creat, openat, openat2, open_by_handle_at */
+	SCAP_DROP_OPEN,           /* open, creat, openat, openat2 */
 	SCAP_DROP_DIR_FILE,       /* chmod.., link.., mkdir.., mount, umount2, rename.., rmdir, symlink.., unlink.. */
-	SCAP_DROP_OTHER_INTEREST, /* bpf, setpgid, ptrace, seccomp, setns, setresgid/uid, setsid, unshare, capset */
+	SCAP_DROP_OTHER_INTEREST, /* bpf, setpgid, ptrace, setns, setresgid/uid, setsid, unshare, capset */
 	SCAP_DROP_CLOSE,          /* close */
 	SCAP_DROP_PROC_EXIT,      /* procexit */
 	SCAP_DROP_CATEGORIES
