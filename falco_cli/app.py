@@ -114,6 +114,7 @@ class State:
     signals: SignalFlags = field(default_factory=SignalFlags)
     drops: DropManager | None = None
     source_kind: str = ""        # "replay" | "live"
+    source_failed: bool = False  # the event source could not open: no summary (as Falco)
     capture_file: str | None = None
     live_source: Any = None
     extra_format: Any = None     # -p: engine.OutputFormat appended to every rule output
@@ -775,6 +776,7 @@ def process_events(s: State) -> RunResult:
         return k8s
     opened = _open_source(s)
     if isinstance(opened, RunResult):
+        s.source_failed = not opened.success
         return opened
     insp, source = opened
     cfg = s.cfg
@@ -1050,7 +1052,7 @@ def run(s: State) -> RunResult:
                 break
     finally:
         cleanup(s)
-    if processed:
+    if processed and not s.source_failed:
         if s.drops is not None:
             s.drops.print_stats()
         try:
