@@ -57,6 +57,8 @@ class Ruleset:
         self._match_all = False
         self._fused = True
         self.errors = 0  # per-event evaluation failures (counted, never raised)
+        #: rule name -> its first evaluation failure (``Type: message``), for reporting
+        self.error_samples: dict[str, str] = {}
         self._by_type: dict[tuple[str, int], tuple[CompiledRule, ...]] = {}
         self._untyped: dict[str, tuple[CompiledRule, ...]] = {}
         # source -> list indexed by event type of the function that runs that type's rules
@@ -177,8 +179,13 @@ class Ruleset:
             return _no_match
         return fuse(items, registry, first=not self._match_all, on_error=self._count_error)
 
-    def _count_error(self) -> None:
+    def _count_error(self, result: Any, exc: Exception) -> None:
         self.errors += 1
+        name = result.rule if isinstance(result, RuleMatch) else getattr(result, "name", "?")
+        if name not in self.error_samples and len(self.error_samples) < 64:
+            # the first failure of each rule is kept, so a user learns which rule a bug or
+            # a malformed event silences (Falco logs such evaluation errors)
+            self.error_samples[name] = f"{type(exc).__name__}: {exc}"
 
     def _untyped_checks(self, source: str) -> tuple[tuple[Any, CompiledRule], ...]:
         """(check, rule) pairs for events without a type (other sources), built once."""
@@ -258,8 +265,8 @@ class Ruleset:
         for check, r in checks:
             try:
                 ok = check(evt)
-            except Exception:  # a malformed event never stops the stream
-                self.errors += 1
+            except Exception as exc:  # a malformed event never stops the stream
+                self._count_error(r, exc)
                 continue
             if ok:
                 m = RuleMatch(r.name, r.priority, r.source, r.tags, r)

@@ -1055,6 +1055,7 @@ def run(s: State) -> RunResult:
     if processed and not s.source_failed:
         if s.drops is not None:
             s.drops.print_stats()
+        _report_rule_errors(s)
         try:
             s.stdout.write(summary_text(s))
             s.stdout.flush()
@@ -1062,6 +1063,20 @@ def run(s: State) -> RunResult:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, s.stdout.fileno())
     return res
+
+
+def _report_rule_errors(s: State) -> None:
+    """Rules whose condition raised while evaluating an event (counted and skipped, the
+    stream goes on): say how many, and each rule's first error, so a rule silenced by a bug
+    or a malformed event does not go unnoticed."""
+    rs = getattr(s.engine, "ruleset", None)
+    n = getattr(rs, "errors", 0)
+    if not n:
+        return
+    samples = getattr(rs, "error_samples", {})
+    detail = "; ".join(f"{name}: {msg}" for name, msg in samples.items())
+    log.warning(f"{n} rule evaluation error(s), those rules skipped for those events "
+                f"(first error of each rule: {detail})")
 
 
 def hostname() -> str:

@@ -176,13 +176,14 @@ def _depth(node: ast.Node) -> int:
 
 
 def fuse(items: Sequence[tuple[ast.Expr | Pred, Any]], registry: FieldRegistry | None, *,
-         first: bool, on_error: Callable[[], None]) -> Callable[[Any], list[Any]]:
+         first: bool, on_error: Callable[[Any, Exception], None]
+         ) -> Callable[[Any], list[Any]]:
     """One function ``run(e) -> [result, ...]`` for ``(condition, result)`` pairs in order:
     the results of the conditions that hold (only the first one with ``first``).
 
     A condition is an AST (compiled against ``registry``, its field values shared with the
     other conditions) or a predicate ``p(e)`` called as is.  An exception while evaluating
-    a condition calls ``on_error()`` and that condition counts as false.
+    a condition calls ``on_error(result, exc)`` and that condition counts as false.
     """
     gen = _Gen(registry)
     lines: list[str] = []
@@ -195,7 +196,7 @@ def fuse(items: Sequence[tuple[ast.Expr | Pred, Any]], registry: FieldRegistry |
         r = gen.bind(result, "r")
         hit = f"return [{r}]" if first else f"out.append({r})"
         lines += ["    try:", f"        if {src}:", f"            {hit}",
-                  "    except Exception:", "        _err()"]
+                  "    except Exception as x:", f"        _err({r}, x)"]
     fixed = {"_U": _U, "_H": _HASHABLE, "_str": str, "_int": int, "_type": type,
              "_err": on_error}
     binds = {**fixed, **gen.binds}

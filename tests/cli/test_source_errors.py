@@ -33,3 +33,20 @@ def test_live_without_root_gives_the_error_and_no_summary() -> None:
     assert "Unable to open the live syscall source" in res.stderr
     assert "not running as root" in res.stderr and "-e FILE" in res.stderr
     assert "Events detected" not in res.stdout
+
+
+def test_rule_evaluation_errors_are_reported_with_each_rules_first_error(capsys) -> None:  # type: ignore[no-untyped-def]
+    """A rule whose condition raises is skipped for that event (the stream goes on); at the
+    end pyfalco says how many errors there were and which rules, with their first error."""
+    from engine import RuleEngine
+    from falco_cli import app, log
+
+    log.configure("info", True, False)
+    s = app.State(app.Options())
+    s.engine = RuleEngine()
+    s.engine.ruleset.errors = 3
+    s.engine.ruleset.error_samples = {"Boom": "RuntimeError: extractor failure"}
+    app._report_rule_errors(s)
+    err = capsys.readouterr().err
+    assert "3 rule evaluation error(s)" in err
+    assert "Boom: RuntimeError: extractor failure" in err

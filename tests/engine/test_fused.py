@@ -175,10 +175,13 @@ def test_fused_counts_errors_like_per_rule() -> None:
             e = RuleEngine(registries={"syscall": reg}, hostname="h")
             assert e.load_string(text).successful
             e.ruleset.fused = fused
-            results.append(([m.rule for m in e.process(Evt(rec))], e.ruleset.errors))
+            results.append(([m.rule for m in e.process(Evt(rec))], e.ruleset.errors,
+                            dict(e.ruleset.error_samples)))
         finally:
             object.__setattr__(info, "extractor", orig)
-    assert results[0] == results[1] == (["after"], 1)
+    # the failing rule and its first error are kept for the user, in both paths
+    assert results[0] == results[1] == (["after"], 1,
+                                        {"boom": "RuntimeError: extractor failure"})
     assert len(calls) == 2
 
 
