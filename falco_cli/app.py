@@ -592,6 +592,8 @@ def _open_kmod(s: State) -> tuple[Any, str] | RunResult:
     insp = Inspector(src, max_threads=s.cfg["falco_libs.thread_table_size"])
     s.source_kind = "live"
     s.live_source = src
+    from scap.engines.kmod import KMOD_GENERIC_SYSCALLS
+    s.engine.treat_as_generic(KMOD_GENERIC_SYSCALLS)  # its unfilled syscalls come as generic
     n = "all" if syscalls is None else str(len(syscalls))
     log.info("Enabled event sources: syscall")
     log.info(f"Opening 'syscall' source with Kernel module ({n} syscalls of interest).")

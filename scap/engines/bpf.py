@@ -200,17 +200,20 @@ FILLED_SYSCALLS = frozenset((
 ))
 
 
-def _generic_syscalls() -> frozenset[str]:
+def generic_syscalls_of(filled: Iterable[str]) -> frozenset[str]:
+    """The syscalls with a dedicated event in current libs that a driver filling only
+    ``filled`` records as the generic event."""
     from scap import schema
 
+    done = frozenset(filled)
     dedicated = {info.name for info in schema.EVENT_INFO_CURRENT}
-    return frozenset(n for n in X86_64_SYSCALLS if n in dedicated and n not in FILLED_SYSCALLS)
+    return frozenset(n for n in X86_64_SYSCALLS if n in dedicated and n not in done)
 
 
 #: Syscalls current libs has a dedicated event for that this probe records as the generic
 #: event: a filter or rule naming one must also look at the generic types live (``evt.type``
 #: still gives the syscall's name there).  See :func:`widen_for_generic`.
-GENERIC_SYSCALLS: frozenset[str] = _generic_syscalls()
+GENERIC_SYSCALLS: frozenset[str] = generic_syscalls_of(FILLED_SYSCALLS)
 
 
 def widen_for_generic(event_types: Iterable[int] | None) -> frozenset[int] | None:

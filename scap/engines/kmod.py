@@ -23,7 +23,7 @@ from typing import Any
 
 from scap.engines import _ring
 from scap.engines._ring import DriverError, RingSource, RingStatsBase, load_native
-from scap.engines.bpf import syscalls_for_event_types
+from scap.engines.bpf import generic_syscalls_of, syscalls_for_event_types
 
 __all__ = [
     "DEVICE_PREFIX",
@@ -38,6 +38,21 @@ __all__ = [
 
 #: Device path without the cpu number (the module creates /dev/pyfalco0..N-1).
 DEVICE_PREFIX = "/dev/pyfalco"
+
+
+#: Syscalls the kernel module has a filler for (``driver/kmod/main.c``; kept equal by
+#: tests/drivers/test_generic_syscalls.py): fewer than the eBPF probe's, the rest are generic
+#: events, and rules naming them must also run on the generic types (``treat_as_generic``).
+KMOD_FILLED_SYSCALLS = frozenset((
+    "accept", "accept4", "bind", "bpf", "chdir", "chmod", "chroot", "clone", "clone3", "close",
+    "connect", "creat", "dup", "dup2", "dup3", "execve", "execveat", "fchdir", "fchmod",
+    "fchmodat", "finit_module", "fork", "init_module", "kill", "link", "linkat", "listen",
+    "memfd_create", "mkdir", "mkdirat", "mount", "open", "openat", "openat2", "pipe", "pipe2",
+    "ptrace", "recvfrom", "rename", "renameat", "renameat2", "rmdir", "sendto", "setgid", "setns",
+    "setregid", "setresgid", "setresuid", "setreuid", "setuid", "socket", "symlink", "symlinkat",
+    "umount2", "unlink", "unlinkat", "unshare", "vfork",
+))
+KMOD_GENERIC_SYSCALLS: frozenset[str] = generic_syscalls_of(KMOD_FILLED_SYSCALLS)
 #: Size of the module's per-syscall table and the slot that enables procexit
 #: (driver/bpf/events.h: SCAP_MAX_SYSCALLS, SCAP_PROCEXIT_SLOT).
 MAX_SYSCALLS = 512

@@ -39,6 +39,16 @@ def test_filled_list_is_the_probe_filler_table() -> None:
     assert "getcwd" in GENERIC_SYSCALLS and "openat" not in GENERIC_SYSCALLS
 
 
+def test_kmod_filled_list_is_the_modules_fillers() -> None:
+    from scap.engines.kmod import KMOD_FILLED_SYSCALLS, KMOD_GENERIC_SYSCALLS
+
+    src = PROBE.parents[1] / "kmod" / "main.c"
+    if not src.exists():
+        pytest.skip(f"{src} is not in this tree")
+    assert set(re.findall(r"SCAP_NR_(\w+)", src.read_text())) == set(KMOD_FILLED_SYSCALLS)
+    assert "read" in KMOD_GENERIC_SYSCALLS and "openat" not in KMOD_GENERIC_SYSCALLS
+
+
 def test_widen_adds_the_generic_types_only_for_generic_syscalls() -> None:
     getcwd = {t for t, i in enumerate(schema.EVENT_INFO_CURRENT) if i.name == "getcwd"}
     openat = {t for t, i in enumerate(schema.EVENT_INFO_CURRENT) if i.name == "openat"}
