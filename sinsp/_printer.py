@@ -58,7 +58,7 @@ from sinsp.state.threads import CL_CLONE_FILES
 
 __all__ = ["PrinterStats", "available", "import_error", "last_stats", "print_default"]
 
-_ABI = 6
+_ABI = 7
 
 
 class _Lib(Protocol):  # what we call in C, for type checkers
@@ -81,6 +81,7 @@ class _Lib(Protocol):  # what we call in C, for type checkers
     def pr_drop_pid(self, p: Any, pid: int) -> int: ...
     def pr_drop_table(self, p: Any, table: int) -> None: ...
     def pr_reset(self, p: Any) -> None: ...
+    def pr_cache_stats(self, p: Any, s: Any) -> None: ...
     def pr_touched(self, p: Any, tids: Any, idx: Any, cap: int) -> int: ...
     def pr_closes(self, p: Any, tables: Any, fds: Any, cap: int) -> int: ...
     def pr_append(self, p: Any, text: bytes, n: int) -> int: ...
@@ -226,12 +227,20 @@ def _check(rc: int, where: str) -> None:
 class PrinterStats:
     """How the events of one run were handled (for the bench and the tests)."""
 
-    __slots__ = ("c_lines", "misses", "python_events")
+    __slots__ = ("c_lines", "drop_visits", "misses", "pids", "python_events", "tid_deleted",
+                 "tid_live", "tid_slots")
 
     def __init__(self) -> None:
         self.c_lines = 0
         self.python_events = 0
         self.misses = 0
+        #: C's thread cache at the end of the run (pr_cache_stats): its tid table's slots,
+        #: entries and tombstones, the pids indexed, and the tid entries pr_drop_pid visited
+        self.tid_slots = 0
+        self.tid_live = 0
+        self.tid_deleted = 0
+        self.pids = 0
+        self.drop_visits = 0
 
     def __repr__(self) -> str:
         return (f"PrinterStats(c_lines={self.c_lines}, python_events={self.python_events}, "
@@ -281,6 +290,9 @@ class _Run:
         self.tables: dict[int, Any] = {}
         #: tid -> (pid, table serial, comm) of the thread entries C holds
         self.pushed: dict[int, tuple[int, int, str]] = {}
+        #: pid -> the tids of ``pushed`` with that pid, so that dropping a pid costs its own
+        #: threads (as C's pid index), not a scan of every thread pushed
+        self.pid_tids: dict[int, set[int]] = {}
         #: serial -> fd -> (FdInfo or None, and what fd_desc reads of it) of the fd texts C
         #: holds: after an event, the entries still true are kept, the others sent anew
         self.fdm: dict[int, dict[int, tuple[Any, Any]]] = {}
@@ -337,6 +349,7 @@ class _Run:
             self.serials.clear()
             self.tables.clear()
             self.pushed.clear()
+            self.pid_tids.clear()
             self.fdm.clear()
             self.lib.pr_reset(self.p)
         serial = len(self.serials) + 1
@@ -352,12 +365,18 @@ class _Run:
     def put_thread(self, tid: int) -> None:
         ti = self.insp.threads.get(tid)
         if ti is None:
-            self.pushed.pop(tid, None)
+            self.forget(tid)
             _check(self.lib.pr_put_thread(self.p, tid, 0, 0, 0, b"", 0), "pr_put_thread")
             return
         serial = self.serial(ti.fd_table())
         comm = ti.comm or ""
+        self.forget(tid)
         self.pushed[tid] = (ti.pid, serial, comm)
+        tids = self.pid_tids.get(ti.pid)
+        if tids is None:
+            self.pid_tids[ti.pid] = {tid}
+        else:
+            tids.add(tid)
         cb = comm.encode("utf-8", "surrogateescape")
         _check(self.lib.pr_put_thread(self.p, tid, 1, ti.pid, serial, cb, len(cb)),
                "pr_put_thread")
@@ -403,16 +422,25 @@ class _Run:
     def on_thread_change(self, tid: int) -> None:
         self.dirty.append(tid)
 
+    def forget(self, tid: int) -> None:
+        """Take ``tid`` out of ``pushed`` (and its pid's set)."""
+        was = self.pushed.pop(tid, None)
+        if was is not None:
+            tids = self.pid_tids[was[0]]
+            tids.discard(tid)
+            if not tids:
+                del self.pid_tids[was[0]]
+
     def drop_thread(self, tid: int) -> None:
         self.lib.pr_drop_thread(self.p, tid)
-        self.pushed.pop(tid, None)
+        self.forget(tid)
 
     def drop_pid(self, pid: int) -> None:
         """Forget every thread entry of process ``pid`` (their fd table is the pid's)."""
         if not self.lib.pr_drop_pid(self.p, pid):
             return  # C held no entry of it, so neither does ``pushed``
         pushed = self.pushed
-        for tid in [t for t, v in pushed.items() if v[0] == pid]:
+        for tid in self.pid_tids.pop(pid, ()):
             del pushed[tid]
 
     def drop_dirty(self) -> None:
@@ -705,6 +733,11 @@ def print_default(insp: Any, render: Callable[[Any], str | None], out: IO[str],
         run.stats.python_events = run.n_python
         run.stats.c_lines = int(run.p.n_c)
         run.stats.misses = int(run.p.n_misses)
+        cs = _ffi.new("pr_cache_counts *")
+        _lib.pr_cache_stats(run.p, cs)
+        st = run.stats
+        st.tid_slots, st.tid_live, st.tid_deleted = cs.tid_slots, cs.tid_live, cs.tid_deleted
+        st.pids, st.drop_visits = cs.pids, cs.drop_visits
     finally:
         threads.listener = old_listener
         run.close()

@@ -27,8 +27,7 @@
 #define NTYPES 1024
 #define MAXP 64
 #define NNAMES 3
-#define PID_BUCKETS 4096
-#define PID_BUCKET(pid) ((uint32_t)(pid) & (PID_BUCKETS - 1))
+#define TID_MIN_CAP 1024
 
 typedef struct {
 	uint32_t kind, aux;
@@ -50,8 +49,17 @@ typedef struct {
 	char *comm;
 	uint32_t comm_len;
 	uint32_t tpos; /* 1 + position in the touched list, 0 if not in it */
+	uint32_t pprev, pnext; /* the pid's chain: 1 + slot of the neighbours, 0 at the ends */
 	uint8_t state; /* 0 empty, 1 present, 2 absent, 3 deleted */
 } tid_ent;
+
+/* pid -> the chain of its tid entries (present or absent), so that dropping a pid costs its
+ * own threads; linear probing with backward-shift deletion: no tombstones here */
+typedef struct {
+	int64_t pid;
+	uint32_t head; /* 1 + slot of the first tid entry */
+	uint32_t n;    /* entries in the chain (0: the slot is empty) */
+} pid_ent;
 
 typedef struct {
 	uint64_t table;
@@ -78,7 +86,10 @@ typedef struct {
 typedef struct {
 	ptype types[NTYPES];
 	tid_ent *tids;
-	uint32_t tid_cap, tid_used;
+	uint32_t tid_cap, tid_live, tid_dead; /* slots, entries present or absent, tombstones */
+	pid_ent *pids;
+	uint32_t pid_cap, pid_used;
+	uint64_t drop_visits; /* tid entries pr_drop_pid looked at (pr_cache_stats) */
 	fd_ent *fds;
 	uint32_t fd_cap, fd_used;
 	uint32_t *gens;
@@ -87,8 +98,6 @@ typedef struct {
 	uint32_t fl_cap, fl_used;
 	int64_t *t_tids, *t_idx;
 	uint32_t t_n, t_cap;
-	/* live tid entries per pid bucket: pr_drop_pid skips its scan when the bucket is empty */
-	uint32_t pid_live[PID_BUCKETS];
 	uint64_t *c_tables; /* the close queue (pr_closes) */
 	int64_t *c_fds;
 	uint32_t c_n, c_cap;
@@ -117,7 +126,113 @@ static char *dupn(const char *s, uint32_t n)
 	return d;
 }
 
-/* -- tid map (open addressing, deletions marked) ---------------------------------------- */
+/* -- pid index (linear probing, backward-shift deletion) --------------------------------- */
+
+static pid_ent *pid_slot(priv_t *v, int64_t pid)
+{
+	uint32_t mask = v->pid_cap - 1;
+	uint32_t h = (uint32_t)mix((uint64_t)pid ^ 0x5bd1e995ULL) & mask;
+	for (;;) {
+		pid_ent *e = &v->pids[h];
+		if (!e->n || e->pid == pid)
+			return e;
+		h = (h + 1) & mask;
+	}
+}
+
+static pid_ent *pid_find(priv_t *v, int64_t pid)
+{
+	pid_ent *e = pid_slot(v, pid);
+	return e->n ? e : NULL;
+}
+
+static int pid_resize(priv_t *v, uint32_t cap)
+{
+	pid_ent *old = v->pids;
+	uint32_t ocap = v->pid_cap;
+	pid_ent *n = calloc(cap, sizeof(pid_ent));
+	if (!n)
+		return -1;
+	v->pids = n;
+	v->pid_cap = cap;
+	for (uint32_t i = 0; i < ocap; i++)
+		if (old[i].n)
+			*pid_slot(v, old[i].pid) = old[i];
+	free(old);
+	return 0;
+}
+
+/* the entry to chain a tid onto (a new one has n == 0); NULL when out of memory */
+static pid_ent *pid_get(priv_t *v, int64_t pid)
+{
+	pid_ent *e = pid_slot(v, pid);
+	if (e->n)
+		return e;
+	if ((v->pid_used + 1) * 4 > v->pid_cap * 3) {
+		if (pid_resize(v, v->pid_cap * 2))
+			return NULL;
+		e = pid_slot(v, pid);
+	}
+	e->pid = pid;
+	e->head = 0;
+	v->pid_used++;
+	return e;
+}
+
+static void pid_remove(priv_t *v, pid_ent *e)
+{
+	uint32_t mask = v->pid_cap - 1;
+	uint32_t i = (uint32_t)(e - v->pids), j = i;
+	for (;;) {
+		j = (j + 1) & mask;
+		pid_ent *f = &v->pids[j];
+		if (!f->n)
+			break;
+		uint32_t k = (uint32_t)mix((uint64_t)f->pid ^ 0x5bd1e995ULL) & mask;
+		/* f stays unless its home k lies cyclically outside (i, j] */
+		int stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+		if (!stays) {
+			v->pids[i] = *f;
+			i = j;
+		}
+	}
+	memset(&v->pids[i], 0, sizeof(pid_ent));
+	v->pid_used--;
+}
+
+static int pid_link(priv_t *v, uint32_t slot)
+{
+	tid_ent *e = &v->tids[slot];
+	pid_ent *pe = pid_get(v, e->pid);
+	if (!pe)
+		return -1;
+	e->pprev = 0;
+	e->pnext = pe->head;
+	if (pe->head)
+		v->tids[pe->head - 1].pprev = slot + 1;
+	pe->head = slot + 1;
+	pe->n++;
+	return 0;
+}
+
+static void pid_unlink(priv_t *v, uint32_t slot)
+{
+	tid_ent *e = &v->tids[slot];
+	pid_ent *pe = pid_find(v, e->pid);
+	if (!pe) /* cannot happen: every live entry is chained */
+		return;
+	if (e->pprev)
+		v->tids[e->pprev - 1].pnext = e->pnext;
+	else
+		pe->head = e->pnext;
+	if (e->pnext)
+		v->tids[e->pnext - 1].pprev = e->pprev;
+	e->pprev = e->pnext = 0;
+	if (!--pe->n)
+		pid_remove(v, pe);
+}
+
+/* -- tid map (open addressing, deletions marked, tombstones reused and rehashed away) ---- */
 
 static tid_ent *tid_find(priv_t *v, int64_t tid)
 {
@@ -133,16 +248,29 @@ static tid_ent *tid_find(priv_t *v, int64_t tid)
 	}
 }
 
-static int tid_grow(priv_t *v, uint32_t cap)
+/* rebuild the table at cap slots (any size holding the live entries): tombstones go, and
+ * the pid index is rebuilt since the slots moved */
+static int tid_rehash(priv_t *v, uint32_t cap)
 {
+	tid_ent *n = calloc(cap, sizeof(tid_ent));
+	uint32_t pcap = 64;
+	while (pcap < cap / 2)
+		pcap *= 2;
+	pid_ent *pn = calloc(pcap, sizeof(pid_ent));
+	if (!n || !pn) {
+		free(n);
+		free(pn);
+		return -1;
+	}
 	tid_ent *old = v->tids;
 	uint32_t ocap = v->tid_cap;
-	tid_ent *n = calloc(cap, sizeof(tid_ent));
-	if (!n)
-		return -1;
+	free(v->pids);
+	v->pids = pn;
+	v->pid_cap = pcap;
+	v->pid_used = 0;
 	v->tids = n;
 	v->tid_cap = cap;
-	v->tid_used = 0;
+	v->tid_dead = 0;
 	for (uint32_t i = 0; i < ocap; i++) {
 		tid_ent *e = &old[i];
 		if (e->state == 1 || e->state == 2) {
@@ -150,7 +278,15 @@ static int tid_grow(priv_t *v, uint32_t cap)
 			while (n[h].state)
 				h = (h + 1) & (cap - 1);
 			n[h] = *e;
-			v->tid_used++;
+			if (pid_link(v, h)) { /* cannot chain it: forget it (Python asks again) */
+				free(n[h].comm);
+				memset(&n[h], 0, sizeof(tid_ent));
+				n[h].state = 3;
+				v->tid_live--;
+				v->tid_dead++;
+			}
+		} else {
+			free(e->comm);
 		}
 	}
 	free(old);
@@ -159,12 +295,14 @@ static int tid_grow(priv_t *v, uint32_t cap)
 
 static void tid_del(priv_t *v, tid_ent *e)
 {
-	v->pid_live[PID_BUCKET(e->pid)]--;
+	pid_unlink(v, (uint32_t)(e - v->tids));
 	free(e->comm);
 	e->comm = NULL;
 	e->comm_len = 0;
 	e->state = 3;
 	e->tpos = 0;
+	v->tid_live--;
+	v->tid_dead++;
 }
 
 /* -- fd map (no deletions: an entry is stale when its table's generation moved on) ------- */
@@ -249,8 +387,10 @@ pr_state *pr_new(uint64_t out_cap)
 	p->out = malloc(out_cap);
 	p->out_cap = out_cap;
 	p->last_seq = -1;
-	v->tid_cap = 1024;
+	v->tid_cap = TID_MIN_CAP;
 	v->tids = calloc(v->tid_cap, sizeof(tid_ent));
+	v->pid_cap = TID_MIN_CAP / 2;
+	v->pids = calloc(v->pid_cap, sizeof(pid_ent));
 	v->fd_cap = 4096;
 	v->fds = calloc(v->fd_cap, sizeof(fd_ent));
 	v->fl_cap = 1024;
@@ -258,7 +398,7 @@ pr_state *pr_new(uint64_t out_cap)
 	v->t_cap = 256;
 	v->t_tids = malloc(v->t_cap * sizeof(int64_t));
 	v->t_idx = malloc(v->t_cap * sizeof(int64_t));
-	if (!p->out || !v->tids || !v->fds || !v->fls || !v->t_tids || !v->t_idx)
+	if (!p->out || !v->tids || !v->pids || !v->fds || !v->fls || !v->t_tids || !v->t_idx)
 		goto fail;
 	return p;
 fail:
@@ -278,6 +418,7 @@ void pr_free(pr_state *p)
 			for (uint32_t i = 0; i < v->tid_cap; i++)
 				free(v->tids[i].comm);
 		free(v->tids);
+		free(v->pids);
 		if (v->fds)
 			fd_clear(v);
 		free(v->fds);
@@ -375,20 +516,29 @@ int pr_put_thread(pr_state *p, int64_t tid, uint32_t present, int64_t pid, uint6
 	priv_t *v = PRIV(p);
 	tid_ent *e = tid_find(v, tid);
 	if (!e) {
-		if ((v->tid_used + 1) * 4 > v->tid_cap * 3 && tid_grow(v, v->tid_cap * 2))
-			return -1;
+		if ((v->tid_live + v->tid_dead + 1) * 4 > v->tid_cap * 3) {
+			/* full of entries and tombstones: rebuild at the size the live entries need
+			 * (at most half full), so the table follows the live threads, not every
+			 * thread ever seen */
+			uint32_t cap = TID_MIN_CAP;
+			while ((uint64_t)(v->tid_live + 1) * 2 > cap)
+				cap *= 2;
+			if (tid_rehash(v, cap))
+				return -1;
+		}
 		uint32_t mask = v->tid_cap - 1;
 		uint32_t h = (uint32_t)mix((uint64_t)tid) & mask;
 		while (v->tids[h].state == 1 || v->tids[h].state == 2)
-			h = (h + 1) & mask;
+			h = (h + 1) & mask; /* tid is absent: the first empty or deleted slot is its */
 		e = &v->tids[h];
-		if (e->state == 0)
-			v->tid_used++;
+		if (e->state == 3)
+			v->tid_dead--;
+		v->tid_live++;
 		e->tpos = 0;
+		e->comm = NULL;
 	} else {
-		v->pid_live[PID_BUCKET(e->pid)]--;
+		pid_unlink(v, (uint32_t)(e - v->tids));
 	}
-	v->pid_live[PID_BUCKET(pid)]++;
 	free(e->comm);
 	e->tid = tid;
 	e->pid = pid;
@@ -396,6 +546,16 @@ int pr_put_thread(pr_state *p, int64_t tid, uint32_t present, int64_t pid, uint6
 	e->comm = present ? dupn(comm, comm_len) : NULL;
 	e->comm_len = present ? comm_len : 0;
 	e->state = present ? 1 : 2;
+	if (pid_link(v, (uint32_t)(e - v->tids))) {
+		free(e->comm);
+		e->comm = NULL;
+		e->comm_len = 0;
+		e->state = 3;
+		e->tpos = 0;
+		v->tid_live--;
+		v->tid_dead++;
+		return -1;
+	}
 	return 0;
 }
 
@@ -472,14 +632,11 @@ uint32_t pr_drop_pid(pr_state *p, int64_t pid)
 {
 	priv_t *v = PRIV(p);
 	uint32_t n = 0;
-	if (!v->pid_live[PID_BUCKET(pid)])
-		return 0;
-	for (uint32_t i = 0; i < v->tid_cap; i++) {
-		tid_ent *e = &v->tids[i];
-		if ((e->state == 1 || e->state == 2) && e->pid == pid) {
-			tid_del(v, e);
-			n++;
-		}
+	pid_ent *pe;
+	while ((pe = pid_find(v, pid)) != NULL) { /* the chain's head, until the pid is gone */
+		tid_del(v, &v->tids[pe->head - 1]);
+		v->drop_visits++;
+		n++;
 	}
 	return n;
 }
@@ -507,12 +664,24 @@ void pr_reset(pr_state *p)
 	for (uint32_t i = 0; i < v->tid_cap; i++)
 		free(v->tids[i].comm);
 	memset(v->tids, 0, v->tid_cap * sizeof(tid_ent));
-	memset(v->pid_live, 0, sizeof v->pid_live);
-	v->tid_used = 0;
+	memset(v->pids, 0, v->pid_cap * sizeof(pid_ent));
+	v->tid_live = v->tid_dead = 0;
+	v->pid_used = 0;
 	fd_clear(v);
 	if (v->gens)
 		memset(v->gens, 0, v->ngens * sizeof(uint32_t));
 	/* the touched list stays: Python still owes those threads their last enter */
+}
+
+void pr_cache_stats(pr_state *p, pr_cache_counts *s)
+{
+	priv_t *v = PRIV(p);
+	s->tid_slots = v->tid_cap;
+	s->tid_live = v->tid_live;
+	s->tid_deleted = v->tid_dead;
+	s->pid_slots = v->pid_cap;
+	s->pids = v->pid_used;
+	s->drop_visits = v->drop_visits;
 }
 
 uint32_t pr_touched(pr_state *p, int64_t *tids, int64_t *idx, uint32_t cap)

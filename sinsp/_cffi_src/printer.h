@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PR_ABI 6
+#define PR_ABI 7
 
 /* why pr_run returned */
 #define PR_DONE 0
@@ -149,6 +149,19 @@ void pr_drop_thread(pr_state *p, int64_t tid);
 uint32_t pr_drop_pid(pr_state *p, int64_t pid); /* how many entries it dropped */
 void pr_drop_table(pr_state *p, uint64_t table);
 void pr_reset(pr_state *p);
+
+/* the thread cache's size, for tests: its tid table (slots, entries, tombstones), its pid
+ * index (slots, pids) and how many tid entries pr_drop_pid has looked at in all (one per
+ * entry it dropped: the index is exact) */
+typedef struct {
+	uint64_t tid_slots;
+	uint64_t tid_live;
+	uint64_t tid_deleted;
+	uint64_t pid_slots;
+	uint64_t pids;
+	uint64_t drop_visits;
+} pr_cache_counts;
+void pr_cache_stats(pr_state *p, pr_cache_counts *s);
 
 /* threads whose last enter event changed since the last call: (tid, batch index of the
  * enter, or -1 for "none"); returns how many were written to the arrays (at most cap; call
