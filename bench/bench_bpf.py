@@ -38,6 +38,17 @@ MINIMAL = ROOT / "driver" / "bpf" / ".output" / "minimal.bpf.o"
 NR_GETPPID = 110
 
 
+def _default_rules() -> str:
+    """The upstream stable rules when a local copy exists (the issue's target is stated with
+    them), else pyfalco's own default rules, so the bench runs on a fresh machine too."""
+    if os.environ.get("PYFALCO_RULES"):
+        return os.environ["PYFALCO_RULES"]
+    upstream = Path(os.environ.get("PYFALCO_UPSTREAM_RULES") or "/work/upstream/rules")
+    if (upstream / "falco_rules.yaml").exists():
+        return str(upstream / "falco_rules.yaml")
+    return str(ROOT / "rules" / "falco_rules.yaml")
+
+
 def build() -> None:
     subprocess.run(["make", "-s", "-C", str(ROOT / "driver" / "bpf")], check=True)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -173,8 +184,9 @@ def main() -> None:
     ap.add_argument("--kind", choices=tuple(KIND_SYSCALLS), default="getppid",
                     help="getppid (not used by the rules) or openclose (openat+close: state and "
                          "rules syscalls, so only the record runs apply to pyfalco)")
-    ap.add_argument("--rules", default=os.environ.get("PYFALCO_RULES",
-                                                      "/work/upstream/rules/falco_rules.yaml"))
+    ap.add_argument("--rules", default=_default_rules(),
+                    help="$PYFALCO_RULES, else $PYFALCO_UPSTREAM_RULES/falco_rules.yaml (or "
+                         "/work/upstream/rules/) if present, else pyfalco's rules/")
     args = ap.parse_args()
     global KIND
     KIND = args.kind
@@ -188,7 +200,8 @@ def main() -> None:
     if args.pipeline == "rules":
         interesting = rule_syscalls(_pipeline_engine(pipe))
     interesting = set(interesting or set())
-    print(f"pipeline: {desc}; storm: {KIND}; {args.seconds:g}s per run; ncpu={os.cpu_count()}")
+    print(f"pipeline: {desc}; storm: {KIND}; {args.seconds:g}s per run; ncpu={os.cpu_count()}"
+          + (f"; rules: {args.rules}" if args.pipeline == "rules" else ""))
     hdr = (f"{'rate/s':>8} {'run':<15} {'ns/sc':>7} {'added':>7} {'x min':>6} "
            f"{'delivered/s':>12} {'drops':>8}")
     print(hdr)
