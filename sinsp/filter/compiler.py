@@ -613,7 +613,9 @@ def _chain(op: str, preds: list[Pred]) -> Pred:
 
 
 def _lift(get: Getter, pred: Pred, is_list: bool, all_of: bool = False) -> Pred:
-    """A check over an extracted value: N/A -> False; lists -> any (or all) element."""
+    """A check over an extracted value: N/A -> False; lists -> any (or all) element.  The
+    scalar case is written out (it is the hot one: no extra call per event); lists go
+    through :func:`lift_value`, which the fused evaluator shares."""
     if not is_list:
 
         def check(e: Any) -> bool:
@@ -627,20 +629,10 @@ def _lift(get: Getter, pred: Pred, is_list: bool, all_of: bool = False) -> Pred:
 
         return check
 
+    on_value = lift_value(pred, True, all_of)
+
     def check_list(e: Any) -> bool:
-        vs = get(e)
-        if vs is None:
-            return False
-        if not isinstance(vs, (list, tuple)):
-            vs = (vs,)
-        if not vs:
-            return False
-        try:
-            if all_of:
-                return all(pred(v) for v in vs if v is not None)
-            return any(pred(v) for v in vs if v is not None)
-        except (TypeError, ValueError, AttributeError):
-            return False
+        return on_value(get(e))
 
     return check_list
 
