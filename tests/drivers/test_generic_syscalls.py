@@ -93,17 +93,24 @@ def test_engine_runs_rules_of_generic_syscalls_on_generic_events() -> None:
     assert [m.rule for m in eng.process(evt)] == ["Getcwd by marker"]
 
 
+def _pwd_copy(tmp_path: Path, prefix: str) -> tuple[str, Path]:
+    """A copy of coreutils' pwd (it calls getcwd, a syscall without a filler) under a name
+    of our own, so rules and filters can pick its events by proc.name."""
+    pwd = shutil.which("pwd")
+    if pwd is None or os.path.realpath(pwd).endswith("busybox"):
+        pytest.skip("needs coreutils pwd (it calls getcwd)")
+    name = f"{prefix}{os.getpid() % 100000}"
+    exe = tmp_path / name
+    shutil.copy(os.path.realpath(pwd), exe)
+    return name, exe
+
+
 @pytest.mark.bpf
 @pytest.mark.root
 @pytest.mark.slow
 @requires_bpf
 def test_live_rule_on_a_syscall_without_filler(tmp_path: Path) -> None:
-    pwd = shutil.which("pwd")
-    if pwd is None or os.path.realpath(pwd).endswith("busybox"):
-        pytest.skip("needs coreutils pwd (it calls getcwd)")
-    name = f"cwd{os.getpid() % 100000}"
-    exe = tmp_path / name
-    shutil.copy(os.path.realpath(pwd), exe)
+    name, exe = _pwd_copy(tmp_path, "cwd")
     rules = tmp_path / "r.yaml"
     rules.write_text(textwrap.dedent(RULE.format(name=name)))
 
@@ -125,12 +132,7 @@ def test_live_pysysdig_filter_on_a_syscall_without_filler(tmp_path: Path) -> Non
     import sys
     import time
 
-    pwd = shutil.which("pwd")
-    if pwd is None or os.path.realpath(pwd).endswith("busybox"):
-        pytest.skip("needs coreutils pwd (it calls getcwd)")
-    name = f"sd{os.getpid() % 100000}"
-    exe = tmp_path / name
-    shutil.copy(os.path.realpath(pwd), exe)
+    name, exe = _pwd_copy(tmp_path, "sd")
     repo = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen([sys.executable, "-m", "sinsp.sysdig_cli", "-n", "2", "-M", "60",
                              "-p", "%evt.type %proc.name", f"evt.type=getcwd and proc.name={name}"],
