@@ -51,15 +51,13 @@ def in_cgroup(path: Path, argv: list[str], **kw) -> subprocess.CompletedProcess:
                 time.sleep(0.05)
 
 
-def run_pyfalco(rules: Path, actions: Callable[[], None], wait_for: Iterable[str],
-                timeout: float = 60.0) -> tuple[list[dict], str]:
-    """Start pyfalco on `rules`, wait until it captures live, run `actions`, wait until an
-    alert of every rule in `wait_for` arrived (or `timeout`), stop it with SIGINT."""
+def start_pyfalco(rules: Path, *opts: str) -> tuple[subprocess.Popen, list[str], threading.Thread]:
+    """Start pyfalco live on `rules` (JSON output, no webserver, then `opts`) and wait until
+    it captures; its output lines are collected into the returned list as they come."""
     if not PYFALCO.exists():
         pytest.skip("pyfalco entry point not installed")
     proc = subprocess.Popen([str(PYFALCO), "-r", str(rules), "-o", "json_output=true",
-                             "-o", "json_include_output_property=true",
-                             "-o", "webserver.enabled=false", "-M", "120"],
+                             "-o", "webserver.enabled=false", *opts],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: list[str] = []
     ready = threading.Event()
@@ -72,9 +70,32 @@ def run_pyfalco(rules: Path, actions: Callable[[], None], wait_for: Iterable[str
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
+    if not ready.wait(90):
+        stop_pyfalco(proc, t)
+        pytest.fail("pyfalco did not start live capture:\n" + "".join(lines))
+    return proc, lines, t
+
+
+def stop_pyfalco(proc: subprocess.Popen, reader: threading.Thread | None = None) -> None:
+    """SIGINT (pyfalco prints its summary), then kill if it does not end within 30 s."""
+    proc.send_signal(signal.SIGINT)
     try:
-        if not ready.wait(90):
-            pytest.fail("pyfalco did not start live capture:\n" + "".join(lines))
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if reader is not None:
+        reader.join(5)
+        proc.stdout.close()
+
+
+def run_pyfalco(rules: Path, actions: Callable[[], None], wait_for: Iterable[str],
+                timeout: float = 60.0) -> tuple[list[dict], str]:
+    """Start pyfalco on `rules`, wait until it captures live, run `actions`, wait until an
+    alert of every rule in `wait_for` arrived (or `timeout`), stop it with SIGINT."""
+    proc, lines, t = start_pyfalco(rules, "-o", "json_include_output_property=true",
+                                   "-M", "120")
+    try:
         if any("falling back" in ln or "unavailable" in ln for ln in lines):
             pytest.fail("pyfalco did not run live:\n" + "".join(lines))
         time.sleep(1.0)
@@ -85,14 +106,7 @@ def run_pyfalco(rules: Path, actions: Callable[[], None], wait_for: Iterable[str
             time.sleep(0.5)
         time.sleep(1.0)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        t.join(5)
-        proc.stdout.close()
+        stop_pyfalco(proc, t)
     alerts = [json.loads(ln) for ln in lines if ln.startswith("{")]
     return alerts, "".join(lines)
 

@@ -10,14 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.drivers.conftest import requires_bpf
-from tests.drivers.live import PYFALCO, ROOT
+from tests.drivers.live import ROOT, start_pyfalco, stop_pyfalco
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, requires_bpf]
 
@@ -67,37 +66,6 @@ def test_uncategorised_types_count_only_in_the_total():
     assert sum(st.drops_by_category.values()) == 0
 
 
-def _start_pyfalco(rules: Path, *opts: str) -> tuple[subprocess.Popen, list[str]]:
-    if not PYFALCO.exists():
-        pytest.skip("pyfalco entry point not installed")
-    proc = subprocess.Popen([str(PYFALCO), "-r", str(rules), "-o", "json_output=true",
-                             "-o", "webserver.enabled=false", *opts],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def reader():
-        for line in proc.stdout:
-            lines.append(line)
-            if "Opening 'syscall' source" in line:
-                ready.set()
-
-    threading.Thread(target=reader, daemon=True).start()
-    if not ready.wait(90):
-        proc.kill()
-        pytest.fail("pyfalco did not start live capture:\n" + "".join(lines))
-    return proc, lines
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def _wait(lines: list[str], pred, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,7 +81,7 @@ def test_pyfalco_drop_alert_reports_the_categories(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text("- rule: Never\n  desc: d\n  condition: evt.type=openat and "
                      "fd.name=/nonexistent/pyfalco-never\n  output: never\n  priority: INFO\n")
-    proc, lines = _start_pyfalco(
+    proc, lines, reader = start_pyfalco(
         rules, "-o", "priority=debug", "-o", "engine.kind=modern_ebpf",
         "-o", "engine.modern_ebpf.buf_size_preset=1",
         "-o", "syscall_event_drops.actions=[alert]", "-o", "syscall_event_drops.rate=100",
@@ -124,7 +92,7 @@ def test_pyfalco_drop_alert_reports_the_categories(tmp_path):
     finally:
         storm.kill()
         storm.wait()
-        _stop(proc)
+        stop_pyfalco(proc, reader)
     assert got, "no drop alert:\n" + "".join(lines[-40:])
     alerts = [json.loads(ln) for ln in lines
               if ln.startswith("{") and "syscall event drop" in ln]
@@ -174,7 +142,7 @@ def test_sighup_with_new_rules_records_a_syscall_absent_before(tmp_path):
     marker = tmp_path / "hup-marker"
     rules = tmp_path / "rules.yaml"
     rules.write_text(_rule("Before", "evt.type=openat and fd.name=/nonexistent/pyfalco-hup"))
-    proc, lines = _start_pyfalco(rules)
+    proc, lines, reader = start_pyfalco(rules)
     try:
         assert _kernel_interesting(proc.pid, NR_MKDIR) == 0        # not recorded yet
         assert _kernel_interesting(proc.pid, NR_MKDIRAT) == 0
@@ -188,7 +156,7 @@ def test_sighup_with_new_rules_records_a_syscall_absent_before(tmp_path):
         os.mkdir(f"{marker}-2")
         got = _wait(lines, lambda ln: '"rule":"After"' in ln, 20)
     finally:
-        _stop(proc)
+        stop_pyfalco(proc, reader)
     assert got, "".join(lines[-40:])
     after = [json.loads(ln) for ln in lines if ln.startswith("{") and '"rule":"After"' in ln]
     assert all(f"{marker.name}-2" in a["output"] for a in after)     # the one after the HUP
