@@ -43,10 +43,9 @@ def _default_rules() -> str:
     them), else pyfalco's own default rules, so the bench runs on a fresh machine too."""
     if os.environ.get("PYFALCO_RULES"):
         return os.environ["PYFALCO_RULES"]
-    upstream = Path(os.environ.get("PYFALCO_UPSTREAM_RULES") or "/work/upstream/rules")
-    if (upstream / "falco_rules.yaml").exists():
-        return str(upstream / "falco_rules.yaml")
-    return str(ROOT / "rules" / "falco_rules.yaml")
+    import bench_scap
+
+    return str(bench_scap.upstream_or_own_rules())
 
 
 def build() -> None:

@@ -36,6 +36,17 @@ TARGET_EVENTS = 2_000_000
 #: is 95% of their events; keeping 1 in PROCINFO_KEEP gives a syscall-heavy mix instead
 PROCINFO_KEEP = 15
 DATA = pathlib.Path(__file__).resolve().parent / ".data"
+
+
+def upstream_or_own_rules() -> pathlib.Path:
+    """The rules the benches load: the upstream stable file when a local copy exists
+    (``$PYFALCO_UPSTREAM_RULES`` or /work/upstream/rules; the issues' targets are stated with
+    it), else pyfalco's own ``rules/falco_rules.yaml`` so a fresh machine runs them too."""
+    upstream = pathlib.Path(os.environ.get("PYFALCO_UPSTREAM_RULES") or "/work/upstream/rules",
+                            "falco_rules.yaml")
+    if upstream.exists():
+        return upstream
+    return pathlib.Path(__file__).resolve().parent.parent / "rules" / "falco_rules.yaml"
 BIG = DATA / f"big_mix_{TARGET_EVENTS}.scap"
 
 

@@ -138,10 +138,9 @@ def main() -> int:
          f"{hits} matches, {kept:,} events reached Python")
 
     # 3. state + rules
-    rules_dir = os.environ.get("PYFALCO_UPSTREAM_RULES") or "/work/upstream/rules"
-    rules = pathlib.Path(rules_dir, "falco_rules.yaml")
-    if not rules.exists():
-        rules = ROOT / "rules" / "falco_rules.yaml"
+    import bench_scap
+
+    rules = bench_scap.upstream_or_own_rules()
     eng = RuleEngine()
     res = eng.load_files([rules])
     if not res.successful:
