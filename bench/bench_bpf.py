@@ -1,7 +1,7 @@
 """Live-capture bench: what the probe costs per syscall, and how many events reach the rules.
 
     .venv/bin/python bench/bench_bpf.py [--rates 50000,100000,200000,300000] [--seconds 2]
-                                        [--pipeline drain|inspector|rules] [--rules FILE]
+                                        [--pipeline drain|inspector|rules|pyfalco] [--rules FILE]
 
 For each rate it runs bench/storm.c (a paced syscall storm, getppid by default) in the same run:
   bare            no probe: the syscall's own cost
@@ -10,7 +10,10 @@ For each rate it runs bench/storm.c (a paced syscall storm, getppid by default) 
   pyfalco-filter  our probe, the storm's syscall not in the interesting table
   pyfalco-record  our probe recording it, drained by BpfSource and fed to the pipeline:
                   `drain` (records only), `inspector` (+ sinsp state), `rules` (+ the engine
-                  with the given rules, default the upstream falco_rules.yaml)
+                  with the given rules, default the upstream falco_rules.yaml), or `pyfalco`:
+                  the real `pyfalco` command, live, with those rules, its own event loop and
+                  outputs (delivered = its "Captured Events" over the storm; drops = its
+                  "Driver Drops"), started and ready before the storm begins
 (`--kind openclose`: an openat+close storm, syscalls the rules and the state use) and prints
 the added ns per syscall (vs bare), the ratio to the minimal probe's added cost,
 the events per second delivered to the consumer, and drops.  Needs root and the probe.
@@ -175,11 +178,59 @@ def pyfalco(rate: int, secs: float, record: bool, pipeline, interesting: set[str
     return out
 
 
+PYFALCO = ROOT / ".venv" / "bin" / "pyfalco"
+
+
+def pyfalco_cli(rate: int, secs: float, rules: str) -> dict:
+    """The `pyfalco` command itself, live on the probe with `rules`, on the CPUs the storm
+    does not use: started, waited for until it captures, then the storm, then SIGINT; its
+    `-v` end-of-run counters give the events it took and the drops."""
+    import re
+    import threading
+
+    cpus = set(range(1, os.cpu_count() or 2)) if PIN else None
+    proc = subprocess.Popen(
+        [str(PYFALCO), "-r", rules, "-v", "-o", "webserver.enabled=false",
+         "-o", "stdout_output.enabled=false", "-o", "syscall_event_drops.actions=[log]"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def reader() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Opening 'syscall' source" in line:
+                ready.set()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    if not ready.wait(120):
+        proc.kill()
+        raise SystemExit("pyfalco did not start live capture:\n" + "".join(lines))
+    time.sleep(1.0)
+    out = storm(rate, secs)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(60)
+    t.join(5)
+    text = "".join(lines)
+    drops = re.search(r"Driver Drops:(\d+)", text)
+    capt = re.search(r"Captured Events: (\d+)", text)
+    if drops is None or capt is None:
+        raise SystemExit("pyfalco printed no -v counters:\n" + text[-3000:])
+    captured = int(capt.group(1))
+    out.update(delivered=captured, delivered_per_s=captured / secs, drops=int(drops.group(1)))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rates", default="50000,100000,200000,300000")
     ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--pipeline", choices=("drain", "inspector", "rules"), default="inspector")
+    ap.add_argument("--pipeline", choices=("drain", "inspector", "rules", "pyfalco"),
+                    default="inspector")
     ap.add_argument("--kind", choices=tuple(KIND_SYSCALLS), default="getppid",
                     help="getppid (not used by the rules) or openclose (openat+close: state and "
                          "rules syscalls, so only the record runs apply to pyfalco)")
@@ -194,13 +245,16 @@ def main() -> None:
     build()
     if PIN:  # storm on CPU 0, every consumer (this process, storm's C thread) elsewhere
         os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))
-    pipe, desc = _pipeline(args.pipeline, args.rules)
+    if args.pipeline == "pyfalco":
+        pipe, desc = None, f"the pyfalco command ({Path(args.rules).name})"
+    else:
+        pipe, desc = _pipeline(args.pipeline, args.rules)
     interesting = None
     if args.pipeline == "rules":
         interesting = rule_syscalls(_pipeline_engine(pipe))
     interesting = set(interesting or set())
     print(f"pipeline: {desc}; storm: {KIND}; {args.seconds:g}s per run; ncpu={os.cpu_count()}"
-          + (f"; rules: {args.rules}" if args.pipeline == "rules" else ""))
+          + (f"; rules: {args.rules}" if args.pipeline in ("rules", "pyfalco") else ""))
     hdr = (f"{'rate/s':>8} {'run':<15} {'ns/sc':>7} {'added':>7} {'x min':>6} "
            f"{'delivered/s':>12} {'drops':>8}")
     print(hdr)
@@ -211,9 +265,13 @@ def main() -> None:
         mf = storm(rate, args.seconds, "filter")
         mr = storm(rate, args.seconds, "record")
         rows += [("minimal-filter", mf), ("minimal-record", mr)]
-        if KIND == "getppid" or make_state_free(pipe):
-            rows.append(("pyfalco-filter", pyfalco(rate, args.seconds, False, pipe, interesting)))
-        rows.append(("pyfalco-record", pyfalco(rate, args.seconds, True, pipe, interesting)))
+        if pipe is None:
+            rows.append(("pyfalco-record", pyfalco_cli(rate, args.seconds, args.rules)))
+        else:
+            if KIND == "getppid" or make_state_free(pipe):
+                rows.append(("pyfalco-filter",
+                             pyfalco(rate, args.seconds, False, pipe, interesting)))
+            rows.append(("pyfalco-record", pyfalco(rate, args.seconds, True, pipe, interesting)))
         base = bare["ns_per_syscall"]
         min_add = {"filter": mf["ns_per_syscall"] - base, "record": mr["ns_per_syscall"] - base}
         for name, r in rows:
