@@ -73,6 +73,57 @@ def parse_bpf_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
     evt.fd = info
 
 
+_PIDFD_PREFIX = "/proc/"
+
+
+def parse_pidfd_open_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """pidfd_open(pid): a pidfd named ``/proc/<pid>``, the name libs gives it (the
+    equivalent path pidfd_getfd(2) describes). sysdig 0.29.3 predates the event."""
+    fd = retval(evt)
+    table = fd_table(evt)
+    if fd is None or fd < 0 or table is None:
+        return
+    info = FdInfo(fd, FdType.PIDFD, _PIDFD_PREFIX + str(as_int(evt.param("pid"))))
+    info.openflags = as_int(evt.param("flags"))
+    install_fd(evt, table, info)
+
+
+def _pidfd_target(info: FdInfo) -> int | None:
+    """The pid a pidfd refers to: libs keeps it in the fdinfo (m_pid); we read it back
+    from the ``/proc/<pid>`` name pidfd_open gave it. A pidfd found by the /proc scan
+    (``anon_inode:[pidfd]``) names no process, so getfd through it stays untracked."""
+    name = info.name
+    if info.type != FdType.PIDFD or not name.startswith(_PIDFD_PREFIX):
+        return None
+    digits = name[len(_PIDFD_PREFIX):]
+    return int(digits) if digits.isdigit() else None
+
+
+def parse_pidfd_getfd_exit(evt: Event, insp: Inspector, verdict: Verdict) -> None:
+    """pidfd_getfd(pidfd, targetfd): the new fd duplicates fd ``targetfd`` of the
+    process ``pidfd`` refers to, so it is a copy of that process's entry (libs'
+    parse_pidfd_getfd_exit), not a pidfd. Unknown pidfd, process or target fd:
+    nothing is added, as in libs."""
+    fd = retval(evt)
+    table = fd_table(evt)
+    if fd is None or fd < 0 or table is None:
+        return
+    pidfd = evt.param("pid_fd")
+    targetfd = evt.param("target_fd")
+    if not isinstance(pidfd, int) or not isinstance(targetfd, int):
+        return
+    pinfo = table.get(pidfd)
+    pid = _pidfd_target(pinfo) if pinfo is not None else None
+    if pid is None:
+        return
+    owner = insp.threads.get(pid)
+    otable = owner.fd_table() if owner is not None else None
+    target = otable.get(targetfd) if otable is not None else None
+    if target is None:
+        return
+    install_fd(evt, table, target.copy(fd))
+
+
 HANDLERS = {
     ("pipe", "X"): parse_pipe_exit,
     ("pipe2", "X"): parse_pipe_exit,
@@ -88,8 +139,8 @@ HANDLERS = {
     # ("userfaultfd", "X") is deliberately absent: sysdig 0.29.3 does not
     # track userfaultfd fds, and its only event version is the one it knows
     ("io_uring_setup", "X"): _simple(FdType.IOURING),
-    ("pidfd_open", "X"): _simple(FdType.PIDFD),
-    ("pidfd_getfd", "X"): _simple(FdType.PIDFD),
+    ("pidfd_open", "X"): parse_pidfd_open_exit,
+    ("pidfd_getfd", "X"): parse_pidfd_getfd_exit,
     ("memfd_create", "X"): parse_memfd_exit,
     ("bpf", "X"): parse_bpf_exit,
 }

@@ -78,7 +78,7 @@ def test_newer_fd_kinds_memfd_bpf_io_uring_pidfd_pipe2_dup2_not_userfaultfd() ->
     table = insp.threads.get(100).fd_table()
     assert {i.fd: (FdType(i.type).name, i.name) for i in table} == {
         3: ("MEMFD", "memfd:jit"), 4: ("BPF", ""), 6: ("IOURING", ""),
-        7: ("PIDFD", ""), 8: ("FIFO", ""), 9: ("FIFO", ""), 10: ("MEMFD", "memfd:jit"),
+        7: ("PIDFD", "/proc/1"), 8: ("FIFO", ""), 9: ("FIFO", ""), 10: ("MEMFD", "memfd:jit"),
         11: ("EVENTPOLL", ""),
     }
 
