@@ -225,6 +225,15 @@ class RuleEngine:
         every other type, so event loops may skip calling it."""
         return self.ruleset.wanted_types(source)
 
+    def local_filters(self, event_types: Iterable[int],
+                      source: str = "syscall") -> dict[int, Any]:
+        """Per event type, what the enabled rules say about a record of that type alone: a
+        ``sinsp.localpred`` tree that is FALSE only for records no rule can match (see
+        :mod:`engine.localfilter`); computed from the current enabled set on each call."""
+        from engine.localfilter import local_filters
+
+        return local_filters(self.ruleset, event_types, source)
+
     # -- matching and output ------------------------------------------------------------
 
     def process(self, evt: Any, source: str = "syscall") -> list[RuleMatch]:
