@@ -1,0 +1,137 @@
+"""Test helpers for ``engine.localfilter``: a reference evaluator of ``sinsp.localpred`` trees
+on real ``Event``s, the candidate-record test, and live-layout open/close exit records.
+
+The evaluator decides each ``Pred`` by compiling it back into the filter check it stands for
+(``field op value``) and running that with ``sinsp.filter`` on the event, so a tree is judged
+with the very semantics (N/A, pmatch, glob, numbers) the full rule evaluation uses; and/or/not
+follow Kleene's three-valued logic as ``sinsp.localpred`` documents.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from scap.testing import EventBuilder
+from sinsp import localpred as lp
+from sinsp.filter import ast, compile_filter
+from sinsp.localpred import Tri
+
+PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_RDWR, PPM_O_CREAT = 1, 2, 3, 4
+PPM_O_APPEND, PPM_O_TRUNC, PPM_O_DIRECTORY = 8, 256, 1024
+
+#: open-family exits carrying the path (open, creat, openat in the 2nd layout, openat2) and
+#: the index of their ``name`` param
+NAME_PARAM = {3: 1, 59: 1, 307: 2, 327: 2}
+CLOSE_X = 5
+HOT_TYPES = (3, 5, 59, 103, 307, 327)
+
+_CHECKS: dict[lp.Pred, Callable[[Any], bool]] = {}
+
+
+def _registry() -> Any:
+    from engine import RuleEngine
+
+    return RuleEngine().registries["syscall"]
+
+
+def _text(v: str | int | bool) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _check(p: lp.Pred) -> Callable[[Any], bool]:
+    got = _CHECKS.get(p)
+    if got is None:
+        if p.op in ("in", "pmatch"):
+            rhs: ast.Value | ast.ListValue = ast.ListValue(
+                tuple(ast.Value(_text(v), True) for v in p.values))
+        else:
+            (v,) = p.values
+            rhs = ast.Value(_text(v), True)
+        flt = compile_filter(ast.Compare(ast.FieldRef(p.field), p.op, rhs), _registry())
+        got = _CHECKS[p] = flt.matches
+    return got
+
+
+def evaluate(node: lp.Node, evt: Any) -> Tri:
+    """``node`` on ``evt`` in Kleene logic; each Pred is its filter check run on the event."""
+    if isinstance(node, lp.Const):
+        return Tri.TRUE if node.value else Tri.FALSE
+    if isinstance(node, lp.Unknown):
+        return Tri.UNKNOWN
+    if isinstance(node, lp.Pred):
+        return Tri.TRUE if _check(node)(evt) else Tri.FALSE
+    if isinstance(node, lp.Not):
+        inner = evaluate(node.item, evt)
+        return inner if inner is Tri.UNKNOWN else Tri(1 - inner)
+    if isinstance(node, lp.And):
+        out = Tri.TRUE
+        for it in node.items:
+            v = evaluate(it, evt)
+            if v is Tri.FALSE:
+                return v
+            if v is Tri.UNKNOWN:
+                out = v
+        return out
+    if isinstance(node, lp.Or):
+        out = Tri.FALSE
+        for it in node.items:
+            v = evaluate(it, evt)
+            if v is Tri.TRUE:
+                return v
+            if v is Tri.UNKNOWN:
+                out = v
+        return out
+    raise TypeError(f"not a localpred node: {node!r}")
+
+
+def _cstr(raw: bytes) -> bytes:
+    return raw[:-1] if raw.endswith(b"\0") else raw
+
+
+def is_normal_path(path: bytes) -> bool:
+    """Absolute, already normal, printable ASCII: what ``localpred`` calls a candidate path."""
+    if not path.startswith(b"/") or any(c < 0x20 or c > 0x7E for c in path):
+        return False
+    if path == b"/" or path.endswith((b"/", b"/.", b"/..")):
+        return False
+    return not any(s in path for s in (b"//", b"/./", b"/../"))
+
+
+def is_candidate(evt: Any) -> bool:
+    """Whether the hot path may absorb this record (``sinsp.localpred``'s definition)."""
+    rec = evt.record
+    t = rec.type
+    if t == CLOSE_X:
+        return True
+    i = NAME_PARAM.get(t)
+    if i is None or rec.nparams <= i:
+        return False
+    raw_fd = rec.rawparam(0)
+    if len(raw_fd) != 8 or struct.unpack("<q", raw_fd)[0] < 0:
+        return False
+    return is_normal_path(_cstr(bytes(rec.rawparam(i))))
+
+
+def open_exit(b: EventBuilder, etype: int, tid: int, fd: int, path: str, flags: int,
+              mode: int = 0, ino: int = 1) -> Any:
+    """An open-family exit in the live (current libs) layout, as the probe delivers it."""
+    ino_b = struct.pack("<Q", ino)
+    if etype == 307:
+        return b.build("SYSCALL_OPENAT_2_X", [fd, -100, path, flags, mode, 2049, ino_b], tid=tid)
+    if etype == 327:
+        dev = struct.pack("<I", 2049)
+        return b.build("SYSCALL_OPENAT2_X", [fd, -100, path, flags, mode, 0, dev, ino_b],
+                       tid=tid)
+    if etype == 3:
+        return b.build("SYSCALL_OPEN_X", [fd, path, flags, mode, 2049, ino_b], tid=tid)
+    if etype == 59:
+        return b.build("SYSCALL_CREAT_X", [fd, path, mode, 2049, ino_b], tid=tid)
+    raise ValueError(etype)
+
+
+def close_exit(b: EventBuilder, tid: int, fd: int, res: int = 0) -> Any:
+    return b.build("SYSCALL_CLOSE_X", [res, struct.pack("<q", fd)], tid=tid)
