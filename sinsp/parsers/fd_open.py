@@ -90,6 +90,11 @@ def _file_fd(fd: int, path: str, flags: int, dev: Any, ino: Any) -> FdInfo:
     return info
 
 
+#: the fd an open-family exit makes, for the live hot path (sinsp.hotpath), which applies
+#: open exits no rule can match without an Event
+new_file_fd = _file_fd
+
+
 #: exit type -> indexes of its (flags, dev, ino, name, dirfd) params (-1: absent)
 _EXIT_IDX: dict[int, tuple[int, int, int, int, int]] = {}
 
