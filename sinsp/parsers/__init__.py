@@ -34,6 +34,11 @@ _FLAGS: list[int] = []
 NO_CREATE_TYPES: set[int] = set()  # thread looked up, never invented
 CONTAINER_TYPES: set[int] = set()  # container descriptions
 _NO_CREATE_NAMES = frozenset({"procinfo", "container", "notification", "infra"})
+#: Not EF_SKIPPARSERESET, yet sinsp's reset() treats them alike: a context switch looks its
+#: thread up without inventing it (query_os false) and returns before the lastevent
+#: bookkeeping, so a switch in the middle of a syscall does not break its enter/exit pair,
+#: and a tid only seen switching stays unknown (``next=N``, not ``next=N(<NA>)``)
+_LOOKUP_ONLY_NAMES = frozenset({"switch"})
 
 # Bits of a type's plan (what the inspector does with the event before its parser runs).
 PLAN_SKIPRESET = 1  # EF_SKIPPARSERESET: look the thread up, never create it, no pairing
@@ -63,7 +68,7 @@ def ensure_built() -> dict[int, Parser]:
         if handler is not None:
             PARSERS[etype] = handler
         bits = PLAN_EXIT if etype & 1 else 0
-        if flags & schema.EF.SKIPPARSERESET:
+        if flags & schema.EF.SKIPPARSERESET or info.name in _LOOKUP_ONLY_NAMES:
             bits |= PLAN_SKIPRESET
         if flags & schema.EF.USES_FD:
             bits |= PLAN_USES_FD
