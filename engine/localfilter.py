@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from engine.ruleset import Ruleset
 
 __all__ = ["CLOSE_EXIT_TYPES", "OPEN_EXIT_TYPES", "local_filters", "reduce_condition",
-           "rule_local_filter"]
+           "rule_local_filter", "to_text"]
 
 #: open-family exits (open, openat in both layouts, openat2, creat): every localpred field
 OPEN_EXIT_TYPES = frozenset({3, 59, 103, 307, 327})
@@ -278,3 +278,54 @@ def local_filters(ruleset: Ruleset, event_types: Iterable[int],
         trees = [rule_local_filter(r, t) for r in ruleset.for_type(source, t)]
         out[t] = _or(trees, True)
     return out
+
+
+# -- reading a tree ----------------------------------------------------------------------------
+
+
+def _value_text(v: str | int | bool) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v) if isinstance(v, int) else ast.quote(v)
+
+
+def to_text(node: lp.Node) -> str:
+    """A tree in filter syntax, ``?`` for UNKNOWN (for debugging and test messages)."""
+    if isinstance(node, lp.Const):
+        return "true" if node.value else "false"
+    if isinstance(node, lp.Unknown):
+        return "?"
+    if isinstance(node, lp.Pred):
+        if node.op in ("in", "pmatch"):
+            rhs = "(" + ", ".join(_value_text(v) for v in node.values) + ")"
+        else:
+            rhs = _value_text(node.values[0])
+        return f"{node.field} {node.op} {rhs}"
+    if isinstance(node, lp.Not):
+        inner = to_text(node.item)
+        return f"not ({inner})" if isinstance(node.item, (lp.And, lp.Or)) else f"not {inner}"
+    word = " and " if isinstance(node, lp.And) else " or "
+    return word.join(f"({to_text(i)})" if isinstance(i, (lp.And, lp.Or)) else to_text(i)
+                     for i in node.items)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.localfilter RULES_FILE...``: each hot type's tree with the rules'
+    default enabled set (FALSE: the hot path may absorb every candidate of that type)."""
+    import sys
+
+    from engine.engine import RuleEngine
+
+    files = sys.argv[1:] if argv is None else argv
+    eng = RuleEngine()
+    res = eng.load_files(files)
+    if not res.successful:
+        print(res.as_string(True), file=sys.stderr)
+        return 1
+    for t, tree in eng.local_filters(sorted(OPEN_EXIT_TYPES | CLOSE_EXIT_TYPES)).items():
+        print(f"{t}: {to_text(tree)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

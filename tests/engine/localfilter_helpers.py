@@ -135,3 +135,38 @@ def open_exit(b: EventBuilder, etype: int, tid: int, fd: int, path: str, flags: 
 
 def close_exit(b: EventBuilder, tid: int, fd: int, res: int = 0) -> Any:
     return b.build("SYSCALL_CLOSE_X", [res, struct.pack("<q", fd)], tid=tid)
+
+
+def _int_param(rec: Any, i: int, signed: bool = True) -> int:
+    raw = bytes(rec.rawparam(i))
+    return int.from_bytes(raw, "little", signed=signed) if raw else 0
+
+
+#: (flags, mode) param indexes of the open-family exits (creat has no flags)
+_FLAGS_MODE = {3: (2, 3), 307: (3, 4), 327: (3, 4), 59: (None, 2)}
+
+
+def hotpath_verdict(node: lp.Node, evt: Any) -> Tri | None:
+    """``sinsp.hotpath.evaluate`` (the live hot path's reference evaluator) on the view of a
+    candidate record; ``None`` when the event is not a candidate or that module is absent."""
+    try:
+        from sinsp import hotpath
+    except ImportError:
+        return None
+    view_cls = getattr(hotpath, "View", None)
+    ev = getattr(hotpath, "evaluate", None)
+    if view_cls is None or ev is None or not is_candidate(evt):
+        return None
+    rec = evt.record
+    t = rec.type
+    if t == CLOSE_X:
+        fd = _int_param(rec, 1) if rec.nparams > 1 else -1
+        view = view_cls(t, fd=fd, res=_int_param(rec, 0), is_close=True)
+    else:
+        fi, mi = _FLAGS_MODE[t]
+        flags = 0 if fi is None else _int_param(rec, fi, signed=False) & 0xFFFFFFFF
+        path = _cstr(bytes(rec.rawparam(NAME_PARAM[t]))).decode("ascii")
+        view = view_cls(t, path=path, flags=flags, mode=_int_param(rec, mi, signed=False),
+                        fd=_int_param(rec, 0))
+    got: Tri = ev(node, view)
+    return got

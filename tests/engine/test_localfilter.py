@@ -239,3 +239,15 @@ def test_precision_of_the_hot_opens(files: list[Path], world: tuple[Inspector, l
     for t in (3, 307):
         assert may_match[(t, "/etc/shadow", PPM_O_RDONLY)] is not Tri.FALSE
         assert may_match[(t, "/var/log/syslog", PPM_O_WRONLY | PPM_O_TRUNC)] is not Tri.FALSE
+
+
+def test_to_text_and_the_debug_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.localfilter import main, to_text
+
+    tree = _one("evt.type = openat and (fd.name in (/a, 'b c') or fd.num > 2) and "
+                "not evt.is_open_write = true and proc.name = x")
+    assert to_text(tree) == ('(fd.name in (/a, "b c") or fd.num > 2) and '
+                             'not evt.is_open_write = true and ?')
+    assert main([str(ROOT / "rules" / "falco_rules.yaml")]) == 0
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["5"] == "false" and "fd.name" in lines["307"]

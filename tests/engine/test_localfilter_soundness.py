@@ -33,6 +33,7 @@ from localfilter_helpers import (
     PPM_O_WRONLY,
     close_exit,
     evaluate,
+    hotpath_verdict,
     is_candidate,
     open_exit,
 )
@@ -84,17 +85,23 @@ class Judge:
         if evt is None or evt.record.type not in self.roots:
             return
         t = evt.record.type
+        root = self.roots[t]
+        mine = evaluate(root, evt)
+        # the live hot path's own evaluator, on the record alone, may only be less decided
+        theirs = hotpath_verdict(root, evt)
+        if theirs is Tri.FALSE:
+            assert mine is Tri.FALSE, (t, root, theirs, mine)
         matches = self.eng.process(evt)
         if not matches:
             return
-        root = self.roots[t]
-        assert evaluate(root, evt) is not Tri.FALSE, (t, [m.rule for m in matches], root)
+        assert mine is not Tri.FALSE, (t, [m.rule for m in matches], root)
         for m in matches:
             self.matched[m.rule] += 1
             tree = self.trees.get((m.rule, t))
             if tree is None:
                 tree = self.trees[(m.rule, t)] = rule_local_filter(m.compiled, t)
             assert evaluate(tree, evt) is not Tri.FALSE, (m.rule, t, tree)
+            assert hotpath_verdict(tree, evt) is not Tri.FALSE, (m.rule, t, tree)
 
     def strings(self) -> list[str]:
         """The string operands the rules' open trees compare paths with."""
