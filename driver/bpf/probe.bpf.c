@@ -2091,6 +2091,10 @@ FILLER(sendmsg)
 	END();
 }
 
+/* A whole SCM_RIGHTS message of SCM_MAX_FD (253) fds is 16 + 253 * 4 = 1028 bytes: the cap
+ * keeps that and a credentials message next to it (a power of two, for put_user_bytes). */
+#define MAX_MSG_CONTROL 2048
+
 FILLER(recvmsg)
 {
 	BEGIN(PPME_SOCKET_RECVMSG_X, 6);
@@ -2102,7 +2106,13 @@ FILLER(recvmsg)
 	put_u32(a, s.total);
 	put_iov_data(a, &s, ret);
 	put_tuple_addr(a, t, fd, 1, ret >= 0 ? m.msg_name : NULL);
-	put_empty(a); /* msgcontrol */
+	/* msgcontrol: the ancillary data the call received (SCM_RIGHTS fds, credentials), as
+	 * libs' modern probe sends it: read at exit, where the kernel has set msg_controllen
+	 * to the bytes it wrote; empty unless data arrived (ret > 0) into a control buffer */
+	if (ret > 0 && m.msg_control)
+		put_user_bytes(a, m.msg_control, m.msg_controllen, MAX_MSG_CONTROL);
+	else
+		put_empty(a);
 	put_s64(a, fd);
 	END();
 }
