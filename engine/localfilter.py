@@ -11,7 +11,8 @@ What a check becomes, for one event type:
 * ``evt.type``/``evt.dir``/``syscall.type`` comparisons: ``Const`` (their values are
   functions of the type, computed with the registry's own extractors);
 * ``evt.num = 0`` (Falco's ``never_true``): ``Const(False)``, as the inspector numbers events
-  from 1;
+  from 1; ``in``/``pmatch`` an empty list (an empty ``user_known_*`` list) on a single-valued
+  field: ``Const(False)``, as the compiled check is false for every value and for N/A;
 * a comparison of an event-local field (``localpred.FIELDS``; on close exits only
   ``evt.rawres`` and ``fd.num``) with a literal, by an operator of ``localpred.OPS``: a
   ``Pred`` whose values are what the filter compiler makes of the literals (lists expanded,
@@ -137,9 +138,25 @@ def _literal(kind: str, s: str) -> str | int | bool | None:
     return {"true": True, "false": False}.get(s)
 
 
-def _compare(node: ast.Compare, fields: frozenset[str]) -> lp.Node:
+def _scalar(registry: Any, f: ast.FieldRef) -> bool:
+    """Whether the field yields one value (not a list) as the compiler sees it."""
+    if f.transformers or registry is None:
+        return False
+    try:
+        info, arg = registry.resolve(f.name, f.arg)
+        return not info.returns_list(arg)
+    except Exception:  # not resolvable here: say nothing about it
+        return False
+
+
+def _compare(node: ast.Compare, fields: frozenset[str], registry: Any) -> lp.Node:
     f = node.field
     op = "=" if node.op == "==" else node.op
+    rhs = node.value
+    if (op in ("in", "intersects", "pmatch") and isinstance(rhs, ast.ListValue)
+            and not rhs.items and _scalar(registry, f)):
+        # an empty list (Falco's user_known_* lists): no single value is in it, N/A neither
+        return _FALSE
     if f.name == "evt.num" and f.arg is None and not f.transformers:
         # never_true: evt.num starts at 1 (sinsp.Inspector numbers every record it sees)
         v = node.value
@@ -153,7 +170,6 @@ def _compare(node: ast.Compare, fields: frozenset[str]) -> lp.Node:
         op = "in"
     if op not in _OPS_OF[kind]:
         return lp.UNKNOWN
-    rhs = node.value
     if op in ("in", "pmatch"):
         if isinstance(rhs, ast.Value):
             items: tuple[ast.Value, ...] = (rhs,)
@@ -174,14 +190,14 @@ def _compare(node: ast.Compare, fields: frozenset[str]) -> lp.Node:
     return lp.Pred(f.name, op, tuple(values))
 
 
-def _reduce(node: ast.Node, fields: frozenset[str], positive: bool) -> lp.Node:
+def _reduce(node: ast.Node, fields: frozenset[str], registry: Any, positive: bool) -> lp.Node:
     if isinstance(node, (ast.And, ast.Or)):
-        kids = [_reduce(c, fields, positive) for c in node.children]
+        kids = [_reduce(c, fields, registry, positive) for c in node.children]
         return _and(kids, positive) if isinstance(node, ast.And) else _or(kids, positive)
     if isinstance(node, ast.Not):
-        return _not(_reduce(node.child, fields, not positive))
+        return _not(_reduce(node.child, fields, registry, not positive))
     if isinstance(node, ast.Compare):
-        return _compare(node, fields)
+        return _compare(node, fields, registry)
     return lp.UNKNOWN  # exists, a leftover identifier, anything new
 
 
@@ -248,11 +264,12 @@ def _or(items: Iterable[lp.Node], positive: bool) -> lp.Node:
     return kids[0] if len(kids) == 1 else lp.Or(tuple(kids))
 
 
-def reduce_condition(node: ast.Node | bool, evt_type: int) -> lp.Node:
-    """An (already type-folded) condition as an event-local tree for ``evt_type``."""
+def reduce_condition(node: ast.Node | bool, evt_type: int, registry: Any = None) -> lp.Node:
+    """An (already type-folded) condition as an event-local tree for ``evt_type``
+    (``registry``: the fields' registry, to know which fields are single-valued)."""
     if isinstance(node, bool):
         return lp.Const(node)
-    return _reduce(node, _local_fields(evt_type), True)
+    return _reduce(node, _local_fields(evt_type), registry, True)
 
 
 # -- rules -> trees --------------------------------------------------------------------------
@@ -265,7 +282,8 @@ def rule_local_filter(rule: CompiledRule, evt_type: int) -> lp.Node:
     tree = getattr(flt, "ast", None)
     if registry is None or tree is None:  # a filter of another kind: nothing to read
         return lp.UNKNOWN
-    return reduce_condition(fold_types(tree, _type_values(registry, evt_type)), evt_type)
+    folded = fold_types(tree, _type_values(registry, evt_type))
+    return reduce_condition(folded, evt_type, registry)
 
 
 def local_filters(ruleset: Ruleset, event_types: Iterable[int],

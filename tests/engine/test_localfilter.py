@@ -117,6 +117,17 @@ def test_never_true_is_false() -> None:
         assert nums and min(nums) == 1
 
 
+def test_empty_lists_on_single_valued_fields_are_false() -> None:
+    lists = "- list: empty\n  items: []\n"
+    assert _one("evt.type = openat and proc.name in (empty)", lists=lists) == FALSE
+    assert _one("evt.type = openat and fd.directory pmatch (empty)", lists=lists) == FALSE
+    assert _one("evt.type = openat and not proc.name in (empty) and fd.num = 1",
+                lists=lists) == Pred("fd.num", "=", (1,))
+    # a list-valued field (every ancestor) or a transformer: left to the full evaluation
+    assert _one("evt.type = openat and proc.aname in (empty)", lists=lists) == UNKNOWN
+    assert _one("evt.type = openat and tolower(proc.name) in (empty)", lists=lists) == UNKNOWN
+
+
 def test_close_exits_know_only_the_result_and_fd() -> None:
     assert _one("evt.type = close and evt.rawres < 0", t=5) == Pred("evt.rawres", "<", (0,))
     assert _one("evt.type = close and fd.num = 3", t=5) == Pred("fd.num", "=", (3,))
