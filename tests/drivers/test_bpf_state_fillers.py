@@ -417,10 +417,10 @@ def test_older_fd_syscalls_pidfd_getfd_and_io_uring_setup(cap, bpf_source):
         if out["uring"] >= 0:
             os.close(out["uring"])
 
-    types = {63, 127, 139, 375, 407, 339, CLOSE_X}
-    recs = cap.run(action, _mine(types), count=14)
+    types = {63, 127, 139, 375, PIDFD_OPEN_X, 407, 339, CLOSE_X}
+    recs = cap.run(action, _mine(types), count=15)
     assert all(fd >= 0 for fd in made.values()), made
-    by = {r.type: r for r in recs if r.type != CLOSE_X}
+    by = {r.type: r for r in recs if r.type not in (CLOSE_X, PIDFD_OPEN_X)}
     assert (i64(by[63], 0), u64(by[63], 1), u32(by[63], 2)) == (made["eventfd"], 7, 0)
     assert (i64(by[127], 0), i64(by[127], 1), u32(by[127], 2)) == (made["signalfd"], -1,
                                                                    1 << 11)
@@ -435,10 +435,10 @@ def test_older_fd_syscalls_pidfd_getfd_and_io_uring_setup(cap, bpf_source):
         assert (i64(ur, 0), u32(ur, 1), u32(ur, 2), u32(ur, 3), u32(ur, 4), u32(ur, 7)) == \
             (out["uring"], 4, p.sq_entries, p.cq_entries, 16, p.features & 0x7FF)
     ft = scap.FdType
-    # (pidfd_getfd's copy is left out: libs copies the target fd's info, sinsp.parsers types
-    # it as a pidfd)
+    # pidfd_getfd's fd copies the target's entry (libs): an eventfd
     want = {made["eventfd"]: ft.EVENT, made["signalfd"]: ft.SIGNALFD,
-            made["inotify_init"]: ft.INOTIFY, made["epoll_create"]: ft.EVENTPOLL}
+            made["inotify_init"]: ft.INOTIFY, made["epoll_create"]: ft.EVENTPOLL,
+            made["pidfd_getfd"]: ft.EVENT}
     if out["uring"] >= 0:
         want[out["uring"]] = ft.IOURING
     got = _close_types(bpf_source, recs, set(want))
