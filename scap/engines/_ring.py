@@ -27,6 +27,7 @@ __all__ = [
     "STATE_SYSCALLS",
     "DriverCounters",
     "DriverError",
+    "RawBatch",
     "RingSource",
     "RingStatsBase",
     "load_native",
@@ -136,6 +137,24 @@ class RingStatsBase:
     @property
     def drops(self) -> int:
         return self.drops_buffer
+
+
+class RawBatch:
+    """A drained batch as bytes, before any record is built (`RingSource.next_raw_batch`):
+    `data` (records back to back), `offsets` (`n` native u32: each record's start in `data`)
+    and `cpus` (`n` native u16).  A consumer that builds records from it calls
+    `RingSource.records_from_raw`, or counts what it took with `RingSource.account_raw`."""
+
+    __slots__ = ("cpus", "data", "n", "offsets")
+
+    def __init__(self, data: bytes, offsets: bytes, cpus: bytes, n: int) -> None:
+        self.data = data
+        self.offsets = offsets
+        self.cpus = cpus
+        self.n = n
+
+
+_EMPTY_RAW = RawBatch(b"", b"", b"", 0)
 
 
 def _from_snapshot(name: str) -> property:
@@ -283,6 +302,41 @@ class RingSource:
             return []
         return self._records(bytes(ffi.buffer(self._buf, self._used[0])),
                              ffi.unpack(self._offsets, n), ffi.unpack(self._cpus, n))
+
+    def next_raw_batch(self, timeout_ms: int | None = None) -> RawBatch:
+        """`next_batch` without the records: the drained bytes, offsets and cpus (copies, so
+        the next drain does not overwrite them); `n` is 0 when idle.  For a consumer that
+        decides in one C call which records become `EventRecord`s (sinsp's live hot path)."""
+        ffi = self._native()[0]
+        self._require_open("drain")
+        n = self._drain(self._timeout if timeout_ms is None else timeout_ms)
+        self._check(n, "drain")
+        if n == 0:
+            return _EMPTY_RAW
+        return RawBatch(bytes(ffi.buffer(self._buf, self._used[0])),
+                        bytes(ffi.buffer(self._offsets, 4 * n)),
+                        bytes(ffi.buffer(self._cpus, 2 * n)), n)
+
+    def records_from_raw(self, raw: RawBatch) -> list[EventRecord]:
+        """The records `next_batch` would have returned for this batch (counted the same)."""
+        if raw.n == 0:
+            return []
+        return self._records(raw.data, memoryview(raw.offsets).cast("I").tolist(),
+                             memoryview(raw.cpus).cast("H").tolist())
+
+    def account_raw(self, delivered: int, decode_errors: int) -> None:
+        """Count records a raw-batch consumer took (`delivered`, as `stats()` reports them)
+        and skipped as malformed, as `next_batch` counts its own."""
+        self._delivered += delivered
+        self._decode_errors += decode_errors
+
+    def raw_batches(self) -> Iterator[RawBatch]:
+        """`batches()` as raw batches (empty ones too) until `stop()`."""
+        if self._h is None:
+            self.open()
+        self._stopped = False
+        while not self._stopped:
+            yield self.next_raw_batch()
 
     def _records(self, data: bytes, offsets: list[int], cpus: list[int]) -> list[EventRecord]:
         """Records (cpu set, dump_flags 0) from a drained buffer; a record whose header does
