@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 from sinsp.event import Event, named_param, param_at
+from sinsp.hotpath import HotStats, Program, compile_program
+from sinsp.localpred import Node
 from sinsp.parsers import PARSERS as _PARSERS
 from sinsp.parsers import PLAN as _PLAN
 from sinsp.parsers import (
@@ -129,6 +131,14 @@ class Inspector:
         self._seen_non_container = False
         self._iter: Iterator[Any] | None = None
         self._closer: Any = None
+        #: the live hot path's compiled trees (``set_hotpath``); ``None``: off
+        self.hotpath_program: Program | None = None
+        #: what the hot path absorbed (``opens``, ``closes``, ``absorbed``, ``as_dict()``)
+        self.hot_stats = HotStats()
+        #: called once per drained live batch with (its last record's ts or 0, records the
+        #: hot path absorbed in it), after its events were yielded (empty batches too)
+        self.on_batch: Callable[[int, int], None] | None = None
+        self._live: Iterator[Event] | None = None
         self.users.load(getattr(source, "users", None) or [], getattr(source, "groups", None) or [])
         self.load_processes(getattr(source, "processes", None) or [])
 
@@ -235,9 +245,34 @@ class Inspector:
         if ctype is not None:
             self.containers.ensure(cid, ctype)
 
+    # -- the live hot path ---------------------------------------------------------
+
+    def set_hotpath(self, filters: Mapping[int, Node] | None) -> bool:
+        """Absorb the open/close exits of a live source that no rule can match: ``filters``
+        maps event types to ``sinsp.localpred`` trees (the engine's ``localfilter``); a
+        record of a type without a tree is never absorbed; ``None`` turns the hot path off.
+        Callable again (rules reload), also between events of a running iteration. Returns
+        whether it is on (off without the C extension)."""
+        self.hotpath_program = None if filters is None else compile_program(filters)
+        return self.hotpath_program is not None
+
+    def _live_events(self) -> Iterator[Event] | None:
+        """The event generator over a live source's raw batches (a ``RingSource``, which has
+        ``records_from_raw``; ``None`` for other sources), made once."""
+        if self._live is None and hasattr(self.source, "records_from_raw"):
+            from sinsp.hotpath import live_events
+
+            self._live = live_events(self, self.source)
+        return self._live
+
     # -- iteration ---------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Event]:
+        live = self._live_events()
+        if live is not None:
+            yield from live
+            self._at_end()
+            return
         records = self._records()
         process = self.process
         visible = self.event_types
@@ -259,6 +294,12 @@ class Inspector:
 
     def next(self) -> Event | None:
         """The next visible event, or ``None`` at the end of the source."""
+        live = self._live_events()
+        if live is not None:
+            evt = next(live, None)
+            if evt is None:
+                self._at_end()
+            return evt
         visible = self.event_types
         for rec in self._records():
             if visible is not None and rec.type not in visible:
@@ -328,11 +369,7 @@ class Inspector:
         evt = Event(rec, num, self)
         if not self._seen_non_container and (skipped or not plan & PLAN_CONTAINER):
             # (dropped events are never container events: those are state events)
-            # sysdig reads the leading container events while opening the file,
-            # then classifies the process-list threads (identify_category)
-            self._seen_non_container = True
-            for ti in sorted(self.threads, key=lambda t: t.tid):
-                self.containers.identify_category(ti)
+            self._note_non_container()
         try:
             self._link(evt, rec, plan)
             parser = _PARSERS.get(etype)
@@ -352,6 +389,14 @@ class Inspector:
             return None
         return evt
 
+    def _note_non_container(self) -> None:
+        """The first event that is not a container event: sysdig reads the leading container
+        events while opening the file, then classifies the process-list threads
+        (identify_category)."""
+        self._seen_non_container = True
+        for ti in sorted(self.threads, key=lambda t: t.tid):
+            self.containers.identify_category(ti)
+
     def _update(self, rec: Any) -> None:
         """State only, for a record of a type the consumer does not look at (numbered and
         parsed, never yielded). Enter and parser-less events only pair and create threads,
@@ -370,9 +415,7 @@ class Inspector:
         self.stats.events += 1
         plan = _PLAN[etype] if etype < len(_PLAN) else etype & 1 and PLAN_EXIT
         if not self._seen_non_container and (skipped or not plan & PLAN_CONTAINER):
-            self._seen_non_container = True
-            for known in sorted(self.threads, key=lambda t: t.tid):
-                self.containers.identify_category(known)
+            self._note_non_container()
         if plan & PLAN_SKIPRESET:
             return
         tid = rec.tid
