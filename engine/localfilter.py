@@ -40,6 +40,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from scap import schema
 from sinsp import localpred as lp
 from sinsp.filter import ast
 from sinsp.filter.specialize import fold_types, type_values
@@ -51,15 +52,22 @@ if TYPE_CHECKING:
 __all__ = ["CLOSE_EXIT_TYPES", "OPEN_EXIT_TYPES", "local_filters", "reduce_condition",
            "rule_local_filter", "to_text"]
 
+
+
+def _exits(*names: str) -> frozenset[int]:
+    """The dedicated exit types of these syscalls, every table generation (not generic)."""
+    return frozenset(t for n in names for t in schema.event_types_by_name(n)
+                     if t > 1 and not schema.is_enter(t))
+
+
 #: open-family exits (open, openat in both layouts, openat2, creat): every localpred field
-OPEN_EXIT_TYPES = frozenset({3, 59, 103, 307, 327})
+OPEN_EXIT_TYPES = _exits("open", "openat", "openat2", "creat")
 #: close exits: only the return value and the closed fd are known without the fd table
-CLOSE_EXIT_TYPES = frozenset({5})
+CLOSE_EXIT_TYPES = _exits("close")
 _CLOSE_FIELDS = frozenset({"evt.rawres", "fd.num"})
 
 _INT_FIELDS = frozenset({"fd.num", "evt.rawres"})
 _BOOL_FIELDS = frozenset({"evt.is_open_read", "evt.is_open_write", "evt.is_open_exec"})
-_STR_FIELDS = lp.FIELDS - _INT_FIELDS - _BOOL_FIELDS
 _SCALAR_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _OPS_OF = {
     "str": lp.OPS,
