@@ -262,3 +262,14 @@ def test_to_text_and_the_debug_entry_point(capsys: pytest.CaptureFixture[str]) -
     assert main([str(ROOT / "rules" / "falco_rules.yaml")]) == 0
     lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
     assert lines["5"] == "false" and "fd.name" in lines["307"]
+
+
+def test_the_hot_paths_types_are_all_known_here() -> None:
+    """Every type the live hot path may absorb has its local fields here (a type missing
+    would only get UNKNOWN trees: sound, but never absorbed)."""
+    from engine.localfilter import CLOSE_EXIT_TYPES, OPEN_EXIT_TYPES
+    from sinsp import hotpath
+
+    assert hotpath.HOT_TYPES <= OPEN_EXIT_TYPES | CLOSE_EXIT_TYPES
+    assert frozenset({5}) == CLOSE_EXIT_TYPES
+    assert {3, 59, 307, 327} <= OPEN_EXIT_TYPES
