@@ -83,10 +83,11 @@ def printable_path(path: str) -> str:
 def _file_fd(fd: int, path: str, flags: int, dev: Any, ino: Any) -> FdInfo:
     """The fd an open-family call made: a directory when opened with O_DIRECTORY (as 0.29.3
     types it), else a file, with its open flags and device/inode."""
-    info = FdInfo(fd, FdType.DIRECTORY if flags & PPM_O_DIRECTORY else FdType.FILE, path)
+    # (as_int inline, module-level enum members: the live hot path calls this per open)
+    info = FdInfo(fd, _DIRECTORY if flags & PPM_O_DIRECTORY else _FILE, path)
     info.openflags = flags
-    info.dev = as_int(dev)
-    info.ino = as_int(ino)
+    info.dev = dev if isinstance(dev, int) else 0
+    info.ino = ino if isinstance(ino, int) else 0
     return info
 
 
