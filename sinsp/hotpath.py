@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["HOT_TYPES", "HotStats", "Program", "View", "available", "compile_program",
            "evaluate", "import_error", "live_events"]
 
-_ABI = 1
+_ABI = 2
 _native: Any = None
 _import_error: str | None = None
 try:
@@ -532,13 +532,14 @@ class HotStats:
 
 
 _HDR = struct.Struct("<QqIHI")
-_K_OPEN, _K_CLOSE, _K_BAD = 1, 2, 3
+_K_OPEN, _K_CLOSE, _K_BAD, _K_CLOSE_FAILED = 1, 2, 3, 4
 
 
 class _Columns:
     """C's output columns, grown to the largest batch seen."""
 
-    __slots__ = ("arrays", "cap", "out")
+    __slots__ = ("arrays", "cap", "dev", "fd", "flags", "idx", "ino", "kind", "name_len",
+                 "name_off", "out", "tid")
 
     def __init__(self, cap: int) -> None:
         ffi = _native.ffi
@@ -554,6 +555,84 @@ class _Columns:
             self.arrays.append(arr)
             setattr(self.out, name, arr)
         self.out.cap = cap
+        self.idx: list[int] = []
+        self.kind: list[int] = []
+        self.tid: list[int] = []
+        self.fd: list[int] = []
+        self.name_off: list[int] = []
+        self.name_len: list[int] = []
+        self.flags: list[int] = []
+        self.dev: list[int] = []
+        self.ino: list[int] = []
+
+    def unpack(self, m: int) -> None:
+        """The first ``m`` entries of every column C wrote, as lists."""
+        unpack = _native.ffi.unpack
+        out = self.out
+        self.idx = unpack(out.idx, m)
+        self.kind = unpack(out.kind, m)
+        self.tid = unpack(out.tid, m)
+        self.fd = unpack(out.fd, m)
+        if out.n_open:
+            self.name_off = unpack(out.name_off, m)
+            self.name_len = unpack(out.name_len, m)
+            self.flags = unpack(out.flags, m)
+            self.dev = unpack(out.dev, m)
+            self.ino = unpack(out.ino, m)
+
+
+def _absorb(insp: Inspector, data: bytes, c: _Columns, j: int, m: int) -> tuple[int, int]:
+    """Apply the absorbed entries from ``j`` on while they are consecutive records (no
+    forwarded record between them, so nothing else touches the state meanwhile): what
+    ``Inspector.process`` and the open/close parsers do, without an Event.  Returns the next
+    entry and record; it stops early (returning an entry whose record comes next) at an
+    open whose thread has no fd table, which the caller forwards."""
+    idx, kinds, tids, fds = c.idx, c.kind, c.tid, c.fd
+    name_off, name_len, flags, dev, ino = c.name_off, c.name_len, c.flags, c.dev, c.ino
+    get = insp.threads.get
+    i = idx[j]
+    j0 = j
+    n_open = n_bad = 0
+    last_tid = None
+    table: Any = None
+    while j < m and idx[j] == i:
+        kind = kinds[j]
+        if kind == _K_BAD:
+            n_bad += 1
+            i += 1
+            j += 1
+            continue
+        tid = tids[j]
+        if tid != last_tid:
+            ti = get(tid)
+            if ti is None:
+                if not insp._seen_non_container:
+                    insp._note_non_container()
+                ti = insp.create_thread(tid)
+            elif kind == _K_OPEN and ti.fd_table() is None:
+                break
+            elif not insp._seen_non_container:
+                insp._note_non_container()
+            ti.last_enter = None
+            table = ti.fd_table()
+            last_tid = tid
+        elif kind == _K_OPEN and table is None:
+            break
+        if kind == _K_OPEN:
+            a = name_off[j]
+            table.add(new_file_fd(fds[j], data[a:a + name_len[j]].decode("ascii"), flags[j],
+                                  dev[j], ino[j]))
+            n_open += 1
+        elif kind == _K_CLOSE and table is not None:
+            table.remove(fds[j])
+        i += 1
+        j += 1
+    done = j - j0 - n_bad
+    insp._num += done
+    insp.stats.events += done
+    insp.hot_stats.opens += n_open
+    insp.hot_stats.closes += done - n_open
+    return j, i
 
 
 def live_events(insp: Inspector, src: Any) -> Iterator[Event]:
@@ -567,7 +646,6 @@ def live_events(insp: Inspector, src: Any) -> Iterator[Event]:
     update = insp._update
     threads = insp.threads
     verdict = insp._verdict
-    stats = insp.stats
     hot = insp.hot_stats
     cols: _Columns | None = None
     for raw in src.raw_batches():
@@ -600,18 +678,13 @@ def live_events(insp: Inspector, src: Any) -> Iterator[Event]:
         src.account_raw(n - n_bad, n_bad)
         hot.batches += 1
         before = hot.opens + hot.closes
-        if m:
-            idx = ffi.unpack(out.idx, m)
-            kinds = ffi.unpack(out.kind, m)
-            tids = ffi.unpack(out.tid, m)
-            fds = ffi.unpack(out.fd, m)
-        else:
-            idx = kinds = tids = fds = []
+        cols.unpack(m)
+        idx, kinds = cols.idx, cols.kind
         offsets = memoryview(raw.offsets).cast("I")
         cpus = memoryview(raw.cpus).cast("H")
         unpack = _HDR.unpack_from
-        i = 0  # the next record to handle
-        for j in range(m + 1):
+        i = j = 0  # the next record, the next absorbed entry
+        while True:
             stop = idx[j] if j < m else n
             while i < stop:  # forwarded records: as RingSource._records + Inspector.__iter__
                 off = offsets[i]
@@ -628,41 +701,19 @@ def live_events(insp: Inspector, src: Any) -> Iterator[Event]:
                     update(rec)
             if j == m:
                 break
+            if prog is not None:
+                if verdict.remove_fds or verdict.remove_tids:
+                    verdict.apply(threads)
+                j, i = _absorb(insp, data, cols, j, m)
+                if j == m or idx[j] != i:
+                    continue  # a gap: forwarded records next
+            # the record at entry j is forwarded after all: stale verdicts (rules reloaded),
+            # or an open by a thread without an fd table (the Event would see no fd, which
+            # the trees do not describe); the state change is the same either way
+            if kinds[j] != _K_BAD:
+                yield from _forward_one(insp, data, offsets[i], cpus[i])
             i += 1
-            kind = kinds[j]
-            if kind == _K_BAD:
-                continue
-            if prog is None:  # stale verdicts: forward (state equal either way)
-                yield from _forward_one(insp, data, offsets[i - 1], cpus[i - 1])
-                continue
-            # absorbed: Inspector.process's bookkeeping + the parser's state change
-            if verdict.remove_fds or verdict.remove_tids:
-                verdict.apply(threads)
-            tid = tids[j]
-            ti = threads.get(tid)
-            if kind == _K_OPEN and ti is not None and ti.fd_table() is None:
-                # no table to add to: the Event would see no fd, which the trees do not
-                # describe; forward it (the parser changes nothing either way)
-                yield from _forward_one(insp, data, offsets[i - 1], cpus[i - 1])
-                continue
-            insp._num += 1
-            stats.events += 1
-            if not insp._seen_non_container:
-                insp._note_non_container()
-            if ti is None:
-                ti = insp.create_thread(tid)
-            ti.last_enter = None
-            table = ti.fd_table()
-            if kind == _K_OPEN:
-                a = out.name_off[j]
-                path = data[a:a + out.name_len[j]].decode("ascii")
-                table.add(new_file_fd(fds[j], path, out.flags[j], out.dev[j],  # type: ignore[union-attr]
-                                      out.ino[j]))
-                hot.opens += 1
-            else:
-                if out.res[j] >= 0 and table is not None:
-                    table.remove(fds[j])
-                hot.closes += 1
+            j += 1
         if insp.on_batch is not None:
             insp.on_batch(out.last_ts, hot.opens + hot.closes - before)
 

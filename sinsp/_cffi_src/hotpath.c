@@ -592,7 +592,7 @@ int hp_classify(const hp_prog *p, const char *buf_, uint64_t len, const char *of
 		out->fd[m] = v.fd;
 		out->res[m] = v.res;
 		if (v.is_close) {
-			out->kind[m] = HP_CLOSE;
+			out->kind[m] = v.res >= 0 ? HP_CLOSE : HP_CLOSE_FAILED;
 			out->n_close++;
 		} else {
 			out->kind[m] = HP_OPEN;
