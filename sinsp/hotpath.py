@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["HOT_TYPES", "HotStats", "Program", "View", "available", "compile_program",
            "evaluate", "import_error", "live_events"]
 
-_ABI = 2
+_ABI = 3
 _native: Any = None
 _import_error: str | None = None
 try:
@@ -532,7 +532,8 @@ class HotStats:
 
 
 _HDR = struct.Struct("<QqIHI")
-_K_OPEN, _K_CLOSE, _K_BAD, _K_CLOSE_FAILED = 1, 2, 3, 4
+_K_OPEN, _K_CLOSE, _K_BAD, _K_CLOSE_FAILED, _K_OPEN_PAIRED = 1, 2, 3, 4, 5
+_OPENS = (_K_OPEN, _K_OPEN_PAIRED)
 
 
 class _Columns:
@@ -555,30 +556,22 @@ class _Columns:
             self.arrays.append(arr)
             setattr(self.out, name, arr)
         self.out.cap = cap
-        self.idx: list[int] = []
-        self.kind: list[int] = []
-        self.tid: list[int] = []
-        self.fd: list[int] = []
-        self.name_off: list[int] = []
-        self.name_len: list[int] = []
-        self.flags: list[int] = []
-        self.dev: list[int] = []
-        self.ino: list[int] = []
+        self.views(0)
 
-    def unpack(self, m: int) -> None:
-        """The first ``m`` entries of every column C wrote, as lists."""
-        unpack = _native.ffi.unpack
+    def views(self, m: int) -> None:
+        """The first ``m`` entries of every column C wrote, as memoryviews (an entry costs
+        only when read)."""
+        buf = _native.ffi.buffer
         out = self.out
-        self.idx = unpack(out.idx, m)
-        self.kind = unpack(out.kind, m)
-        self.tid = unpack(out.tid, m)
-        self.fd = unpack(out.fd, m)
-        if out.n_open:
-            self.name_off = unpack(out.name_off, m)
-            self.name_len = unpack(out.name_len, m)
-            self.flags = unpack(out.flags, m)
-            self.dev = unpack(out.dev, m)
-            self.ino = unpack(out.ino, m)
+        self.idx = memoryview(buf(out.idx, 4 * m)).cast("I")
+        self.kind = bytes(buf(out.kind, m))
+        self.tid = memoryview(buf(out.tid, 8 * m)).cast("q")
+        self.fd = memoryview(buf(out.fd, 8 * m)).cast("q")
+        self.name_off = memoryview(buf(out.name_off, 4 * m)).cast("I")
+        self.name_len = memoryview(buf(out.name_len, 4 * m)).cast("I")
+        self.flags = memoryview(buf(out.flags, 4 * m)).cast("I")
+        self.dev = memoryview(buf(out.dev, 4 * m)).cast("I")
+        self.ino = memoryview(buf(out.ino, 8 * m)).cast("Q")
 
 
 def _absorb(insp: Inspector, data: bytes, c: _Columns, j: int, m: int) -> tuple[int, int]:
@@ -609,15 +602,33 @@ def _absorb(insp: Inspector, data: bytes, c: _Columns, j: int, m: int) -> tuple[
                 if not insp._seen_non_container:
                     insp._note_non_container()
                 ti = insp.create_thread(tid)
-            elif kind == _K_OPEN and ti.fd_table() is None:
+            elif kind in _OPENS and ti.fd_table() is None:
                 break
             elif not insp._seen_non_container:
                 insp._note_non_container()
             ti.last_enter = None
             table = ti.fd_table()
             last_tid = tid
-        elif kind == _K_OPEN and table is None:
+        elif kind in _OPENS and table is None:
             break
+        if kind == _K_OPEN_PAIRED:
+            # open + close of one fd, back to back: the table ends without it, the counters
+            # as if it had been added and removed
+            fd = fds[j]
+            if table.remove(fd) is None:
+                if len(table) >= table.max_fds:  # the add would have evicted: do it all
+                    a = name_off[j]
+                    table.add(new_file_fd(fd, data[a:a + name_len[j]].decode("ascii"),
+                                          flags[j], dev[j], ino[j]))
+                    table.remove(fd)
+                    table.stats.added -= 1  # (counted below)
+                else:
+                    table.stats.removed += 1
+            table.stats.added += 1
+            n_open += 1
+            i += 2
+            j += 2
+            continue
         if kind == _K_OPEN:
             a = name_off[j]
             table.add(new_file_fd(fds[j], data[a:a + name_len[j]].decode("ascii"), flags[j],
@@ -667,7 +678,7 @@ def live_events(insp: Inspector, src: Any) -> Iterator[Event]:
             if insp.on_batch is not None:
                 insp.on_batch(recs[-1].ts if recs else 0, 0)
             continue
-        ffi, lib = _native.ffi, _native.lib
+        lib = _native.lib
         if cols is None or cols.cap < n:
             cols = _Columns(max(n, 1024))
         data = raw.data
@@ -678,7 +689,7 @@ def live_events(insp: Inspector, src: Any) -> Iterator[Event]:
         src.account_raw(n - n_bad, n_bad)
         hot.batches += 1
         before = hot.opens + hot.closes
-        cols.unpack(m)
+        cols.views(m)
         idx, kinds = cols.idx, cols.kind
         offsets = memoryview(raw.offsets).cast("I")
         cpus = memoryview(raw.cpus).cast("H")

@@ -43,8 +43,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-__all__ = ["And", "Const", "FIELDS", "Node", "Not", "OPS", "Or", "Pred", "Tri", "UNKNOWN",
-           "Unknown"]
+__all__ = [
+    "FIELDS",
+    "OPS",
+    "UNKNOWN",
+    "And",
+    "Const",
+    "Node",
+    "Not",
+    "Or",
+    "Pred",
+    "Tri",
+    "Unknown",
+]
 
 #: the fields a Pred may read (see the module docstring for their meaning)
 FIELDS = frozenset({

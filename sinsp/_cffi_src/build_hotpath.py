@@ -14,7 +14,7 @@ from cffi import FFI
 # cffi runs build scripts with exec(), outside any package: the header-to-cdef helper is
 # scap's (scap/_cffi_src/_cdef.py), found by path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scap" / "_cffi_src"))
-from _cdef import cdef_from_header  # noqa: E402
+from _cdef import cdef_from_header
 
 _HERE = Path(__file__).resolve().parent
 

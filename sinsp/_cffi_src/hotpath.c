@@ -593,6 +593,9 @@ int hp_classify(const hp_prog *p, const char *buf_, uint64_t len, const char *of
 		out->res[m] = v.res;
 		if (v.is_close) {
 			out->kind[m] = v.res >= 0 ? HP_CLOSE : HP_CLOSE_FAILED;
+			if (v.res >= 0 && m > 0 && out->kind[m - 1] == HP_OPEN && out->idx[m - 1] + 1 == i &&
+			    out->tid[m - 1] == out->tid[m] && out->fd[m - 1] == v.fd)
+				out->kind[m - 1] = HP_OPEN_PAIRED;
 			out->n_close++;
 		} else {
 			out->kind[m] = HP_OPEN;

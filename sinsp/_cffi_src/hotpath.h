@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define HP_ABI 2
+#define HP_ABI 3
 
 /* record kinds (hp_out.kind) */
 #define HP_FORWARD 0
@@ -30,6 +30,9 @@
 #define HP_CLOSE 2
 #define HP_BAD 3
 #define HP_CLOSE_FAILED 4 /* a close exit with res < 0: nothing to remove */
+/* an absorbed open whose very next record is an absorbed close (res >= 0) of the same fd by
+ * the same thread (that close's entry follows): together they leave the fd closed */
+#define HP_OPEN_PAIRED 5
 
 /* Kleene values */
 #define HP_FALSE 0
@@ -96,7 +99,7 @@ typedef struct {
 /* output columns, one entry per absorbed record (m of them), plus per-batch counts */
 typedef struct {
 	uint32_t *idx;      /* record index in the batch */
-	uint8_t *kind;      /* HP_OPEN / HP_CLOSE / HP_CLOSE_FAILED / HP_BAD */
+	uint8_t *kind;      /* HP_OPEN / HP_OPEN_PAIRED / HP_CLOSE / HP_CLOSE_FAILED / HP_BAD */
 	int64_t *tid;
 	int64_t *fd;        /* the fd opened or closed */
 	int64_t *res;       /* close: its result */

@@ -176,3 +176,47 @@ def test_event_types_prefilter_with_hot_path() -> None:
     forwarded = set(e[-1] for e in ev_hot)
     assert ev_hot == [e for e in ev_plain if e[-1] in forwarded]
     assert state(hot) == state(plain)
+
+
+def storm_stream(seed: int, pairs: int = 1500) -> list[list[Any]]:
+    """Back-to-back open/close pairs (what C pairs up) mixed with unpaired opens, opens over
+    fds already known, reads, and a second thread of the same process interleaving."""
+    rng = random.Random(seed)
+    b = EventBuilder(ts=1_700_000_000_000_000_000)
+    recs = []
+    for _ in range(pairs):
+        tid = rng.choice([100, 100, 100, 101, 200, 301, 1003])
+        fd = rng.choice([3, 3, 3, 4, 5])
+        path = rng.choice(["/dev/null", "/etc/passwd", "/tmp/a", "rel"])
+        recs.append(open_exit(b, rng.choice([307, 3]), tid, fd, path, rng.choice([1, 2, 1025])))
+        r = rng.random()
+        if r < 0.7:
+            recs.append(close_exit(b, tid, fd, 0 if r < 0.65 else -9))
+        elif r < 0.8:
+            recs.append(close_exit(b, rng.choice([100, 101]), fd))
+        elif r < 0.9:
+            recs.append(read_exit(b, tid, fd))
+    out, i = [], 0
+    while i < len(recs):
+        k = rng.choice([2, 3, 64, 1000])
+        out.append(recs[i:i + k])
+        i += k
+    return out
+
+
+@pytest.mark.parametrize("max_fds", [65536, 2])
+@pytest.mark.parametrize("filters", [MIXED, ALL_FALSE], ids=["mixed", "false"])
+@pytest.mark.parametrize("seed", range(3))
+def test_open_close_pairs(filters: Any, seed: int, max_fds: int) -> None:
+    """Pairs C folds into one fd change leave the tables and the fd counters (added, removed,
+    evicted: a small ``max_fds`` makes the adds evict) as the plain path does."""
+    batches = storm_stream(seed)
+    plain = Inspector(ListSource(batches), max_fds=max_fds)
+    hot = Inspector(FakeRing(batches, processes()), max_fds=max_fds)
+    assert hot.set_hotpath(filters)
+    ev_plain, ev_hot = run(plain), run(hot)
+    assert state(hot) == state(plain)
+    forwarded = {e[-1] for e in ev_hot}
+    assert ev_hot == [e for e in ev_plain if e[-1] in forwarded]
+    assert hot.hot_stats.absorbed > 0
+    assert (plain.fd_stats.evicted > 0) is (max_fds == 2)
