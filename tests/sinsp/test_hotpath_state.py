@@ -7,11 +7,15 @@ identical thread and fd tables, event numbers and forwarded Events' field values
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any
 
 import pytest
 from hotpath_helpers import FakeRing, close_exit, open_exit, processes, read_exit, run, state
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from scap.engines._ring import RawBatch
 from scap.testing import EventBuilder
 from sinsp import Inspector, hotpath
 from sinsp.localpred import UNKNOWN, Const, Not, Or, Pred
@@ -220,3 +224,35 @@ def test_open_close_pairs(filters: Any, seed: int, max_fds: int) -> None:
     assert ev_hot == [e for e in ev_plain if e[-1] in forwarded]
     assert hot.hot_stats.absorbed > 0
     assert (plain.fd_stats.evicted > 0) is (max_fds == 2)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)),
+                                        max_size=12))
+def test_damaged_records_are_classified_safely(seed: int, flips: list[tuple[int, int]]) -> None:
+    """Bytes flipped anywhere in a batch (headers, lengths, params): C never reads past the
+    buffer, and the hot path's state and events stay the plain path's."""
+    recs = [r for b in stream(seed, 120) for r in b]
+    data = bytearray()
+    offs = []
+    for r in recs:
+        offs.append(len(data))
+        data += r.raw
+    for pos, val in flips:
+        data[pos % len(data)] = val
+    raw = RawBatch(bytes(data), struct.pack(f"<{len(offs)}I", *offs), bytes(2 * len(offs)),
+                   len(offs))
+
+    class Raw(FakeRing):
+        def raw_batches(self) -> Any:
+            yield raw
+
+    plain = Inspector(Raw([], processes()))
+    hot = Inspector(Raw([], processes()))
+    hot.set_hotpath(ALL_FALSE)
+    ev_plain, ev_hot = run(plain), run(hot)
+    forwarded = {e[-1] for e in ev_hot}
+    assert ev_hot == [e for e in ev_plain if e[-1] in forwarded]
+    assert state(hot) == state(plain)
+    assert (hot.source._delivered, hot.source._decode_errors) == \
+        (plain.source._delivered, plain.source._decode_errors)
