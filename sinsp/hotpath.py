@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["HOT_TYPES", "HotStats", "Program", "View", "available", "compile_program",
            "evaluate", "import_error", "live_events"]
 
-_ABI = 3
+_ABI = 4  # hotpath.h HP_ABI (4: evt.is_open_* read openat2 flags)
 _native: Any = None
 _import_error: str | None = None
 try:
@@ -71,6 +71,8 @@ HOT_TYPES = frozenset({CLOSE_X, OPEN_X, CREAT_X, OPENAT_2_X, OPENAT2_X})
 # sinsp.fields.evt's open-flag checks (PPM_O_* and the mode's exec bits)
 _O_RDONLY, _O_WRONLY, _O_CREAT, _O_TMPFILE = 1, 2, 4, 8192
 _EXEC_MASK = 0o111
+#: the hot exits whose flags evt.is_open_* read (all but creat and close)
+_OPENERS = frozenset({OPEN_X, OPENAT_2_X, OPENAT2_X})
 
 
 class View:
@@ -136,9 +138,9 @@ def field_value(field: str, v: View) -> Any:
         return "d" if v.isdir else "f"
     if field == "fd.type":
         return "directory" if v.isdir else "file"
-    # evt.is_open_*: open exit (3) and openat_2 exit (307) read their flags; creat (59) only
-    # has the exec check, on its mode; openat2 (327) is none of them in 0.29.3's table
-    opener = v.type in (OPEN_X, OPENAT_2_X)
+    # evt.is_open_*: open (3), openat_2 (307) and openat2 (327) exits read their flags
+    # (sinsp.fields.evt.OPEN_FLAG_PARAMS); creat (59) only has the exec check, on its mode
+    opener = v.type in _OPENERS
     if field == "evt.is_open_read":
         return opener and bool(v.flags & _O_RDONLY)
     if field == "evt.is_open_write":

@@ -242,7 +242,10 @@ static int str_field(const view *v, uint32_t field, str *out)
 
 static int64_t int_field(const view *v, uint32_t field)
 {
-	int opener = v->type == HP_T_OPEN_X || v->type == HP_T_OPENAT_2_X;
+	/* evt.is_open_* read the flags of open, openat_2 and openat2 exits (sinsp.fields.evt's
+	 * OPEN_FLAG_PARAMS); creat only has the exec check, on its mode */
+	int opener = v->type == HP_T_OPEN_X || v->type == HP_T_OPENAT_2_X ||
+	             v->type == HP_T_OPENAT2_X;
 	switch (field) {
 	case HP_F_FDNUM:
 		return v->fd;

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define HP_ABI 3
+#define HP_ABI 4 /* 4: evt.is_open_* read openat2 exits' flags */
 
 /* record kinds (hp_out.kind) */
 #define HP_FORWARD 0

@@ -985,29 +985,48 @@ PPM_O_RDONLY = 1
 PPM_O_WRONLY = 2
 PPM_O_CREAT = 4
 PPM_O_TMPFILE = 8192
+PPM_O_F_CREATED = 1 << 14  # probe flag: the open created the file
 _EXEC_MASK = 0o111  # PPM_S_IXUSR | PPM_S_IXGRP | PPM_S_IXOTH
+
+#: the events evt.is_open_* read open flags of -> (index of ``flags``, of ``mode`` or -1):
+#: open exit, openat enter (the old layout), openat_2 exit, openat2 exit (0.29.3 measured:
+#: the openat_2 enter and the openat exit are not among them), and open_by_handle_at exit,
+#: which 0.29.3 has no type for (current libs: its flags, no mode, so never "exec")
+OPEN_FLAG_PARAMS: dict[int, tuple[int, int]] = {
+    3: (2, 3), 102: (2, 3), 307: (3, 4), 327: (3, 4), 337: (2, -1)}
+_CREAT_X = 59  # creat exit: no flags, only the exec check on its mode (param 2)
+
+
+def _u32_param(rec: Any, i: int) -> int:
+    """Param ``i``'s low 4 bytes as sinsp reads a flags/mode param (0 when empty)."""
+    a, b = param_span(rec, i)
+    return int.from_bytes(rec.raw[a:min(b, a + 4)], "little")
 
 
 def _open_check(evt: Any, what: str) -> bool:
     rec = evt.record
     etype = rec.type
-    if etype in (3, 102, 307):  # open exit, openat enter, openat_2 exit
-        fi = 3 if etype == 307 else 2
+    idx = OPEN_FLAG_PARAMS.get(etype)
+    if idx is not None:
+        fi, mi = idx
         if fi >= rec.nparams:
             return False
-        raw = rec.raw
-        a, b = param_span(rec, fi)
-        flags = int.from_bytes(raw[a:min(b, a + 4)], "little")
+        flags = _u32_param(rec, fi)
         if what == "r":
             return bool(flags & PPM_O_RDONLY)
         if what == "w":
             return bool(flags & PPM_O_WRONLY)
-        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and fi + 1 < rec.nparams:
-            a, b = param_span(rec, fi + 1)
-            mode = int.from_bytes(raw[a:min(b, a + 4)], "little")
-            return bool(mode & _EXEC_MASK)
+        if what == "c":  # created: the probe says so, or an O_TMPFILE open that succeeded
+            if flags & PPM_O_F_CREATED:
+                return True
+            if flags & PPM_O_TMPFILE and rec.nparams > 0:
+                raw0 = rec.rawparam(0)
+                return len(raw0) == 8 and int.from_bytes(raw0, "little", signed=True) >= 0
+            return False
+        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and 0 <= mi < rec.nparams:
+            return bool(_u32_param(rec, mi) & _EXEC_MASK)
         return False
-    if what == "x" and etype == 59 and rec.nparams > 2:  # creat exit: mode
+    if what == "x" and etype == _CREAT_X and rec.nparams > 2:  # creat exit: mode
         return bool(int.from_bytes(rec.rawparam(2)[:4], "little") & _EXEC_MASK)
     return False
 
@@ -1016,21 +1035,21 @@ _NOT_OPEN: Any = object()
 
 
 def _open_flags(evt: Any) -> Any:
-    """``(flags,)`` of an open/openat/openat_2 event as ``_open_check`` reads them (the low
-    4 bytes of the flags param), ``_NOT_OPEN`` for other events and records without it."""
+    """``(flags,)`` of an event of ``OPEN_FLAG_PARAMS`` as ``_open_check`` reads them (the
+    low 4 bytes of the flags param), ``_NOT_OPEN`` for other events and records without it."""
     rec = evt.record
     etype = rec.type
-    if etype not in (3, 102, 307):
+    idx = OPEN_FLAG_PARAMS.get(etype)
+    if idx is None:
         return _NOT_OPEN
-    fi = 3 if etype == 307 else 2
+    fi = idx[0]
     if fi >= rec.nparams:
         return _NOT_OPEN
-    ps = getattr(evt, "decoded", None) if etype == 307 else None
+    ps = getattr(evt, "decoded", None) if etype in (307, 327) else None
     if ps is not None:  # the open parser decoded the record: flags (4 bytes, or empty)
         v = ps[fi]
         return (0 if v is None else v & 0xFFFFFFFF,)
-    a, b = param_span(rec, fi)
-    return (int.from_bytes(rec.raw[a:min(b, a + 4)], "little"),)
+    return (_u32_param(rec, fi),)
 
 
 def _is_read(evt: Any, flags: int) -> bool:
@@ -1066,6 +1085,9 @@ _open_field("evt.is_open_write", "w",
 _open_field("evt.is_open_exec", "x",
             "'true' for open/openat/openat2 or creat events where a file is "
             "created with execute permissions")  # fmt: skip
+_open_field("evt.is_open_create", "c",
+            "'true' for open/openat/openat2/open_by_handle_at events where a file is "
+            "created.")  # fmt: skip
 
 
 @evt.field("evt.pluginname", FieldType.CHARBUF, "if the event comes from a plugin, the name of the "
