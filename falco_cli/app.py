@@ -546,6 +546,7 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
             # them must run there too (evt.type compares by name), as on a full driver
             from scap.engines.bpf import GENERIC_SYSCALLS
             s.engine.treat_as_generic(GENERIC_SYSCALLS)
+            _set_hotpath(s, insp)
             n = "all" if syscalls is None else str(len(syscalls))
             log.info("Loaded event sources: syscall, k8s_audit")
             log.info("Enabled event sources: syscall")
@@ -594,6 +595,7 @@ def _open_kmod(s: State) -> tuple[Any, str] | RunResult:
     s.live_source = src
     from scap.engines.kmod import KMOD_GENERIC_SYSCALLS
     s.engine.treat_as_generic(KMOD_GENERIC_SYSCALLS)  # its unfilled syscalls come as generic
+    _set_hotpath(s, insp)
     n = "all" if syscalls is None else str(len(syscalls))
     log.info("Enabled event sources: syscall")
     log.info(f"Opening 'syscall' source with Kernel module ({n} syscalls of interest).")
@@ -675,6 +677,25 @@ def _paced(events: Any, s: State) -> Iterator[Any]:
                 s.signals.terminate.wait(min(delay, 0.05))
                 delay = (ts - first_ts) / 1e9 - (time.monotonic() - t0)
         yield evt
+
+
+def _set_hotpath(s: State, insp: Any) -> None:
+    """Live: let sinsp's C hot path absorb the open/close exits no enabled rule can match
+    (``sinsp.hotpath``; the engine says which, per type, from the rules' event-local
+    conditions). Called at start and after every rules reload; without the native
+    extension it stays off and every event goes through the loop as before."""
+    from sinsp.hotpath import HOT_TYPES
+    if insp.set_hotpath(s.engine.local_filters(HOT_TYPES)):
+        log.debug("live hot path on: open/close exits no rule can match update the state in C")
+
+
+class _LoopEndError(Exception):
+    """Raised from the per-batch hook to end the event loop with ``result`` (a terminating
+    signal, or the drop manager saying exit)."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__(result)
+        self.result = result
 
 
 def _handle_signals(s: State) -> bool:
@@ -824,6 +845,44 @@ def process_events(s: State) -> RunResult:
             s.capture_file:
         start_ts = _capture_first_ts(s.capture_file)   # -M counts from the capture's start
     final_stats: Any = None
+
+    def check_drops(ts: int) -> bool:
+        """Live: the drop manager's check, at most once per second of event time."""
+        counters.n_evts = s.n_evts
+        counters.n_drops = s.n_drops
+        if stats_fn is not None:
+            st = stats_fn()
+            counters.n_evts, counters.n_drops = st.n_evts, st.n_drops
+            counters.detail = dict(getattr(st, "detail", {}) or {})
+            s.n_drops = st.n_drops
+        return drops.process(ts, counters)
+
+    hot = s.live_source is not None and getattr(insp, "hotpath_program", None) is not None
+
+    def on_batch(last_ts: int, absorbed: int) -> None:
+        """Once per live batch (empty ones too): the events the hot path absorbed count as
+        captured, and signals and the drop check are handled even when every event of a
+        storm was absorbed, or none came (no event reaches the loop then)."""
+        nonlocal process, wanted, n_wanted
+        if absorbed:
+            if concurrent:
+                with lock:
+                    s.n_evts += absorbed
+            else:
+                s.n_evts += absorbed
+        if sig.pending:
+            if not _handle_signals(s):
+                raise _LoopEndError(RunResult.ok())
+            process = s.engine.process
+            wanted = _wanted_mask(s.engine)
+            n_wanted = len(wanted)
+            if hot:
+                _set_hotpath(s, insp)
+        if last_ts > drops.next_check_ts and not markers and not check_drops(last_ts):
+            raise _LoopEndError(RunResult.fatal("Drop manager internal error"))
+
+    if s.live_source is not None and hasattr(insp, "on_batch"):
+        insp.on_batch = on_batch
     ticker = _start_metrics(s)
     try:
         for evt in events:
@@ -833,6 +892,8 @@ def process_events(s: State) -> RunResult:
                 process = s.engine.process       # a reload may have swapped the engine
                 wanted = _wanted_mask(s.engine)
                 n_wanted = len(wanted)
+                if hot:
+                    _set_hotpath(s, insp)
             rec = evt.record
             ts = rec.ts
             if start_ts == 0:
@@ -858,17 +919,9 @@ def process_events(s: State) -> RunResult:
             else:
                 if etype == PPME_DROP_E:
                     s.n_drops += 1
-                if ts > drops.next_check_ts:     # at most once per second of event time
-                    counters.n_evts = s.n_evts
-                    counters.n_drops = s.n_drops
-                    if stats_fn is not None:
-                        st = stats_fn()
-                        counters.n_evts, counters.n_drops = st.n_evts, st.n_drops
-                        counters.detail = dict(getattr(st, "detail", {}) or {})
-                        s.n_drops = st.n_drops
-                    if not drops.process(ts, counters):
-                        res = RunResult.fatal("Drop manager internal error")
-                        break
+                if ts > drops.next_check_ts and not check_drops(ts):  # once per second
+                    res = RunResult.fatal("Drop manager internal error")
+                    break
             if etype < n_wanted and not wanted[etype]:
                 continue                         # no enabled rule can match this type
             matches = process(evt, source)
@@ -878,6 +931,8 @@ def process_events(s: State) -> RunResult:
                         _alert(s, evt, matches)
                 else:
                     _alert(s, evt, matches)
+    except _LoopEndError as end:
+        res = end.result
     except KeyboardInterrupt:
         log.info("SIGINT received, exiting...")
     except Exception as e:
