@@ -131,7 +131,8 @@ def _pipeline(kind: str, rules: str | None):
         return n
 
     holder["engine"] = eng
-    return (feed_rules, make_insp), f"sinsp + rules ({Path(rules).name})"
+    return (feed_rules, make_insp), f"sinsp + rules ({Path(rules).name}), record by record, " \
+        "no hot path"
 
 
 def rule_syscalls(eng) -> set[str] | None:

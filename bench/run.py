@@ -4,7 +4,8 @@ Each script prints its own numbers; this driver only finds them, runs them one a
 with the same interpreter, and reports which failed.  `python bench/run.py NAME...` runs only
 the scripts whose name contains one of the NAMEs.  Some scripts run more than once with the
 arguments in ``EXTRA_RUNS`` (bench_bpf: the probe's cost on a getppid storm, then an
-openat/close storm through state + the upstream rules, the issue's drop target).
+openat/close storm through state + the upstream rules record by record (no hot path: the
+"before"), then the same storm under the `pyfalco` command itself, the issue's drop target).
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import time
 #: script stem -> extra argument lists, each run after the plain run
 EXTRA_RUNS: dict[str, list[list[str]]] = {
     "bench_bpf": [["--pipeline", "rules", "--kind", "openclose",
-                   "--rates", "50000,100000,150000,200000,300000", "--seconds", "4"]],
+                   "--rates", "100000,300000", "--seconds", "4"],
+                  ["--pipeline", "pyfalco", "--kind", "openclose",
+                   "--rates", "50000,100000,150000,200000,300000,400000", "--seconds", "4"]],
 }
 
 
