@@ -45,7 +45,8 @@ def big_capture() -> pathlib.Path:
     return bench_scap.BIG
 
 
-def child_cpu(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, float, bytes]:
+def child_cpu(cmd: list[str],
+              stdout: int | None = subprocess.DEVNULL) -> tuple[float, float, bytes]:
     """Run a command; (cpu seconds, wall seconds, stdout if captured)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
