@@ -81,3 +81,28 @@ def test_same_alerts_with_the_hot_path(files: list[Path]) -> None:
     assert got == expect
     total = sum(len(b) for b in batches)
     assert hot.hot_stats.absorbed > total // 2
+
+
+@pytest.mark.parametrize("files", _rule_files())
+def test_openat2_read_of_shadow_alerts_through_the_hot_path(files: list[Path]) -> None:
+    """sysdig 0.29.3 gives openat2 exits evt.is_open_read from their flags: an /etc/shadow
+    read through openat2 by an untrusted program is the sensitive-file rule's, so C must
+    forward it (its tree is not FALSE) and the engine must alert, as for openat."""
+    eng = RuleEngine(hostname="h")
+    assert eng.load_files(files).successful
+    eng.rule_matching = "all"
+    trees = eng.local_filters(hotpath.HOT_TYPES)
+    b = EventBuilder(ts=1_700_000_000_000_000_000)
+    got = {}
+    for etype in (307, 327):
+        batch = [open_exit(b, 307, 100, 6, "/dev/null", 1), close_exit(b, 100, 6),
+                 open_exit(b, etype, 100, 5, "/etc/shadow", 1), read_exit(b, 100, 5),
+                 close_exit(b, 100, 5)]
+        hot = Inspector(FakeRing([batch], processes()))
+        assert hot.set_hotpath(trees)
+        got[etype] = [(evt.record.type, evt.fd.name if evt.fd else None, m.rule)
+                      for evt in hot for m in eng.process(evt) or ()]
+        assert hot.hot_stats.opens == 1  # the /dev/null open, absorbed; not the shadow read
+    assert got[307], "the rules do not alert on an openat /etc/shadow read"
+    assert [(t, n) for t, n, _ in got[327]] == [(327, "/etc/shadow")] * len(got[327])
+    assert sorted(r for _, _, r in got[327]) == sorted(r for _, _, r in got[307])
