@@ -971,6 +971,10 @@ def process_events(s: State) -> RunResult:
         if final_stats is not None:
             sys.stderr.write(f"Driver Events:{final_stats.n_evts}\n"
                              f"Driver Drops:{final_stats.n_drops}\n")
+        if hot:
+            hs = insp.hot_stats
+            sys.stderr.write(f"Hot path: {hs.absorbed} events no rule could match kept in C "
+                             f"({hs.opens} opens, {hs.closes} closes)\n")
         el = time.monotonic() - wall_start
         sys.stderr.write(f"Elapsed time: {el:.3f}, Captured Events: {s.n_evts}, "
                          f"{(s.n_evts / el) if el > 0 else 0:.2f} eps\n")
