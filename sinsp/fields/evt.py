@@ -997,12 +997,6 @@ OPEN_FLAG_PARAMS: dict[int, tuple[int, int]] = {
 _CREAT_X = 59  # creat exit: no flags, only the exec check on its mode (param 2)
 
 
-def _u32_param(rec: Any, i: int) -> int:
-    """Param ``i``'s low 4 bytes as sinsp reads a flags/mode param (0 when empty)."""
-    a, b = param_span(rec, i)
-    return int.from_bytes(rec.raw[a:min(b, a + 4)], "little")
-
-
 def _open_check(evt: Any, what: str) -> bool:
     rec = evt.record
     etype = rec.type
@@ -1011,20 +1005,24 @@ def _open_check(evt: Any, what: str) -> bool:
         fi, mi = idx
         if fi >= rec.nparams:
             return False
-        flags = _u32_param(rec, fi)
+        raw = rec.raw
+        a, b = param_span(rec, fi)
+        flags = int.from_bytes(raw[a:min(b, a + 4)], "little")
         if what == "r":
             return bool(flags & PPM_O_RDONLY)
         if what == "w":
             return bool(flags & PPM_O_WRONLY)
-        if what == "c":  # created: the probe says so, or an O_TMPFILE open that succeeded
-            if flags & PPM_O_F_CREATED:
-                return True
-            if flags & PPM_O_TMPFILE and rec.nparams > 0:
-                raw0 = rec.rawparam(0)
-                return len(raw0) == 8 and int.from_bytes(raw0, "little", signed=True) >= 0
+        if what == "x":
+            if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and 0 <= mi < rec.nparams:
+                a, b = param_span(rec, mi)
+                return bool(int.from_bytes(raw[a:min(b, a + 4)], "little") & _EXEC_MASK)
             return False
-        if flags & (PPM_O_TMPFILE | PPM_O_CREAT) and 0 <= mi < rec.nparams:
-            return bool(_u32_param(rec, mi) & _EXEC_MASK)
+        # "c", created: the probe says so, or an O_TMPFILE open that returned an fd
+        if flags & PPM_O_F_CREATED:
+            return True
+        if flags & PPM_O_TMPFILE:
+            raw0 = rec.rawparam(0)
+            return len(raw0) == 8 and int.from_bytes(raw0, "little", signed=True) >= 0
         return False
     if what == "x" and etype == _CREAT_X and rec.nparams > 2:  # creat exit: mode
         return bool(int.from_bytes(rec.rawparam(2)[:4], "little") & _EXEC_MASK)
@@ -1049,7 +1047,8 @@ def _open_flags(evt: Any) -> Any:
     if ps is not None:  # the open parser decoded the record: flags (4 bytes, or empty)
         v = ps[fi]
         return (0 if v is None else v & 0xFFFFFFFF,)
-    return (_u32_param(rec, fi),)
+    a, b = param_span(rec, fi)
+    return (int.from_bytes(rec.raw[a:min(b, a + 4)], "little"),)
 
 
 def _is_read(evt: Any, flags: int) -> bool:
