@@ -35,6 +35,7 @@
 #include <linux/in6.h>
 #include <linux/binfmts.h>
 #include <linux/openat2.h>
+#include <linux/io_uring.h>
 #include <linux/cgroup.h>
 #include <linux/audit.h>
 #include <linux/tty.h>
@@ -968,6 +969,294 @@ static u32 socket_flags(u32 type)
 	return (type & 04000 ? 1 << 6 : 0) | (type & 02000000 ? 1 << 12 : 0);
 }
 
+/* ---- fd-creating and state syscalls: the probe's layouts (libs' exit events) ---- */
+
+/* A user string cut at max bytes (NUL included), like the probe's bounded reads. */
+static void put_ustr_max(struct rec *e, const void __user *uptr, long max)
+{
+	long n;
+	u8 *p = reserve(e, max);
+
+	if (!p)
+		return;
+	if (!uptr) {
+		set_len(e, 0);
+		return;
+	}
+	n = ustr_nofault((char *)p, uptr, max);
+	if (n < 0) {
+		e->faulted = 1;
+		n = 0;
+	}
+	commit(e, n);
+}
+
+/* prctl(2) option to PPM_PR_*: libs names the options it knows with the Linux numbers;
+ * any other option is 0 (unknown), as the probe. */
+static u32 prctl_option(long o)
+{
+	switch (o) {
+	case 3: case 4: case 7: case 8: case 15: case 16: case 21: case 22: case 23: case 24:
+	case 27: case 28: case 33: case 35: case 36: case 37: case 38: case 39: case 40: case 41:
+	case 42: case 47:
+		return o;
+	}
+	return 0;
+}
+
+static void fill_prctl(struct rec *e, struct pt_regs *regs, long ret)
+{
+	u32 option = prctl_option(arg(regs, 0));
+	unsigned long arg2 = arg(regs, 1);
+
+	put_s64(e, ret);
+	put_u32(e, option);
+	if (option == 15 || option == 16) { /* PR_SET_NAME / PR_GET_NAME: the name at exit */
+		put_ustr_max(e, (void __user *)arg2, 16);
+		put_s64(e, 0);
+	} else if (option == 37) { /* PR_GET_CHILD_SUBREAPER: the answer written to *arg2 */
+		int v = 0;
+		put_empty(e);
+		if (arg2 && copy_from_user_nofault(&v, (void __user *)arg2, sizeof(v)))
+			v = 0;
+		put_s64(e, v);
+	} else {
+		put_empty(e);
+		put_s64(e, arg2);
+	}
+}
+
+/* Only NONBLOCK/CLOEXEC of eventfd2/signalfd4/inotify_init1/userfaultfd flags (their kernel
+ * values are O_NONBLOCK/O_CLOEXEC), as PPM_O_NONBLOCK/PPM_O_CLOEXEC; other bits dropped. */
+static u32 nb_cloexec(u32 f)
+{
+	return (f & O_NONBLOCK ? 1 << 6 : 0) | (f & O_CLOEXEC ? 1 << 12 : 0);
+}
+
+/* signalfd's mask param: the first word of the user's sigset */
+static u32 user_sigmask(unsigned long p)
+{
+	u32 m = 0;
+
+	if (p && copy_from_user_nofault(&m, (void __user *)p, sizeof(m)))
+		m = 0;
+	return m;
+}
+
+/* fcntl(2) cmd to PPM_FCNTL_* (x86_64: F_GETLK64.. are F_GETLK..; 0 = unknown) */
+static u8 fcntl_cmd(u32 c)
+{
+	switch (c) {
+	case 0: return 1;      /* F_DUPFD */
+	case 1: return 2;      /* F_GETFD */
+	case 2: return 3;      /* F_SETFD */
+	case 3: return 4;      /* F_GETFL */
+	case 4: return 5;      /* F_SETFL */
+	case 5: return 6;      /* F_GETLK */
+	case 6: return 8;      /* F_SETLK */
+	case 7: return 9;      /* F_SETLKW */
+	case 8: return 10;     /* F_SETOWN */
+	case 9: return 12;     /* F_GETOWN */
+	case 10: return 13;    /* F_SETSIG */
+	case 11: return 15;    /* F_GETSIG */
+	case 15: return 21;    /* F_SETOWN_EX */
+	case 16: return 22;    /* F_GETOWN_EX */
+	case 36: return 30;    /* F_OFD_GETLK */
+	case 37: return 31;    /* F_OFD_SETLK */
+	case 38: return 32;    /* F_OFD_SETLKW */
+	case 1024: return 23;  /* F_SETLEASE */
+	case 1025: return 24;  /* F_GETLEASE */
+	case 1026: return 27;  /* F_NOTIFY */
+	case 1029: return 25;  /* F_CANCELLK */
+	case 1030: return 26;  /* F_DUPFD_CLOEXEC */
+	case 1031: return 28;  /* F_SETPIPE_SZ */
+	case 1032: return 29;  /* F_GETPIPE_SZ */
+	}
+	return 0;
+}
+
+/* io_uring_setup's IORING_SETUP_* to libs' PPM bits (libs has an extra SQ_NEED_WAKEUP at 4,
+ * so the kernel's bits from SQ_AFF up move one place left); IORING_FEAT_* are the same. */
+static u32 io_uring_flags(u32 f)
+{
+	return (f & 3) | ((f & 0x7c) << 1);
+}
+
+static void fill_io_uring_setup(struct rec *e, struct pt_regs *regs, long ret)
+{
+	struct io_uring_params p;
+
+	/* read at exit: the kernel has written the entries and features back */
+	if (copy_from_user_nofault(&p, (void __user *)arg(regs, 1), sizeof(p)))
+		memset(&p, 0, sizeof(p));
+	put_s64(e, ret);
+	put_u32(e, arg(regs, 0));
+	put_u32(e, p.sq_entries);
+	put_u32(e, p.cq_entries);
+	put_u32(e, io_uring_flags(p.flags));
+	put_u32(e, p.sq_thread_cpu);
+	put_u32(e, p.sq_thread_idle);
+	put_u32(e, p.features & 0x7ff);
+}
+
+/* socketpair: both fds, the first socket and (unix) its peer, as the probe */
+static void fill_socketpair(struct rec *e, struct pt_regs *regs, long ret)
+{
+	int fds[2] = {-1, -1};
+	u64 src = 0, peer = 0;
+
+	if (ret == 0) {
+		struct file *f;
+
+		if (copy_from_user_nofault(fds, (void __user *)arg(regs, 3), sizeof(fds)))
+			fds[0] = fds[1] = -1;
+		f = fds[0] >= 0 ? fget_raw(fds[0]) : NULL;
+		if (f) {
+			struct socket *sock = sock_from_file(f);
+			struct sock *sk = sock ? sock->sk : NULL;
+
+			if (sk) {
+				src = (u64)(unsigned long)sk;
+				if (sk->sk_family == AF_UNIX)
+					peer = (u64)(unsigned long)unix_peer(sk);
+			}
+			fput(f);
+		}
+	}
+	put_s64(e, ret);
+	put_s64(e, fds[0]);
+	put_s64(e, fds[1]);
+	put_u64(e, src);
+	put_u64(e, peer);
+	put_u32(e, arg(regs, 0) <= 39 ? arg(regs, 0) : 0); /* PPM_AF, as socket() */
+	put_u32(e, arg(regs, 1));
+	put_u32(e, arg(regs, 2));
+}
+
+static int fill_state(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
+{
+	const struct cred *cred;
+
+	switch (nr) {
+	case SCAP_NR_prctl:
+		rec_begin(e, r, PPME_SYSCALL_PRCTL_X, 4);
+		fill_prctl(e, regs, ret);
+		return 1;
+	case SCAP_NR_socketpair:
+		rec_begin(e, r, PPME_SOCKET_SOCKETPAIR_X, 8);
+		fill_socketpair(e, regs, ret);
+		return 1;
+	case SCAP_NR_fcntl:
+		rec_begin(e, r, PPME_SYSCALL_FCNTL_X, 4);
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_u8(e, fcntl_cmd(arg(regs, 1)));
+		put_u64(e, arg(regs, 2));
+		return 1;
+	case SCAP_NR_eventfd:
+		rec_begin(e, r, PPME_SYSCALL_EVENTFD_X, 3);
+		put_s64(e, ret);
+		put_u64(e, (u32)arg(regs, 0));
+		put_u32(e, 0); /* eventfd(2) has no flags */
+		return 1;
+	case SCAP_NR_eventfd2:
+		rec_begin(e, r, PPME_SYSCALL_EVENTFD2_X, 3);
+		put_s64(e, ret);
+		put_u16(e, nb_cloexec(arg(regs, 1)));
+		put_u64(e, (u32)arg(regs, 0));
+		return 1;
+	case SCAP_NR_signalfd:
+		rec_begin(e, r, PPME_SYSCALL_SIGNALFD_X, 4);
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, user_sigmask(arg(regs, 1)));
+		put_u8(e, 0);
+		return 1;
+	case SCAP_NR_signalfd4:
+		rec_begin(e, r, PPME_SYSCALL_SIGNALFD4_X, 4);
+		put_s64(e, ret);
+		put_u16(e, nb_cloexec(arg(regs, 3)));
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, user_sigmask(arg(regs, 1)));
+		return 1;
+	case SCAP_NR_timerfd_create:
+		rec_begin(e, r, PPME_SYSCALL_TIMERFD_CREATE_X, 3);
+		put_s64(e, ret);
+		put_u8(e, arg(regs, 0));
+		put_u8(e, 0); /* libs sends no flags here */
+		return 1;
+	case SCAP_NR_inotify_init:
+		rec_begin(e, r, PPME_SYSCALL_INOTIFY_INIT_X, 2);
+		put_s64(e, ret);
+		put_u8(e, 0);
+		return 1;
+	case SCAP_NR_inotify_init1:
+		rec_begin(e, r, PPME_SYSCALL_INOTIFY_INIT1_X, 2);
+		put_s64(e, ret);
+		put_u16(e, nb_cloexec(arg(regs, 0)));
+		return 1;
+	case SCAP_NR_epoll_create:
+		rec_begin(e, r, PPME_SYSCALL_EPOLL_CREATE_X, 2);
+		put_s64(e, ret);
+		put_u32(e, (s32)arg(regs, 0));
+		return 1;
+	case SCAP_NR_epoll_create1:
+		rec_begin(e, r, PPME_SYSCALL_EPOLL_CREATE1_X, 2);
+		put_s64(e, ret);
+		put_u32(e, arg(regs, 0) & O_CLOEXEC ? 1 : 0); /* EPOLL_CLOEXEC -> PPM_EPOLL_CLOEXEC */
+		return 1;
+	case SCAP_NR_userfaultfd:
+		rec_begin(e, r, PPME_SYSCALL_USERFAULTFD_X, 2);
+		put_s64(e, ret);
+		put_u32(e, nb_cloexec(arg(regs, 0)));
+		return 1;
+	case SCAP_NR_pidfd_open:
+		rec_begin(e, r, PPME_SYSCALL_PIDFD_OPEN_X, 3);
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, arg(regs, 1) & O_NONBLOCK ? 1 : 0); /* PIDFD_NONBLOCK -> PPM 1 */
+		return 1;
+	case SCAP_NR_pidfd_getfd:
+		rec_begin(e, r, PPME_SYSCALL_PIDFD_GETFD_X, 4);
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_s64(e, (int)arg(regs, 1));
+		put_u32(e, arg(regs, 2));
+		return 1;
+	case SCAP_NR_io_uring_setup:
+		rec_begin(e, r, PPME_SYSCALL_IO_URING_SETUP_X, 8);
+		fill_io_uring_setup(e, regs, ret);
+		return 1;
+	case SCAP_NR_close_range:
+		rec_begin(e, r, PPME_SYSCALL_CLOSE_RANGE_X, 4);
+		put_s64(e, ret);
+		put_u32(e, arg(regs, 0));
+		put_u32(e, arg(regs, 1));
+		put_u32(e, arg(regs, 2)); /* CLOSE_RANGE_* as the kernel has them */
+		return 1;
+	case SCAP_NR_setsid:
+		rec_begin(e, r, PPME_SYSCALL_SETSID_X, 1);
+		put_s64(e, ret);
+		return 1;
+	case SCAP_NR_setpgid:
+		rec_begin(e, r, PPME_SYSCALL_SETPGID_X, 3);
+		put_s64(e, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_s64(e, (int)arg(regs, 1));
+		return 1;
+	case SCAP_NR_capset:
+		/* the caller's sets after the call, as execve reports them */
+		rec_begin(e, r, PPME_SYSCALL_CAPSET_X, 4);
+		cred = current_cred();
+		put_s64(e, ret);
+		put_u64(e, cap_u64(cred->cap_inheritable));
+		put_u64(e, cap_u64(cred->cap_permitted));
+		put_u64(e, cap_u64(cred->cap_effective));
+		return 1;
+	}
+	return 0;
+}
+
 static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
 {
 	u32 fl;
@@ -1060,6 +1349,8 @@ static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long n
 		put_u32(e, arg(regs, 2) & AT_REMOVEDIR ? 1 : 0); /* PPM_AT_REMOVEDIR */
 		return 1;
 	}
+	if (fill_state(e, r, regs, nr, ret))
+		return 1;
 	fl = simple_index[nr];
 	if (fl) {
 		fill_simple(e, r, regs, ret, &simple_fillers[fl - 1]);

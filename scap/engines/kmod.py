@@ -51,6 +51,11 @@ KMOD_FILLED_SYSCALLS = frozenset((
     "ptrace", "recvfrom", "rename", "renameat", "renameat2", "rmdir", "sendto", "setgid", "setns",
     "setregid", "setresgid", "setresuid", "setreuid", "setuid", "socket", "symlink", "symlinkat",
     "umount2", "unlink", "unlinkat", "unshare", "vfork",
+    # fd-creating and state syscalls (the probe's layouts)
+    "capset", "close_range", "epoll_create", "epoll_create1", "eventfd", "eventfd2", "fcntl",
+    "inotify_init", "inotify_init1", "io_uring_setup", "pidfd_getfd", "pidfd_open", "prctl",
+    "setpgid", "setsid", "signalfd", "signalfd4", "socketpair", "timerfd_create",
+    "userfaultfd",
 ))
 KMOD_GENERIC_SYSCALLS: frozenset[str] = generic_syscalls_of(KMOD_FILLED_SYSCALLS)
 #: Size of the module's per-syscall table and the slot that enables procexit

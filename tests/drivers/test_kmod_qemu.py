@@ -334,3 +334,118 @@ def test_sinsp_builds_state_from_module_records(guest):
     assert seen["procexit"][0] == "busybox"
     tcp = f"127.0.0.1:{f['cport']}->127.0.0.1:{f['port']}"
     assert seen["connect"][1] == tcp and seen["accept"][1] == tcp
+
+
+# -- phase 4: the fd-creating and state syscalls (the probe's fillers, issue #6) ---------------
+PPM_O_NONBLOCK, PPM_O_CLOEXEC = 1 << 6, 1 << 12
+
+
+def _state(guest):
+    f = guest["facts"]
+    return f, [r for r in guest["phases"][4] if r.tid == f["s_pid"]]
+
+
+def test_state_syscalls_have_their_own_events_not_the_generic_one(guest):
+    f, mine = _state(guest)
+    names = {r.name for r in mine if r.type != 1}
+    assert {"prctl", "socketpair", "fcntl", "eventfd", "eventfd2", "signalfd", "signalfd4",
+            "timerfd_create", "inotify_init", "inotify_init1", "epoll_create", "epoll_create1",
+            "userfaultfd", "pidfd_open", "pidfd_getfd", "io_uring_setup", "capset", "setpgid",
+            "close_range"} <= names
+    kid = [r for r in guest["phases"][4] if r.tid == f["s_kid"]]
+    assert [i64(r, 0) for r in kid if r.name == "setsid"] == [f["s_kid"]]  # the new sid
+    for r in guest["phases"][4]:  # every param decodes as current libs declares it
+        info = schema.EVENT_INFO_CURRENT[r.type]
+        assert r.nparams == len(info.params), (r.name, r.nparams)
+        for i, p in enumerate(info.params):
+            scap.params.decode_param(p.type, raw(r, i), p)
+
+
+def test_state_syscall_params_as_the_probe_writes_them(guest):
+    f, mine = _state(guest)
+    pr = [r for r in mine if r.name == "prctl"]
+    # SET_NAME / GET_NAME carry the name, SET/GET_CHILD_SUBREAPER the value (GET: read at exit)
+    assert [(i64(r, 0), u32(r, 1)) for r in pr] == [(0, 15), (0, 16), (0, 36), (0, 37)]
+    assert text(pr[0], 2) == text(pr[1], 2) == f["s_name"] == "kmodstate"
+    assert i64(pr[2], 3) == 1 and i64(pr[3], 3) == f["s_sub"] == 1
+    sp = _only(mine, "socketpair")
+    assert (i64(sp, 0), i64(sp, 1), i64(sp, 2)) == (f["s_spr"], f["s_sp0"], f["s_sp1"])
+    assert u64(sp, 3) and u64(sp, 4) and u64(sp, 3) != u64(sp, 4)  # the two unix socks
+    assert (u32(sp, 5), u32(sp, 6), u32(sp, 7)) == (1, 1, 0)  # AF_UNIX, SOCK_STREAM
+    fc = _only(mine, "fcntl")
+    assert (i64(fc, 0), i64(fc, 1), u8(fc, 2), u64(fc, 3)) == (f["s_fdup"], f["s_file"], 26, 60)
+    ev = _only(mine, "eventfd")
+    assert (i64(ev, 0), u64(ev, 1), u32(ev, 2)) == (f["s_efd"], 7, 0)
+    ev2 = _only(mine, "eventfd2")
+    assert (i64(ev2, 0), u16(ev2, 1), u64(ev2, 2)) == (f["s_efd2"], PPM_O_NONBLOCK | PPM_O_CLOEXEC,
+                                                       3)
+    sf = _only(mine, "signalfd")
+    assert (i64(sf, 0), i64(sf, 1), u32(sf, 2), u8(sf, 3)) == (f["s_sfd"], -1, 1 << 9, 0)
+    sf4 = _only(mine, "signalfd4")
+    assert (i64(sf4, 0), u16(sf4, 1), i64(sf4, 2), u32(sf4, 3)) == (f["s_sfd4"], PPM_O_CLOEXEC,
+                                                                    -1, 1 << 9)
+    tf = _only(mine, "timerfd_create")
+    assert (i64(tf, 0), u8(tf, 1), u8(tf, 2)) == (f["s_tfd"], 1, 0)  # CLOCK_MONOTONIC
+    assert (i64(_only(mine, "inotify_init"), 0), u8(_only(mine, "inotify_init"), 1)) == \
+        (f["s_ifd"], 0)
+    in1 = _only(mine, "inotify_init1")
+    assert (i64(in1, 0), u16(in1, 1)) == (f["s_ifd1"], PPM_O_NONBLOCK)
+    assert (i64(_only(mine, "epoll_create"), 0), u32(_only(mine, "epoll_create"), 1)) == \
+        (f["s_ep"], 5)
+    e1 = _only(mine, "epoll_create1")
+    assert (i64(e1, 0), u32(e1, 1)) == (f["s_ep1"], 1)  # PPM_EPOLL_CLOEXEC
+    uf = _only(mine, "userfaultfd")
+    assert (i64(uf, 0), u32(uf, 1)) == (f["s_ufd"], PPM_O_NONBLOCK | PPM_O_CLOEXEC)
+    po = _only(mine, "pidfd_open")
+    assert (i64(po, 0), i64(po, 1), u32(po, 2)) == (f["s_pfd"], f["s_pid"], 0)
+    pg = _only(mine, "pidfd_getfd")
+    assert (i64(pg, 0), i64(pg, 1), i64(pg, 2), u32(pg, 3)) == (f["s_pgfd"], f["s_pfd"],
+                                                                f["s_efd"], 0)
+    ur = _only(mine, "io_uring_setup")
+    # entries and features as the kernel wrote them back; IORING_SETUP_CQSIZE (8) is libs' 16
+    assert (i64(ur, 0), u32(ur, 1), u32(ur, 2), u32(ur, 3), u32(ur, 4), u32(ur, 7)) == \
+        (f["s_ur"], 4, f["s_sq"], f["s_cq"], 16, f["s_feat"] & 0x7FF)
+    cs = _only(mine, "capset")
+    assert i64(cs, 0) == f["s_cs"] == 0 and u64(cs, 3) == f["s_eff"]
+    assert not u64(cs, 3) & (1 << 13) and u64(cs, 2) & (1 << 13)  # NET_RAW: permitted only
+    spg = _only(mine, "setpgid")
+    assert (i64(spg, 0), i64(spg, 1), i64(spg, 2)) == (f["s_spg"], 0, 0)
+    assert f["s_pgid"] == f["s_pid"]  # setpgid(0, 0): the guest leads its own group
+    cr = _only(mine, "close_range")
+    assert (i64(cr, 0), u32(cr, 1), u32(cr, 2), u32(cr, 3)) == (f["s_cr"], f["s_file"], 200, 0)
+
+
+def test_sinsp_types_the_fds_the_state_syscalls_made(guest):
+    """Fed through sinsp.Inspector, the module's records build fds of the right type (as the
+    probe's do: tests/drivers/test_bpf_state_fillers.py), take capset's sets, and close_range
+    empties the range."""
+    from sinsp import Inspector
+
+    f, _mine = _state(guest)
+    ft = scap.FdType
+    want = {f["s_sp0"]: ft.UNIX_SOCK, f["s_sp1"]: ft.UNIX_SOCK, f["s_file"]: ft.FILE,
+            f["s_fdup"]: ft.FILE, f["s_efd"]: ft.EVENT, f["s_efd2"]: ft.EVENT,
+            f["s_sfd"]: ft.SIGNALFD, f["s_sfd4"]: ft.SIGNALFD, f["s_tfd"]: ft.TIMERFD,
+            f["s_ifd"]: ft.INOTIFY, f["s_ifd1"]: ft.INOTIFY, f["s_ep"]: ft.EVENTPOLL,
+            f["s_ep1"]: ft.EVENTPOLL, f["s_pfd"]: ft.PIDFD,
+            f["s_pgfd"]: ft.EVENT, f["s_ur"]: ft.IOURING}  # pidfd_getfd copies the eventfd
+    # (userfaultfd fds are not tracked: sinsp follows sysdig 0.29.3 there, sinsp/parsers/fd_misc)
+    insp = Inspector(guest["phases"][4])
+    before = after = None
+    for evt in insp:
+        r = evt.record
+        if r.tid != f["s_pid"]:
+            continue
+        table = evt.thread.fd_table() if evt.thread else None
+        if r.name == "setpgid":
+            before = {fd: (table.get(fd).type if table and table.get(fd) else None)
+                      for fd in want}
+            fdup_name = table.get(f["s_fdup"]).name
+            cap_eff = evt.thread.cap_effective
+        elif r.name == "close" and after is None:  # the next event: close_range applied
+            after = {fd for fd in want if table and table.get(fd) is not None}
+    assert insp.stats.parse_errors == 0
+    assert before == want
+    assert fdup_name == "/tmp/kmod-state"  # F_DUPFD_CLOEXEC copies the file's entry
+    assert cap_eff == f["s_eff"]
+    assert after == {f["s_sp0"], f["s_sp1"]}  # below the range: closed later by close()

@@ -24,6 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <linux/io_uring.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -115,6 +119,71 @@ static void stats(struct scap_kmod *h, const char *tag)
 	       "ndevs=%u ring_size=%u\n", tag, (unsigned long long)st.n_evts, tag,
 	       (unsigned long long)st.n_drops_buffer, tag, (unsigned long long)st.n_drops_size,
 	       tag, (unsigned long long)st.n_drops_pf, st.ndevs, st.ring_size);
+}
+
+/* ---- phase 4: fd-creating and state syscalls (the fillers that type fds in sinsp) ---- */
+static void phase_state(struct scap_kmod *h, int out)
+{
+	char name[16] = {0};
+	int sub = 0, sp[2] = {-1, -1}, rc;
+	uint64_t mask = 1ull << (10 - 1); /* SIGUSR1 */
+	struct io_uring_params up = {.flags = 0x8 /* IORING_SETUP_CQSIZE */, .cq_entries = 16};
+	struct __user_cap_header_struct chdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct cdata[2];
+	size_t used;
+	uint32_t n;
+
+	if ((rc = scap_kmod_start(h, err)))
+		die("start", rc);
+	long pr_set = prctl(PR_SET_NAME, "kmodstate", 0, 0, 0);
+	prctl(PR_GET_NAME, name, 0, 0, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	prctl(PR_GET_CHILD_SUBREAPER, &sub, 0, 0, 0);
+	long spr = syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, sp);
+	int file = openat(AT_FDCWD, "/tmp/kmod-state", O_CREAT | O_WRONLY, 0600);
+	long fdup = syscall(SYS_fcntl, file, 1030 /* F_DUPFD_CLOEXEC */, 60);
+	long efd = syscall(SYS_eventfd, 7);
+	long efd2 = syscall(SYS_eventfd2, 3, O_CLOEXEC | O_NONBLOCK);
+	long sfd = syscall(SYS_signalfd, -1, &mask, 8);
+	long sfd4 = syscall(SYS_signalfd4, -1, &mask, 8, O_CLOEXEC);
+	long tfd = syscall(SYS_timerfd_create, 1 /* CLOCK_MONOTONIC */, 0);
+	long ifd = syscall(SYS_inotify_init);
+	long ifd1 = syscall(SYS_inotify_init1, O_NONBLOCK);
+	long ep = syscall(SYS_epoll_create, 5);
+	long ep1 = syscall(SYS_epoll_create1, O_CLOEXEC);
+	errno = 0;
+	long ufd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	long ufd_err = errno;
+	long pfd = syscall(434 /* pidfd_open */, getpid(), 0);
+	long pgfd = syscall(438 /* pidfd_getfd */, pfd, efd, 0);
+	errno = 0;
+	long ur = syscall(425 /* io_uring_setup */, 4, &up);
+	long ur_err = errno;
+	syscall(SYS_capget, &chdr, cdata);
+	cdata[0].effective &= ~(1u << 13); /* drop CAP_NET_RAW */
+	long cs = syscall(SYS_capset, &chdr, cdata);
+	long spg = syscall(SYS_setpgid, 0, 0); /* our own group (init's child: pgid 0 before) */
+	pid_t kid = fork();
+	if (kid == 0)
+		_exit(syscall(SYS_setsid) == getpid() ? 0 : 1);
+	int status = 0;
+	waitpid(kid, &status, 0);
+	long cr = syscall(436 /* close_range */, file, 200, 0);
+	syscall(SYS_close, sp[0]);
+	syscall(SYS_close, sp[1]);
+	scap_kmod_stop(h, err);
+	printf("KMOD s_pid=%d s_prctl=%ld s_name=%s s_sub=%d s_spr=%ld s_sp0=%d s_sp1=%d "
+	       "s_file=%d s_fdup=%ld s_efd=%ld s_efd2=%ld s_sfd=%ld s_sfd4=%ld s_tfd=%ld s_ifd=%ld "
+	       "s_ifd1=%ld s_ep=%ld s_ep1=%ld s_ufd=%ld s_pfd=%ld s_pgfd=%ld s_ur=%ld "
+	       "s_sq=%u s_cq=%u s_feat=%u s_cs=%ld s_eff=%llu s_pgid=%d s_spg=%ld s_kid=%d "
+	       "s_kid_status=%d s_cr=%ld\n",
+	       getpid(), pr_set, name, sub, spr, sp[0], sp[1], file, fdup, efd, efd2, sfd, sfd4,
+	       tfd, ifd, ifd1, ep, ep1, ufd < 0 ? -ufd_err : ufd, pfd, pgfd,
+	       ur < 0 ? -ur_err : ur, up.sq_entries, up.cq_entries, up.features, cs,
+	       (unsigned long long)cdata[0].effective | (unsigned long long)cdata[1].effective << 32,
+	       getpgid(0), spg, kid, status, cr);
+	n = drain_all(h, &used);
+	emit(out, 4, n, used);
 }
 
 int main(int argc, char **argv)
@@ -300,6 +369,13 @@ int main(int argc, char **argv)
 		n = drain_all(h, &used);
 		emit(out, 3, n, used);
 	}
+	/* ---- phases 4..: the whole table again, nothing dropped ---- */
+	memcpy(ppm_sc, table + 512, sizeof(ppm_sc));
+	if ((rc = scap_kmod_set_syscalls(h, table, ppm_sc, 512, err)))
+		die("set_syscalls", rc);
+	if ((rc = scap_kmod_set_drop_tgid(h, 0, err)))
+		die("set_drop_tgid", rc);
+	phase_state(h, out);
 	wr(out, "PYFKEND!", 8);
 	tcdrain(out);
 	close(out);
