@@ -42,9 +42,11 @@
 #include <linux/tty_driver.h>
 #include <linux/compat.h>
 #include <linux/dcache.h>
+#include <linux/fs_struct.h>
 #include <linux/version.h>
 #include <net/sock.h>
 #include <net/af_unix.h>
+#include <net/ipv6.h>
 #include <asm/syscall.h>
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #include <linux/unaligned.h>
@@ -84,6 +86,7 @@ static dev_t devt;
 static struct class *cls;
 static int capture_on;
 static u32 drop_tgid;
+static u32 snaplen = SCAP_SNAPLEN;
 static struct pyfalco_syscall_table table;
 
 /* bprm->filename saved at sched_process_exec for the execve exit record */
@@ -449,11 +452,39 @@ static void put_cgroups(struct rec *e, struct task_struct *t)
 	commit(e, used);
 }
 
+/* The caller's working directory (execve's cwd param, as the probe): d_path of fs->pwd
+ * under fs->lock, which keeps the path's references while we walk it (no ref taken: a
+ * path_put could sleep here).  Unavailable: empty, sinsp keeps the inherited cwd. */
+static void put_cwd(struct rec *e)
+{
+	struct fs_struct *fs = current->fs;
+	u8 *p;
+	char *d;
+
+	if (!fs) {
+		put_empty(e);
+		return;
+	}
+	p = reserve(e, SCAP_MAX_PATH);
+	if (!p)
+		return;
+	spin_lock(&fs->lock);
+	d = d_path(&fs->pwd, (char *)p, SCAP_MAX_PATH);
+	spin_unlock(&fs->lock);
+	if (IS_ERR(d)) {
+		commit(e, 0);
+	} else {
+		u32 n = strlen(d) + 1;
+		memmove(p, d, n);
+		commit(e, n);
+	}
+}
+
 /* The 14 process params of clone and execve after res: exe, args, tid, pid,
  * ptid, cwd, fdlimit, pgft_maj, pgft_min, vm_size, vm_rss, vm_swap, comm,
  * cgroups.  exe is argv[0], args the rest (NUL separated), read from the
  * image's own arg area. */
-static void put_proc_common(struct rec *e, struct task_struct *t, int with_args)
+static void put_proc_common(struct rec *e, struct task_struct *t, int with_args, int with_cwd)
 {
 	struct mm_struct *mm = t->mm;
 	unsigned long as = 0, ae = 0;
@@ -487,7 +518,10 @@ static void put_proc_common(struct rec *e, struct task_struct *t, int with_args)
 	rcu_read_lock();
 	put_s64(e, rcu_dereference(t->real_parent)->pid);
 	rcu_read_unlock();
-	put_empty(e); /* cwd: sinsp keeps the inherited one */
+	if (with_cwd)
+		put_cwd(e);
+	else
+		put_empty(e); /* clone: empty like libs' drivers; sinsp inherits the parent's */
 	put_s64(e, task_rlimit(t, RLIMIT_NOFILE));
 	put_u64(e, t->maj_flt);
 	put_u64(e, t->min_flt);
@@ -534,8 +568,11 @@ static u32 unix_path(u8 *o, struct sock *sk)
 	return len + 1;
 }
 
-/* SOCKTUPLE of fd's socket.  inbound: the source is the peer (accept). */
-static void put_tuple(struct rec *e, long fd, int inbound)
+/* SOCKTUPLE of fd's socket.  inbound: the source is the peer (accept).  uaddr: the
+ * datagram's user sockaddr (sendto/sendmsg destination, recvfrom/recvmsg source, filled by
+ * the kernel by exit), the remote end of an IPv4/IPv6 socket that has none (unconnected
+ * UDP), as libs and the probe do. */
+static void put_tuple_addr(struct rec *e, long fd, int inbound, const void __user *uaddr)
 {
 	struct file *f = fd >= 0 ? fget_raw(fd) : NULL;
 	struct socket *sock = f ? sock_from_file(f) : NULL;
@@ -553,6 +590,13 @@ static void put_tuple(struct rec *e, long fd, int inbound)
 	if (sk->sk_family == AF_INET) {
 		__be32 l = sk->sk_rcv_saddr, r = sk->sk_daddr;
 		u16 lp = sk->sk_num, rp = ntohs(sk->sk_dport);
+		struct sockaddr_in sin;
+
+		if (!r && !rp && uaddr && !copy_from_user_nofault(&sin, uaddr, sizeof(sin)) &&
+		    sin.sin_family == AF_INET) {
+			r = sin.sin_addr.s_addr;
+			rp = ntohs(sin.sin_port);
+		}
 		o[0] = AF_INET_;
 		put_unaligned(inbound ? r : l, (u32 *)&o[1]);
 		put_unaligned(inbound ? rp : lp, (u16 *)&o[5]);
@@ -563,6 +607,13 @@ static void put_tuple(struct rec *e, long fd, int inbound)
 	} else if (sk->sk_family == AF_INET6) {
 		struct in6_addr l = sk->sk_v6_rcv_saddr, r = sk->sk_v6_daddr;
 		u16 lp = sk->sk_num, rp = ntohs(sk->sk_dport);
+		struct sockaddr_in6 sin6;
+
+		if (!rp && ipv6_addr_any(&r) && uaddr &&
+		    !copy_from_user_nofault(&sin6, uaddr, sizeof(sin6)) && sin6.sin6_family == AF_INET6) {
+			r = sin6.sin6_addr;
+			rp = ntohs(sin6.sin6_port);
+		}
 		o[0] = AF_INET6_;
 		memcpy(&o[1], inbound ? &r : &l, 16);
 		put_unaligned(inbound ? rp : lp, (u16 *)&o[17]);
@@ -581,6 +632,11 @@ static void put_tuple(struct rec *e, long fd, int inbound)
 out:
 	if (f)
 		fput(f);
+}
+
+static void put_tuple(struct rec *e, long fd, int inbound)
+{
+	put_tuple_addr(e, fd, inbound, NULL);
 }
 
 /* SOCKADDR from a user sockaddr. */
@@ -663,7 +719,7 @@ static void fill_clone(struct rec *e, long ret, u64 flags)
 	const struct cred *cred = current_cred();
 
 	put_s64(e, ret);
-	put_proc_common(e, current, 1);
+	put_proc_common(e, current, 1, 0);
 	put_u32(e, clone_flags(flags));
 	put_u32(e, __kuid_val(cred->euid));
 	put_u32(e, __kgid_val(cred->egid));
@@ -710,7 +766,7 @@ static void fill_exec(struct rec *e, struct pt_regs *regs, long ret, int is_exec
 
 	put_s64(e, ret);
 	if (ret == 0) {
-		put_proc_common(e, t, 1);
+		put_proc_common(e, t, 1, 1);
 		if (mm)
 			put_ubytes(e, (void __user *)mm->env_start, mm->env_end - mm->env_start, SCAP_MAX_ENV);
 		else
@@ -901,8 +957,19 @@ static void put_pipe(struct rec *e, long ret, void __user *ufds)
 		fput(f);
 }
 
-/* I/O data: the first bytes only, like the probe (at least 128) */
+/* init_module's image: its head only, like the probe */
 #define IO_SNAPLEN (SCAP_SNAPLEN < 128 ? 128 : SCAP_SNAPLEN)
+/* I/O data kept: the syscall's result cut to the snaplen the reader set (sysdig's -s,
+ * default SCAP_SNAPLEN, at most MAX_SNAPLEN), as the probe */
+#define MAX_SNAPLEN 256
+static u64 io_len(long ret)
+{
+	u32 snap = READ_ONCE(snaplen);
+
+	if (ret <= 0)
+		return 0;
+	return (u64)ret < snap ? (u64)ret : snap;
+}
 
 /* Linux PTRACE_* request to PPM_PTRACE_* (the probe's table) */
 static u16 ppm_ptrace_request(long r)
@@ -1133,6 +1200,163 @@ static void fill_socketpair(struct rec *e, struct pt_regs *regs, long ret)
 	put_u32(e, arg(regs, 2));
 }
 
+/* ---- I/O: data is the syscall's bytes cut to the snaplen (write side: what was written,
+ * read side: what was read), from the first iovec for the vector calls, as the probe ---- */
+
+/* An iovec array: total length (first MAX_IOV entries) and the first entry. */
+#define MAX_IOV 16
+struct iov_sum {
+	u64 total;
+	const void __user *base0;
+	u64 len0;
+};
+
+static struct iov_sum iov_read(const struct iovec __user *iov, u64 cnt)
+{
+	struct iov_sum sum = {};
+	struct iovec v;
+	int i;
+
+	for (i = 0; i < MAX_IOV && i < cnt; i++) {
+		if (copy_from_user_nofault(&v, &iov[i], sizeof(v)))
+			break;
+		if (i == 0) {
+			sum.base0 = v.iov_base;
+			sum.len0 = v.iov_len;
+		}
+		sum.total += v.iov_len;
+	}
+	return sum;
+}
+
+static void put_iov_data(struct rec *e, struct iov_sum *sum, long ret)
+{
+	u64 n = io_len(ret);
+
+	put_ubytes(e, sum->base0, n > sum->len0 ? sum->len0 : n, MAX_SNAPLEN);
+}
+
+/* A whole SCM_RIGHTS message of SCM_MAX_FD fds and a credentials message, as the probe */
+#define MAX_MSG_CONTROL 2048
+
+static void fill_msg(struct rec *e, struct pt_regs *regs, long ret, int send)
+{
+	long fd = (int)arg(regs, 0);
+	struct user_msghdr m;
+	struct iov_sum sum;
+
+	/* read at exit: recvmsg's msg_namelen/msg_controllen are what the kernel wrote */
+	if (copy_from_user_nofault(&m, (void __user *)arg(regs, 1), sizeof(m)))
+		memset(&m, 0, sizeof(m));
+	sum = iov_read(m.msg_iov, m.msg_iovlen);
+	put_s64(e, ret);
+	if (send) {
+		put_iov_data(e, &sum, ret);
+		put_s64(e, fd);
+		put_u32(e, sum.total);
+		put_tuple_addr(e, fd, 0, m.msg_name);
+		return;
+	}
+	put_u32(e, sum.total);
+	put_iov_data(e, &sum, ret);
+	put_tuple_addr(e, fd, 1, ret >= 0 ? m.msg_name : NULL);
+	/* msgcontrol: the ancillary data received (SCM_RIGHTS fds, credentials) */
+	if (ret > 0 && m.msg_control)
+		put_ubytes(e, m.msg_control, m.msg_controllen, MAX_MSG_CONTROL);
+	else
+		put_empty(e);
+	put_s64(e, fd);
+}
+
+/* sendmmsg/recvmmsg: one record per message the call moved (at most MAX_MMSG), as libs and
+ * the probe: res = that message's msg_len, its size, data and tuple; a failed call gives one
+ * record with the error.  Submits its records itself. */
+#define MAX_MMSG 16
+static void fill_mmsg(struct rec *e, struct ring *r, struct pt_regs *regs, long ret, int send)
+{
+	struct mmsghdr __user *vec = (void __user *)arg(regs, 1);
+	long fd = (int)arg(regs, 0), i;
+	u16 type = send ? PPME_SOCKET_SENDMMSG_X : PPME_SOCKET_RECVMMSG_X;
+	u32 np = send ? 5 : 6;
+
+	if (ret < 0) {
+		rec_begin(e, r, type, np);
+		put_s64(e, ret);
+		put_s64(e, fd);
+		rec_submit(e); /* size, data, tuple (and msgcontrol) empty */
+		return;
+	}
+	for (i = 0; i < ret && i < MAX_MMSG; i++) {
+		struct mmsghdr mh;
+		struct iov_sum sum;
+
+		if (copy_from_user_nofault(&mh, &vec[i], sizeof(mh)))
+			break;
+		sum = iov_read(mh.msg_hdr.msg_iov, mh.msg_hdr.msg_iovlen);
+		rec_begin(e, r, type, np);
+		put_s64(e, mh.msg_len);
+		put_s64(e, fd);
+		put_u32(e, sum.total);
+		put_iov_data(e, &sum, mh.msg_len);
+		put_tuple_addr(e, fd, !send, mh.msg_hdr.msg_name);
+		rec_submit(e); /* recvmmsg: msgcontrol empty */
+	}
+}
+
+static int fill_io(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
+{
+	struct iov_sum sum;
+
+	switch (nr) {
+	case SCAP_NR_read:
+	case SCAP_NR_write:
+		rec_begin(e, r, nr == SCAP_NR_read ? PPME_SYSCALL_READ_X : PPME_SYSCALL_WRITE_X, 4);
+		put_s64(e, ret);
+		put_ubytes(e, (void __user *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, arg(regs, 2));
+		return 1;
+	case SCAP_NR_pread64:
+	case SCAP_NR_pwrite64:
+		rec_begin(e, r, nr == SCAP_NR_pread64 ? PPME_SYSCALL_PREAD_X : PPME_SYSCALL_PWRITE_X, 5);
+		put_s64(e, ret);
+		put_ubytes(e, (void __user *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, arg(regs, 2));
+		put_u64(e, arg(regs, 3));
+		return 1;
+	case SCAP_NR_readv:
+		rec_begin(e, r, PPME_SYSCALL_READV_X, 4);
+		sum = iov_read((void __user *)arg(regs, 1), arg(regs, 2));
+		put_s64(e, ret);
+		put_u32(e, sum.total);
+		put_iov_data(e, &sum, ret);
+		put_s64(e, (int)arg(regs, 0));
+		return 1;
+	case SCAP_NR_writev:
+		rec_begin(e, r, PPME_SYSCALL_WRITEV_X, 4);
+		sum = iov_read((void __user *)arg(regs, 1), arg(regs, 2));
+		put_s64(e, ret);
+		put_iov_data(e, &sum, ret);
+		put_s64(e, (int)arg(regs, 0));
+		put_u32(e, sum.total);
+		return 1;
+	case SCAP_NR_sendmsg:
+		rec_begin(e, r, PPME_SOCKET_SENDMSG_X, 5);
+		fill_msg(e, regs, ret, 1);
+		return 1;
+	case SCAP_NR_recvmsg:
+		rec_begin(e, r, PPME_SOCKET_RECVMSG_X, 6);
+		fill_msg(e, regs, ret, 0);
+		return 1;
+	case SCAP_NR_sendmmsg:
+	case SCAP_NR_recvmmsg:
+		fill_mmsg(e, r, regs, ret, nr == SCAP_NR_sendmmsg);
+		return 2;
+	}
+	return 0;
+}
+
 static int fill_state(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
 {
 	const struct cred *cred;
@@ -1294,16 +1518,16 @@ static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long n
 	case SCAP_NR_sendto:
 		rec_begin(e, r, PPME_SOCKET_SENDTO_X, 5);
 		put_s64(e, ret);
-		put_ubytes(e, (void __user *)arg(regs, 1), ret > 0 ? ret : 0, IO_SNAPLEN);
+		put_ubytes(e, (void __user *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
 		put_s64(e, (int)arg(regs, 0));
 		put_u32(e, arg(regs, 2));
-		put_tuple(e, (int)arg(regs, 0), 0);
+		put_tuple_addr(e, (int)arg(regs, 0), 0, (void __user *)arg(regs, 4));
 		return 1;
 	case SCAP_NR_recvfrom:
 		rec_begin(e, r, PPME_SOCKET_RECVFROM_X, 5);
 		put_s64(e, ret);
-		put_ubytes(e, (void __user *)arg(regs, 1), ret > 0 ? ret : 0, IO_SNAPLEN);
-		put_tuple(e, (int)arg(regs, 0), 1);
+		put_ubytes(e, (void __user *)arg(regs, 1), io_len(ret), MAX_SNAPLEN);
+		put_tuple_addr(e, (int)arg(regs, 0), 1, ret >= 0 ? (void __user *)arg(regs, 4) : NULL);
 		put_s64(e, (int)arg(regs, 0));
 		put_u32(e, arg(regs, 2));
 		return 1;
@@ -1351,6 +1575,9 @@ static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long n
 	}
 	if (fill_state(e, r, regs, nr, ret))
 		return 1;
+	fl = fill_io(e, r, regs, nr, ret);
+	if (fl)
+		return fl;
 	fl = simple_index[nr];
 	if (fl) {
 		fill_simple(e, r, regs, ret, &simple_fillers[fl - 1]);
@@ -1359,7 +1586,8 @@ static int fill_more(struct rec *e, struct ring *r, struct pt_regs *regs, long n
 	return 0;
 }
 
-/* Returns 0 when the syscall has no dedicated filler (generic event). */
+/* Returns 0 when the syscall has no dedicated filler (generic event), 2 when the filler
+ * submitted its records itself (sendmmsg/recvmmsg), 1 when the record is ready. */
 static int fill(struct rec *e, struct ring *r, struct pt_regs *regs, long nr, long ret)
 {
 	u32 fl;
@@ -1490,12 +1718,15 @@ static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	r = ring_get();
 	if (!r)
 		return;
-	if (!fill(&e, r, regs, nr, ret)) {
+	switch (fill(&e, r, regs, nr, ret)) {
+	case 0:
 		rec_begin(&e, r, PPME_GENERIC_X, 2);
 		put_u16(&e, READ_ONCE(table.ppm_sc[nr]));
 		put_u16(&e, nr);
+		fallthrough;
+	case 1:
+		rec_submit(&e);
 	}
-	rec_submit(&e);
 	put_cpu();
 }
 
@@ -1629,6 +1860,7 @@ static int pf_release(struct inode *inode, struct file *filp)
 	if (!any) {
 		WRITE_ONCE(capture_on, 0);
 		WRITE_ONCE(drop_tgid, 0);
+		WRITE_ONCE(snaplen, SCAP_SNAPLEN);
 	}
 	return 0;
 }
@@ -1668,6 +1900,9 @@ static long pf_ioctl(struct file *filp, unsigned int cmd, unsigned long argp)
 		return 0;
 	case PYFALCO_IOCTL_SET_DROP_TGID:
 		WRITE_ONCE(drop_tgid, (u32)argp);
+		return 0;
+	case PYFALCO_IOCTL_SET_SNAPLEN:
+		WRITE_ONCE(snaplen, min_t(unsigned long, argp, MAX_SNAPLEN));
 		return 0;
 	case PYFALCO_IOCTL_GET_API_VERSION:
 		return PYFALCO_KMOD_API_VERSION;

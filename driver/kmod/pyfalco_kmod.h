@@ -29,7 +29,7 @@
 #endif
 
 /* Bumped when the ring layout, the info page or an ioctl changes. */
-#define PYFALCO_KMOD_API_VERSION 1
+#define PYFALCO_KMOD_API_VERSION 2
 #define PYFALCO_KMOD_DEVICE_PREFIX "/dev/pyfalco"
 
 struct pyfalco_ring_info {
@@ -61,5 +61,8 @@ struct pyfalco_syscall_table {
 #define PYFALCO_IOCTL_GET_API_VERSION _IO(PYFALCO_IOCTL_MAGIC, 5)
 /* return value: number of devices (highest possible cpu + 1) */
 #define PYFALCO_IOCTL_GET_NDEVS _IO(PYFALCO_IOCTL_MAGIC, 6)
+/* arg: bytes of I/O data kept per record (default SCAP_SNAPLEN, at most 256); back to the
+ * default when the last reader closes */
+#define PYFALCO_IOCTL_SET_SNAPLEN _IO(PYFALCO_IOCTL_MAGIC, 7)
 
 #endif /* PYFALCO_KMOD_H */

@@ -168,6 +168,11 @@ int scap_kmod_set_drop_tgid(struct scap_kmod *h, uint32_t tgid, char *err)
 	return ctl(h, PYFALCO_IOCTL_SET_DROP_TGID, tgid, "SET_DROP_TGID", err);
 }
 
+int scap_kmod_set_snaplen(struct scap_kmod *h, uint32_t snaplen, char *err)
+{
+	return ctl(h, PYFALCO_IOCTL_SET_SNAPLEN, snaplen, "SET_SNAPLEN", err);
+}
+
 int scap_kmod_start(struct scap_kmod *h, char *err)
 {
 	return ctl(h, PYFALCO_IOCTL_START, 0, "START", err);

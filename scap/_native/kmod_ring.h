@@ -32,6 +32,8 @@ int scap_kmod_open(const char *prefix, struct scap_kmod **out, char *err);
 int scap_kmod_set_syscalls(struct scap_kmod *h, const uint8_t *interesting, const uint16_t *ppm_sc,
 			   uint32_t n, char *err);
 int scap_kmod_set_drop_tgid(struct scap_kmod *h, uint32_t tgid, char *err);
+/* Bytes of I/O data kept per record (the module clamps it to 256). */
+int scap_kmod_set_snaplen(struct scap_kmod *h, uint32_t snaplen, char *err);
 int scap_kmod_start(struct scap_kmod *h, char *err);
 int scap_kmod_stop(struct scap_kmod *h, char *err);
 /* Copies up to max_events whole records into out (back to back, merged across

@@ -56,6 +56,9 @@ KMOD_FILLED_SYSCALLS = frozenset((
     "inotify_init", "inotify_init1", "io_uring_setup", "pidfd_getfd", "pidfd_open", "prctl",
     "setpgid", "setsid", "signalfd", "signalfd4", "socketpair", "timerfd_create",
     "userfaultfd",
+    # I/O (data cut to the snaplen)
+    "pread64", "pwrite64", "read", "readv", "recvmmsg", "recvmsg", "sendmmsg", "sendmsg",
+    "write", "writev",
 ))
 KMOD_GENERIC_SYSCALLS: frozenset[str] = generic_syscalls_of(KMOD_FILLED_SYSCALLS)
 #: Size of the module's per-syscall table and the slot that enables procexit
@@ -100,17 +103,19 @@ class KmodSource(RingSource):
     Same interface as `scap.engines.bpf.BpfSource` (both are `RingSource`s): `syscalls`
     (None: all; the state set is added unless `with_state=False`), `drop_self`, `next_batch`,
     iteration, `stop`, the procfs snapshot properties, `stats()` and `driver_stats()`.
-    `device_prefix` selects the devices (default /dev/pyfalco)."""
+    `device_prefix` selects the devices (default /dev/pyfalco); `snaplen`: bytes of I/O data
+    kept per record (sysdig's `-s`, default 80, at most 256), as `BpfSource`."""
 
     _native = staticmethod(_lib)
 
     def __init__(self, syscalls: Iterable[str] | None = None, *, with_state: bool = True,
                  device_prefix: str = DEVICE_PREFIX, drop_self: bool = False,
                  batch_bytes: int = 4 << 20, max_batch: int = 65536,
-                 poll_timeout_ms: int = 50) -> None:
+                 poll_timeout_ms: int = 50, snaplen: int = 80) -> None:
         super().__init__(syscalls, with_state, drop_self, batch_bytes, max_batch,
                          poll_timeout_ms)
         self._prefix = device_prefix
+        self._snaplen = max(0, min(snaplen, 256))
 
     # -- driver calls behind RingSource ---------------------------------------------------
     def _open_handle(self) -> tuple[Any, Any]:
@@ -124,10 +129,11 @@ class KmodSource(RingSource):
         return hp[0], err
 
     def _start(self) -> None:
-        """Set the dropped tgid and start the module's recording."""
+        """Set the dropped tgid and the snaplen, and start the module's recording."""
         lib = _lib()[1]
         self._check(lib.scap_kmod_set_drop_tgid(self._h, os.getpid() if self._drop_self
                                                 else 0, self._err), "config")
+        self._check(lib.scap_kmod_set_snaplen(self._h, self._snaplen, self._err), "config")
         self._check(lib.scap_kmod_start(self._h, self._err), "start")
 
     def _close_handle(self) -> None:

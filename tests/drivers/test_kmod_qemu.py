@@ -137,6 +137,7 @@ def test_clone_execve_procexit(guest):
     assert raw(ex, 2) == b"sh\0-c\0exit 3\0"
     assert raw(ex, 15) == b"PYFALCO_KMOD=1\0"
     assert text(ex, 13) == "busybox"  # comm after exec
+    assert text(ex, 6) == "/dev"  # cwd: the child's chdir before the exec, as the probe
     assert u64(ex, 23) > 0  # exe inode
     assert text(ex, 27) == "/bin/busybox"  # trusted_exepath (d_path of the exe file)
     assert text(ex, 30) == "/bin/busybox"  # filename, saved at sched_process_exec
@@ -449,3 +450,96 @@ def test_sinsp_types_the_fds_the_state_syscalls_made(guest):
     assert fdup_name == "/tmp/kmod-state"  # F_DUPFD_CLOEXEC copies the file's entry
     assert cap_eff == f["s_eff"]
     assert after == {f["s_sp0"], f["s_sp1"]}  # below the range: closed later by close()
+
+
+# -- phase 5: the I/O calls (data cut to the snaplen, as the probe) ----------------------------
+def _io(guest):
+    f = guest["facts"]
+    return f, [r for r in guest["phases"][5] if r.tid == f["io_pid"]]
+
+
+def _tuple4(r, i):
+    return struct.unpack("<B4sH4sH", raw(r, i)[:13])
+
+
+def test_io_calls_carry_fd_size_and_data_cut_to_the_snaplen(guest):
+    f, mine = _io(guest)
+    big = b"kmod-io:" + b"k" * 192
+    w, w2 = [r for r in mine if r.name == "write"]
+    # default snaplen 80; 150 after scap_kmod_set_snaplen (PYFALCO_IOCTL_SET_SNAPLEN)
+    assert (i64(w, 0), raw(w, 1), i64(w, 2), u32(w, 3)) == (f["io_w"], big[:80], f["io_sp0"], 100)
+    assert (i64(w2, 0), raw(w2, 1), u32(w2, 3)) == (f["io_w2"], big[:150], 200)
+    rd = _only(mine, "read")
+    assert (i64(rd, 0), raw(rd, 1), i64(rd, 2), u32(rd, 3)) == (f["io_r"], big[:80],
+                                                                f["io_sp1"], 256)
+    pw = _only(mine, "pwrite")
+    assert (i64(pw, 0), raw(pw, 1), i64(pw, 2), u32(pw, 3), u64(pw, 4)) == \
+        (f["io_pw"], b"pwrite-data", f["io_file"], 11, 5)
+    pr = _only(mine, "pread")
+    assert (i64(pr, 0), raw(pr, 1), i64(pr, 2), u32(pr, 3), u64(pr, 4)) == \
+        (f["io_pr"], b"pwrite-data", f["io_file"], 11, 5)
+    wv = _only(mine, "writev")  # data: the first iovec
+    assert (i64(wv, 0), raw(wv, 1), i64(wv, 2), u32(wv, 3)) == (f["io_wv"], b"v1-data",
+                                                                 f["io_file"], 9)
+    rv = _only(mine, "readv")  # size: the iovecs' total; data: what landed in the first
+    assert (i64(rv, 0), u32(rv, 1), raw(rv, 2), i64(rv, 3)) == (f["io_rv"], 68, b"v1-d",
+                                                                f["io_file"])
+
+
+def test_sendmsg_recvmsg_tuples_and_msgcontrol(guest):
+    f, mine = _io(guest)
+    sm, usm = [r for r in mine if r.name == "sendmsg"]
+    assert (i64(sm, 0), raw(sm, 1), i64(sm, 2), u32(sm, 3)) == (f["io_sm"], b"first-iov",
+                                                                f["io_sp0"], 15)
+    assert raw(sm, 4)[0] == 1  # a unix tuple
+    rm, urm = [r for r in mine if r.name == "recvmsg"]
+    assert (i64(rm, 0), u32(rm, 1), raw(rm, 2), i64(rm, 5)) == (f["io_rm"], 64,
+                                                                b"first-iovsecond", f["io_sp1"])
+    # msgcontrol: the SCM_RIGHTS message as received (x86_64 cmsghdr: len, level, type, fd)
+    ctl = raw(rm, 4)
+    assert len(ctl) == f["io_ctl"] == 24
+    assert struct.unpack("<QiIi", ctl[:20]) == (20, 1, 1, f["io_passed"])  # SOL_SOCKET, RIGHTS
+    lo = bytes([127, 0, 0, 1])
+    want = (2, lo, f["io_txport"], lo, f["io_rxport"])  # the sender first, both ways
+    assert (i64(usm, 0), raw(usm, 1)) == (f["io_usm"], b"udp-one") and _tuple4(usm, 4) == want
+    assert (i64(urm, 0), raw(urm, 2)) == (f["io_urm"], b"udp-one") and _tuple4(urm, 3) == want
+    assert raw(urm, 4) == b""  # no control buffer given
+    st, rf = _only(mine, "sendto"), _only(mine, "recvfrom")
+    assert (i64(st, 0), raw(st, 1)) == (f["io_ust"], b"udp-two") and _tuple4(st, 4) == want
+    assert (i64(rf, 0), raw(rf, 1)) == (f["io_urf"], b"udp-two") and _tuple4(rf, 2) == want
+
+
+def test_sendmmsg_and_recvmmsg_give_one_record_per_message(guest):
+    f, mine = _io(guest)
+    pay = [b"mmsg-one", b"mmsg-second", b"mmsg-3"]
+    sends = [r for r in mine if r.name == "sendmmsg"]
+    recvs = [r for r in mine if r.name == "recvmmsg"]
+    assert f["io_smm"] == f["io_rmm"] == 3
+    assert [(i64(r, 0), i64(r, 1), u32(r, 2), raw(r, 3)) for r in sends] == \
+        [(len(p), f["io_tx"], len(p), p) for p in pay]
+    assert [(i64(r, 0), i64(r, 1), u32(r, 2), raw(r, 3), raw(r, 5)) for r in recvs] == \
+        [(len(p), f["io_rx"], 32, p, b"") for p in pay]
+    lo = bytes([127, 0, 0, 1])
+    want = (2, lo, f["io_txport"], lo, f["io_rxport"])
+    assert all(_tuple4(r, 4) == want for r in sends + recvs)
+
+
+def test_sinsp_reads_the_io_records(guest):
+    """The I/O records go through sinsp without parse errors, on fds of the right type (the
+    phase records their creation too)."""
+    from sinsp import Inspector
+
+    f, _mine = _io(guest)
+    insp = Inspector(guest["phases"][5])
+    fds = {}
+    for evt in insp:
+        r = evt.record
+        if r.tid == f["io_pid"] and r.type != 1 and evt.fd is not None:
+            fds.setdefault(r.name, (evt.fdnum, evt.fd.type, evt.fd.name))
+    assert insp.stats.parse_errors == 0
+    ft = scap.FdType
+    assert fds["write"][:2] == (f["io_sp0"], ft.UNIX_SOCK)
+    assert fds["recvmsg"][:2] == (f["io_sp1"], ft.UNIX_SOCK)
+    assert fds["pwrite"] == fds["readv"] == (f["io_file"], ft.FILE, "/tmp/kmod-io")
+    assert fds["sendto"][:2] == (f["io_tx"], ft.IPV4_SOCK)
+    assert fds["recvfrom"][:2] == (f["io_rx"], ft.IPV4_SOCK)

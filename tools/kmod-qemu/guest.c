@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -186,6 +187,121 @@ static void phase_state(struct scap_kmod *h, int out)
 	emit(out, 4, n, used);
 }
 
+/* ---- phase 5: I/O calls (data cut to the snaplen, unconnected UDP tuples, msgcontrol) ---- */
+static int udp_bound(struct sockaddr_in *sa)
+{
+	socklen_t sl = sizeof(*sa);
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(s, (struct sockaddr *)sa, sizeof(*sa));
+	getsockname(s, (struct sockaddr *)sa, &sl);
+	return s;
+}
+
+static void phase_io(struct scap_kmod *h, int out)
+{
+	char big[200], rbuf[256], c1[4], c2[64];
+	int sp[2], rc;
+	size_t used;
+	uint32_t n;
+
+	memset(big, 'k', sizeof(big));
+	memcpy(big, "kmod-io:", 8);
+	if ((rc = scap_kmod_start(h, err))) /* the fds' creation recorded too, for sinsp */
+		die("start", rc);
+	syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, sp);
+	int file = openat(AT_FDCWD, "/tmp/kmod-io", O_CREAT | O_RDWR | O_TRUNC, 0600);
+	struct sockaddr_in rxa, txa, from, mfrom[3];
+	int rx = udp_bound(&rxa), tx = udp_bound(&txa);
+	long w = syscall(SYS_write, sp[0], big, 100);
+	long r = syscall(SYS_read, sp[1], rbuf, sizeof(rbuf));
+	long pw = syscall(SYS_pwrite64, file, "pwrite-data", 11, 5);
+	long pr = syscall(SYS_pread64, file, rbuf, 11, 5);
+	struct iovec wv[2] = {{"v1-data", 7}, {"v2", 2}};
+	long wvr = syscall(SYS_writev, file, wv, 2);
+	lseek(file, 0, SEEK_SET);
+	struct iovec rv[2] = {{c1, sizeof(c1)}, {c2, sizeof(c2)}};
+	long rvr = syscall(SYS_readv, file, rv, 2);
+	/* sendmsg with two iovecs and an SCM_RIGHTS fd; recvmsg with a control buffer */
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl, rctl;
+	memset(&ctl, 0, sizeof(ctl));
+	memset(&rctl, 0, sizeof(rctl));
+	struct iovec sv[2] = {{"first-iov", 9}, {"second", 6}};
+	struct msghdr sm = {.msg_iov = sv, .msg_iovlen = 2, .msg_control = ctl.b,
+			    .msg_controllen = sizeof(ctl.b)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&sm);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &file, sizeof(int));
+	long sm_r = syscall(SYS_sendmsg, sp[0], &sm, 0);
+	struct iovec riov = {rbuf, 64};
+	struct msghdr rm = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = rctl.b,
+			    .msg_controllen = sizeof(rctl.b)};
+	long rm_r = syscall(SYS_recvmsg, sp[1], &rm, 0);
+	int passed = -1;
+	if (rm_r > 0 && CMSG_FIRSTHDR(&rm))
+		memcpy(&passed, CMSG_DATA(CMSG_FIRSTHDR(&rm)), sizeof(int));
+	/* unconnected UDP: the tuple's remote end is the datagram's address */
+	struct iovec uv = {"udp-one", 7};
+	struct msghdr um = {.msg_name = &rxa, .msg_namelen = sizeof(rxa), .msg_iov = &uv,
+			    .msg_iovlen = 1};
+	long usm = syscall(SYS_sendmsg, tx, &um, 0);
+	struct iovec urv = {rbuf, 64};
+	struct msghdr urm = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &urv,
+			     .msg_iovlen = 1};
+	long urm_r = syscall(SYS_recvmsg, rx, &urm, 0);
+	long ust = syscall(SYS_sendto, tx, "udp-two", 7, 0, &rxa, sizeof(rxa));
+	socklen_t fl = sizeof(from);
+	long urf = syscall(SYS_recvfrom, rx, rbuf, 64, 0, &from, &fl);
+	/* sendmmsg/recvmmsg: one record per message */
+	connect(tx, (struct sockaddr *)&rxa, sizeof(rxa));
+	static const char *pay[3] = {"mmsg-one", "mmsg-second", "mmsg-3"};
+	struct iovec mv[3], mrv[3];
+	struct mmsghdr mm[3], mrm[3];
+	char mbuf[3][32];
+	memset(mm, 0, sizeof(mm));
+	memset(mrm, 0, sizeof(mrm));
+	for (int i = 0; i < 3; i++) {
+		mv[i].iov_base = (void *)pay[i];
+		mv[i].iov_len = strlen(pay[i]);
+		mm[i].msg_hdr.msg_iov = &mv[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mrv[i].iov_base = mbuf[i];
+		mrv[i].iov_len = 32;
+		mrm[i].msg_hdr.msg_iov = &mrv[i];
+		mrm[i].msg_hdr.msg_iovlen = 1;
+		mrm[i].msg_hdr.msg_name = &mfrom[i];
+		mrm[i].msg_hdr.msg_namelen = sizeof(mfrom[i]);
+	}
+	long smm = syscall(SYS_sendmmsg, tx, mm, 3, 0);
+	long rmm = syscall(SYS_recvmmsg, rx, mrm, 3, 0, NULL);
+	/* a larger snaplen: 150 of the 200 bytes kept */
+	if ((rc = scap_kmod_set_snaplen(h, 150, err)))
+		die("set_snaplen", rc);
+	long w2 = syscall(SYS_write, sp[0], big, 200);
+	scap_kmod_set_snaplen(h, 80, err);
+	scap_kmod_stop(h, err);
+	printf("KMOD io_pid=%d io_sp0=%d io_sp1=%d io_file=%d io_w=%ld io_r=%ld io_pw=%ld io_pr=%ld "
+	       "io_wv=%ld io_rv=%ld io_sm=%ld io_rm=%ld io_passed=%d io_ctl=%zu io_rx=%d io_tx=%d "
+	       "io_rxport=%d io_txport=%d io_usm=%ld io_urm=%ld io_ust=%ld io_urf=%ld io_smm=%ld "
+	       "io_rmm=%ld io_w2=%ld\n",
+	       getpid(), sp[0], sp[1], file, w, r, pw, pr, wvr, rvr, sm_r, rm_r, passed,
+	       (size_t)rm.msg_controllen, rx, tx, ntohs(rxa.sin_port), ntohs(txa.sin_port), usm,
+	       urm_r, ust, urf, smm, rmm, w2);
+	n = drain_all(h, &used);
+	emit(out, 5, n, used);
+	close(sp[0]);
+	close(sp[1]);
+	close(file);
+	close(passed);
+	close(rx);
+	close(tx);
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t table[512 + 1024];
@@ -232,6 +348,8 @@ int main(int argc, char **argv)
 	if (child == 0) {
 		char *cargv[] = {"busybox", "sh", "-c", "exit 3", NULL};
 		char *cenv[] = {"PYFALCO_KMOD=1", NULL};
+		if (chdir("/dev")) /* execve's cwd param */
+			_exit(126);
 		execve("/bin/busybox", cargv, cenv);
 		_exit(127);
 	}
@@ -376,6 +494,7 @@ int main(int argc, char **argv)
 	if ((rc = scap_kmod_set_drop_tgid(h, 0, err)))
 		die("set_drop_tgid", rc);
 	phase_state(h, out);
+	phase_io(h, out);
 	wr(out, "PYFKEND!", 8);
 	tcdrain(out);
 	close(out);
