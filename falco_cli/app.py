@@ -115,6 +115,8 @@ class State:
     drops: DropManager | None = None
     source_kind: str = ""        # "replay" | "live"
     source_failed: bool = False  # the event source could not open: no summary (as Falco)
+    #: syscalls the live driver records as the generic event (each new engine is told: reload)
+    generic_syscalls: frozenset[str] = frozenset()
     capture_file: str | None = None
     live_source: Any = None
     extra_format: Any = None     # -p: engine.OutputFormat appended to every rule output
@@ -545,7 +547,8 @@ def _open_source(s: State) -> tuple[Any, str] | RunResult:
             # syscalls the probe has no filler for arrive as the generic event: rules naming
             # them must run there too (evt.type compares by name), as on a full driver
             from scap.engines.bpf import GENERIC_SYSCALLS
-            s.engine.treat_as_generic(GENERIC_SYSCALLS)
+            s.generic_syscalls = frozenset(GENERIC_SYSCALLS)
+            s.engine.treat_as_generic(s.generic_syscalls)
             _set_hotpath(s, insp)
             n = "all" if syscalls is None else str(len(syscalls))
             log.info("Loaded event sources: syscall, k8s_audit")
@@ -594,7 +597,8 @@ def _open_kmod(s: State) -> tuple[Any, str] | RunResult:
     s.source_kind = "live"
     s.live_source = src
     from scap.engines.kmod import KMOD_GENERIC_SYSCALLS
-    s.engine.treat_as_generic(KMOD_GENERIC_SYSCALLS)  # its unfilled syscalls come as generic
+    s.generic_syscalls = frozenset(KMOD_GENERIC_SYSCALLS)
+    s.engine.treat_as_generic(s.generic_syscalls)  # its unfilled syscalls come as generic
     _set_hotpath(s, insp)
     n = "all" if syscalls is None else str(len(syscalls))
     log.info("Enabled event sources: syscall")
@@ -748,6 +752,9 @@ def reload(s: State) -> bool:
     s.extra_rule_formats = {}
     if s.live_source is not None:
         s.live_source.set_interesting(_interesting_syscalls(s))
+        # as at start: after the interesting set, the new engine learns which syscalls the
+        # driver sends as the generic event (rules naming them must run there)
+        eng.treat_as_generic(s.generic_syscalls)
     elif s.prefilter is not None:
         _warn_if_prefilter_narrow(s)
     if s.hub is not None and _outputs_changed(old_cfg, new_cfg):
