@@ -257,6 +257,40 @@ static void put_ubytes(struct rec *e, const void __user *uptr, unsigned long len
 	commit(e, len);
 }
 
+/* The drop category of a record type (SCAP_DROP_CATEGORIES: none), libs' grouping, the
+ * same as the probe's drop_category(). */
+static u32 drop_category(u16 type)
+{
+	switch (type) {
+	case PPME_SYSCALL_CLONE_20_X: case PPME_SYSCALL_CLONE3_X:
+	case PPME_SYSCALL_FORK_20_X: case PPME_SYSCALL_VFORK_20_X:
+		return SCAP_DROP_CLONE_FORK;
+	case PPME_SYSCALL_EXECVE_19_X: case PPME_SYSCALL_EXECVEAT_X:
+		return SCAP_DROP_EXECVE;
+	case PPME_SOCKET_CONNECT_X:
+		return SCAP_DROP_CONNECT;
+	case PPME_SYSCALL_OPEN_X: case PPME_SYSCALL_CREAT_X: case PPME_SYSCALL_OPENAT_2_X:
+	case PPME_SYSCALL_OPENAT2_X:
+		return SCAP_DROP_OPEN;
+	case PPME_SYSCALL_CHMOD_X: case PPME_SYSCALL_FCHMOD_X: case PPME_SYSCALL_FCHMODAT_X:
+	case PPME_SYSCALL_LINK_2_X: case PPME_SYSCALL_LINKAT_2_X: case PPME_SYSCALL_MKDIR_2_X:
+	case PPME_SYSCALL_MKDIRAT_X: case PPME_SYSCALL_MOUNT_X: case PPME_SYSCALL_UMOUNT2_X:
+	case PPME_SYSCALL_RENAME_X: case PPME_SYSCALL_RENAMEAT_X: case PPME_SYSCALL_RENAMEAT2_X:
+	case PPME_SYSCALL_RMDIR_2_X: case PPME_SYSCALL_SYMLINK_X: case PPME_SYSCALL_SYMLINKAT_X:
+	case PPME_SYSCALL_UNLINK_2_X: case PPME_SYSCALL_UNLINKAT_2_X:
+		return SCAP_DROP_DIR_FILE;
+	case PPME_SYSCALL_BPF_2_X: case PPME_SYSCALL_SETPGID_X: case PPME_SYSCALL_PTRACE_X:
+	case PPME_SYSCALL_SETNS_X: case PPME_SYSCALL_SETRESGID_X: case PPME_SYSCALL_SETRESUID_X:
+	case PPME_SYSCALL_SETSID_X: case PPME_SYSCALL_UNSHARE_X: case PPME_SYSCALL_CAPSET_X:
+		return SCAP_DROP_OTHER_INTEREST;
+	case PPME_SYSCALL_CLOSE_X:
+		return SCAP_DROP_CLOSE;
+	case PPME_PROCEXIT_1_E:
+		return SCAP_DROP_PROC_EXIT;
+	}
+	return SCAP_DROP_CATEGORIES;
+}
+
 /* Copy the finished record into the ring (preemption is off: one writer). */
 static void rec_submit(struct rec *e)
 {
@@ -276,7 +310,11 @@ static void rec_submit(struct rec *e)
 	if (e->faulted)
 		info->n_drops_pf++;
 	if (size - (head - tail) < len) {
+		u32 cat = drop_category(get_unaligned(&h->type));
+
 		info->n_drops_buffer++;
+		if (cat < SCAP_DROP_CATEGORIES)
+			info->n_drops_buffer_cat[cat]++;
 		return;
 	}
 	off = head & (size - 1);
@@ -1842,6 +1880,7 @@ static int pf_open(struct inode *inode, struct file *filp)
 	r->info->n_drops_buffer = 0;
 	r->info->n_drops_size = 0;
 	r->info->n_drops_pf = 0;
+	memset(r->info->n_drops_buffer_cat, 0, sizeof(r->info->n_drops_buffer_cat));
 	filp->private_data = r;
 	smp_store_release(&r->readable, 1);
 	return 0;

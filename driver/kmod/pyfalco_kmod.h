@@ -29,7 +29,7 @@
 #endif
 
 /* Bumped when the ring layout, the info page or an ioctl changes. */
-#define PYFALCO_KMOD_API_VERSION 2
+#define PYFALCO_KMOD_API_VERSION 3
 #define PYFALCO_KMOD_DEVICE_PREFIX "/dev/pyfalco"
 
 struct pyfalco_ring_info {
@@ -41,6 +41,10 @@ struct pyfalco_ring_info {
 	__u64 n_drops_buffer;  /* records lost: ring full */
 	__u64 n_drops_size;    /* records written with params emptied: over SCAP_MAX_EVENT */
 	__u64 n_drops_pf;      /* user memory not resident: a param left empty */
+	/* n_drops_buffer of the records of these categories (events.h enum
+	 * scap_drop_category, libs' and Falco's n_drops_buffer_*_exit names, as the
+	 * probe counts them; other types count only in the total) */
+	__u64 n_drops_buffer_cat[SCAP_DROP_CATEGORIES];
 };
 
 /* Per-syscall table, index: x86_64 syscall number (same meaning as the BPF

@@ -22,6 +22,8 @@
 #include "kmod_ring.h"
 #include "pyfalco_kmod.h"
 
+_Static_assert(SCAP_DROP_CATEGORIES == 8, "scap_kmod_stats.n_drops_buffer_cat has 8 slots");
+
 struct kring {
 	int fd;
 	uint16_t cpu;
@@ -298,6 +300,9 @@ int scap_kmod_get_stats(struct scap_kmod *h, struct scap_kmod_stats *st, char *e
 		st->n_drops_buffer += __atomic_load_n(&in->n_drops_buffer, __ATOMIC_RELAXED);
 		st->n_drops_size += __atomic_load_n(&in->n_drops_size, __ATOMIC_RELAXED);
 		st->n_drops_pf += __atomic_load_n(&in->n_drops_pf, __ATOMIC_RELAXED);
+		for (int k = 0; k < SCAP_DROP_CATEGORIES; k++)
+			st->n_drops_buffer_cat[k] += __atomic_load_n(&in->n_drops_buffer_cat[k],
+								     __ATOMIC_RELAXED);
 		st->ring_size = h->rings[i].size;
 	}
 	return 0;

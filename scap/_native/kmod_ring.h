@@ -22,6 +22,9 @@ struct scap_kmod_stats {
 	uint64_t n_drops_buffer;
 	uint64_t n_drops_size;
 	uint64_t n_drops_pf;
+	/* ring-full drops by category (events.h enum scap_drop_category order: clone_fork,
+	 * execve, connect, open, dir_file, other_interest, close, proc_exit), as the probe's */
+	uint64_t n_drops_buffer_cat[8];
 	uint32_t ndevs;
 	uint32_t api_version;
 	uint32_t ring_size;

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scap.engines import _ring
 from scap.engines._ring import DriverError, RingSource, RingStatsBase, load_native
-from scap.engines.bpf import generic_syscalls_of, syscalls_for_event_types
+from scap.engines.bpf import _ENTER_CATEGORIES as ENTER_CATEGORIES  # Falco's, always 0 here
+from scap.engines.bpf import DROP_CATEGORIES, generic_syscalls_of, syscalls_for_event_types
 
 __all__ = [
     "DEVICE_PREFIX",
@@ -83,6 +84,9 @@ class KmodStats(RingStatsBase):
     decode_errors: int
     ncpus: int
     ring_size: int
+    #: `drops_buffer` by category, Falco's names without the `n_drops_buffer_` prefix
+    #: (`scap.engines.bpf.DROP_CATEGORIES`, the probe's); other types count only in the total
+    drops_by_category: dict[str, int] = field(default_factory=dict)
 
 
 def _lib() -> tuple[Any, Any]:
@@ -153,8 +157,15 @@ class KmodSource(RingSource):
         return n
 
     def _drop_detail(self, st: KmodStats) -> dict[str, int]:
-        return {"n_drops_buffer_total": st.drops_buffer, "n_drops_page_faults": st.drops_pf,
-                "n_drops_scratch_map": st.drops_size}
+        """Falco's names, as BpfSource reports them (the exit-only module has no `*_enter`
+        drops: those stay 0 so the drop alert lists every field)."""
+        detail = {"n_drops_buffer_total": st.drops_buffer, "n_drops_page_faults": st.drops_pf,
+                  "n_drops_scratch_map": st.drops_size}
+        for name in ENTER_CATEGORIES:
+            detail[f"n_drops_buffer_{name}"] = 0
+        for name, n in st.drops_by_category.items():
+            detail[f"n_drops_buffer_{name}"] = n
+        return detail
 
     def stats(self) -> KmodStats:
         """The rings' counters summed, plus the user-side ones."""
@@ -162,4 +173,6 @@ class KmodSource(RingSource):
         return KmodStats(events=st.n_evts, drops_buffer=st.n_drops_buffer,
                          drops_size=st.n_drops_size, drops_pf=st.n_drops_pf,
                          delivered=self._delivered, decode_errors=self._decode_errors,
-                         ncpus=st.ndevs, ring_size=st.ring_size)
+                         ncpus=st.ndevs, ring_size=st.ring_size,
+                         drops_by_category=dict(zip(DROP_CATEGORIES, st.n_drops_buffer_cat,
+                                                    strict=True)))

@@ -543,3 +543,116 @@ def test_sinsp_reads_the_io_records(guest):
     assert fds["pwrite"] == fds["readv"] == (f["io_file"], ft.FILE, "/tmp/kmod-io")
     assert fds["sendto"][:2] == (f["io_tx"], ft.IPV4_SOCK)
     assert fds["recvfrom"][:2] == (f["io_rx"], ft.IPV4_SOCK)
+
+
+# -- phase 6: drops by category (the probe's categories, Falco's names) -----------------------
+def _cats(f, tag):
+    from scap.engines.bpf import DROP_CATEGORIES
+
+    return {name: f[f"{tag}_cat{k}"] for k, name in enumerate(DROP_CATEGORIES)}
+
+
+def test_ring_full_drops_are_counted_by_category(guest):
+    """Pinned to one cpu whose ring getppid (generic: no category) filled: every failed close
+    and open that did not fit counts in close_exit / open_exit, nothing elsewhere."""
+    f = guest["facts"]
+    before, after = _cats(f, "p6a"), _cats(f, "p6")
+    delta = {k: after[k] - before[k] for k in after}
+    mine = [r for r in guest["phases"][6] if r.tid == f["d_pid"]]
+    kept_close = sum(r.name == "close" for r in mine)
+    kept_open = sum(r.name == "openat" for r in mine)
+    assert delta["close_exit"] == f["d_closes"] - kept_close > 0
+    assert delta["open_exit"] == f["d_opens"] - kept_open > 0
+    assert {k: v for k, v in delta.items() if k not in ("close_exit", "open_exit")} == \
+        dict.fromkeys(("clone_fork_exit", "execve_exit", "connect_exit", "dir_file_exit",
+                       "other_interest_exit", "proc_exit"), 0)
+    # the categories are part of the total
+    total = f["p6_drops_buffer"] - f["p6a_drops_buffer"]
+    assert total >= delta["close_exit"] + delta["open_exit"]
+
+
+def test_kmod_source_reports_the_categories_under_falcos_names(guest):
+    """KmodStats.drops_by_category and driver_stats().detail, from the guest's counters: the
+    names BpfSource reports (Falco's n_drops_buffer_*), enter ones 0."""
+    from scap.engines.bpf import BpfSource, BpfStats
+    from scap.engines.kmod import KmodSource, KmodStats
+
+    f = guest["facts"]
+    cats = _cats(f, "p6")
+    st = KmodStats(events=f["p6_evts"], drops_buffer=f["p6_drops_buffer"],
+                   drops_size=f["p6_drops_size"], drops_pf=f["p6_drops_pf"], delivered=0,
+                   decode_errors=0, ncpus=2, ring_size=f["ring_size"], drops_by_category=cats)
+    detail = KmodSource()._drop_detail(st)
+    assert detail["n_drops_buffer_close_exit"] == cats["close_exit"] > 0
+    assert detail["n_drops_buffer_open_exit"] == cats["open_exit"] > 0
+    assert detail["n_drops_buffer_open_enter"] == 0
+    assert detail["n_drops_buffer_total"] == f["p6_drops_buffer"]
+    bst = BpfStats(events=0, drops_buffer=f["p6_drops_buffer"], drops_size=0, delivered=0,
+                   decode_errors=0, ncpus=2, drops_by_category=cats)
+    bpf_detail = BpfSource()._drop_detail(bst)
+    # the same names as the probe's; the module adds its page-fault count
+    assert set(detail) - set(bpf_detail) == {"n_drops_page_faults"}
+    assert {k: detail[k] for k in bpf_detail} == bpf_detail
+
+
+# -- phase 7: the live hot path takes the module's open/close exits ---------------------------
+def test_hot_path_absorbs_the_modules_open_close_exits(guest):
+    """The guest's open/close loop, as the drain delivered it, through sinsp's live hot path
+    (Inspector.set_hotpath) on a KmodSource's raw-batch API: hotpath.c classifies the module's
+    openat/close exits as candidates (its layout is the one hotpath.c expects), absorbs them
+    all, and leaves the state the plain path builds from the same records."""
+    from types import SimpleNamespace
+
+    from scap.engines._ring import RawBatch
+    from scap.engines.kmod import KmodSource
+    from scap.metadata import ProcInfo
+    from sinsp import Inspector, hotpath
+    from sinsp.localpred import Const
+
+    if not hotpath.available():
+        pytest.skip(f"hot path not built: {hotpath.import_error()}")
+    f = guest["facts"]
+    body, offsets, cpus = guest["phases"][-7]
+    recs = guest["phases"][7]
+    loop = [r for r in recs if r.tid == f["h_pid"] and r.name in ("openat", "close")]
+    assert len(loop) == 2 * f["h_loops"]
+    procs = [ProcInfo(tid=f["h_pid"], pid=f["h_pid"], ptid=1, comm="kmod-guest",
+                      exe="/kmod-guest", cwd="/tmp")]
+
+    snap = SimpleNamespace(processes=procs, users=[], groups=[], machine=None, interfaces=[])
+
+    class Replay(KmodSource):
+        """KmodSource whose one drained batch is the guest's drain output."""
+
+        def raw_batches(self):  # type: ignore[no-untyped-def]
+            yield RawBatch(body, struct.pack(f"<{len(offsets)}I", *offsets),
+                           struct.pack(f"<{len(cpus)}H", *cpus), len(offsets))
+
+    class Plain:
+        """The same records as a plain (non-live) source."""
+
+        processes, users, groups, machine, interfaces = procs, [], [], None, []
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(recs)
+
+    live = Replay()
+    live._snapshot = snap
+    hot = Inspector(live)
+    assert hot.set_hotpath({307: Const(False), 5: Const(False)})  # openat, close: no rule
+    forwarded = [e.record for e in hot]
+    st = hot.hot_stats
+    assert (st.opens, st.closes) == (f["h_loops"], f["h_loops"])
+    assert st.absorbed == 2 * f["h_loops"]
+    assert not any(r.tid == f["h_pid"] and r.name in ("openat", "close") for r in forwarded)
+    plain = Inspector(Plain())
+    assert len(list(plain)) == len(recs) and plain.stats.parse_errors == 0
+
+    def table(insp):  # type: ignore[no-untyped-def]
+        t = insp.threads.get(f["h_pid"]).fd_table()
+        return sorted((i.fd, int(i.type), i.name, i.openflags, i.ino) for i in t)
+
+    assert table(hot) == table(plain)
+    assert (hot._num, hot.fd_stats.added, hot.fd_stats.removed) == \
+        (plain._num, plain.fd_stats.added, plain.fd_stats.removed)
+    assert plain.fd_stats.added >= f["h_loops"]

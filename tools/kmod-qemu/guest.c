@@ -26,6 +26,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <linux/io_uring.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -120,6 +121,8 @@ static void stats(struct scap_kmod *h, const char *tag)
 	       "ndevs=%u ring_size=%u\n", tag, (unsigned long long)st.n_evts, tag,
 	       (unsigned long long)st.n_drops_buffer, tag, (unsigned long long)st.n_drops_size,
 	       tag, (unsigned long long)st.n_drops_pf, st.ndevs, st.ring_size);
+	for (int k = 0; k < 8; k++) /* drops by category (events.h scap_drop_category order) */
+		printf("KMOD %s_cat%d=%llu\n", tag, k, (unsigned long long)st.n_drops_buffer_cat[k]);
 }
 
 /* ---- phase 4: fd-creating and state syscalls (the fillers that type fds in sinsp) ---- */
@@ -300,6 +303,57 @@ static void phase_io(struct scap_kmod *h, int out)
 	close(passed);
 	close(rx);
 	close(tx);
+}
+
+/* ---- phase 6: drops by category.  Pinned to cpu 0, its ring filled with getppid (a generic
+ * event: no category), then failed closes and opens that find the ring full. ---- */
+static void phase_drops(struct scap_kmod *h, int out)
+{
+	cpu_set_t one, all;
+	int rc, closes = 300, opens = 200;
+	size_t used;
+	uint32_t n;
+
+	sched_getaffinity(0, sizeof(all), &all);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	stats(h, "p6a");
+	if ((rc = scap_kmod_start(h, err)))
+		die("start", rc);
+	for (int i = 0; i < 20000; i++)
+		syscall(SYS_getppid);
+	for (int i = 0; i < closes; i++)
+		syscall(SYS_close, -1);
+	for (int i = 0; i < opens; i++)
+		syscall(SYS_openat, AT_FDCWD, "/nonexistent-kmod-drop", O_RDONLY);
+	scap_kmod_stop(h, err);
+	sched_setaffinity(0, sizeof(all), &all);
+	printf("KMOD d_pid=%d d_closes=%d d_opens=%d\n", getpid(), closes, opens);
+	stats(h, "p6");
+	n = drain_all(h, &used);
+	emit(out, 6, n, used);
+}
+
+/* ---- phase 7: an open/close loop, for the live hot path (sinsp.hotpath) offline ---- */
+static void phase_hot(struct scap_kmod *h, int out)
+{
+	int rc, loops = 200, last = -1;
+	size_t used;
+	uint32_t n;
+
+	int keep = openat(AT_FDCWD, "/tmp/kmod-hot", O_CREAT | O_WRONLY, 0600);
+	close(keep);
+	if ((rc = scap_kmod_start(h, err)))
+		die("start", rc);
+	for (int i = 0; i < loops; i++) {
+		last = openat(AT_FDCWD, "/tmp/kmod-hot", O_RDONLY);
+		close(last);
+	}
+	scap_kmod_stop(h, err);
+	printf("KMOD h_pid=%d h_loops=%d h_fd=%d\n", getpid(), loops, last);
+	n = drain_all(h, &used);
+	emit(out, 7, n, used);
 }
 
 int main(int argc, char **argv)
@@ -495,6 +549,8 @@ int main(int argc, char **argv)
 		die("set_drop_tgid", rc);
 	phase_state(h, out);
 	phase_io(h, out);
+	phase_drops(h, out);
+	phase_hot(h, out);
 	wr(out, "PYFKEND!", 8);
 	tcdrain(out);
 	close(out);
