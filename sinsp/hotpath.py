@@ -18,7 +18,8 @@ Three parts:
 * :func:`live_events` — the batch loop ``Inspector`` runs over a live source's raw batches.
 
 Without the extension (``available()`` false) the program is never built and every record is
-forwarded: the hot path is off, nothing else changes.
+forwarded: the hot path is off, nothing else changes; ``import_error()`` says why (for a log
+line: not built, or a stale build of an older ``hotpath.h``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["HOT_TYPES", "HotStats", "Program", "View", "available", "compile_program",
            "evaluate", "import_error", "live_events"]
 
-_ABI = 4  # hotpath.h HP_ABI (4: evt.is_open_* read openat2 flags)
+_ABI = 5  # hotpath.h HP_ABI (5: hp_load refuses field/operator mismatches, cut globs)
 _native: Any = None
 _import_error: str | None = None
 try:
@@ -59,7 +60,9 @@ def available() -> bool:
 
 
 def import_error() -> str | None:
-    """Why the extension is not available (``None`` when it is)."""
+    """Why the hot path is off for want of its extension, as one line for a log: the
+    ``ImportError`` of ``sinsp._hotpath_native`` (not built) or an ABI mismatch (a stale build:
+    rebuild with ``pip install -e .``).  ``None`` when :func:`available` is true."""
     return _import_error
 
 
@@ -725,6 +728,9 @@ def live_events(insp: Inspector, src: Any) -> Iterator[Event]:
             # the trees do not describe); the state change is the same either way
             if kinds[j] != _K_BAD:
                 yield from _forward_one(insp, data, offsets[i], cpus[i])
+                # a yield as above: the consumer may have reloaded the rules on that event
+                if prog is not None and insp.hotpath_program is not prog:
+                    prog = None
             i += 1
             j += 1
         if insp.on_batch is not None:

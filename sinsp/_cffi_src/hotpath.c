@@ -95,7 +95,49 @@ static void *dup_mem(const void *src, size_t n)
 	return d;
 }
 
-/* every index in range and every subtree well nested, so evaluation never leaves the tables */
+/* whether the operator has a meaning for the field's kind (sinsp/hotpath.py's operands():
+ * strings take every operator, numbers the comparisons and 'in', booleans =, != and 'in');
+ * check() refuses any other pair and eval_pred() answers UNKNOWN for one, never FALSE */
+static int op_fits(uint32_t field, uint32_t op)
+{
+	if (field <= HP_F_TYPE)
+		return op <= HP_OP_PMATCH;
+	if (field <= HP_F_RAWRES)
+		return op <= HP_OP_IN;
+	if (field <= HP_F_OPEN_EXEC)
+		return op == HP_OP_EQ || op == HP_OP_NE || op == HP_OP_IN;
+	return 0;
+}
+
+/* whether s[0, n) is whole glob tokens (tok_match and tok_len read a token's bytes unchecked) */
+static int glob_ok(const unsigned char *s, uint32_t n)
+{
+	uint32_t i = 0;
+	while (i < n) {
+		uint32_t len;
+		switch (s[i]) {
+		case G_STAR:
+		case G_ANY:
+			len = 1;
+			break;
+		case G_LIT:
+			len = 2;
+			break;
+		case G_CLASS:
+			len = 17;
+			break;
+		default:
+			return 0;
+		}
+		if (len > n - i)
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* every index in range, every subtree well nested, every pred's operator meaningful for its
+ * field and every glob operand whole tokens, so evaluation terminates inside the tables */
 static int check(const hp_prog *p)
 {
 	for (uint32_t i = 0; i < p->n_nodes; i++) {
@@ -117,9 +159,13 @@ static int check(const hp_prog *p)
 			break;
 		case HP_N_AND:
 		case HP_N_OR: {
+			/* node j > i is checked later: its end must move past it here, or this loops */
 			uint32_t j = i + 1;
-			while (j < nd->end)
+			while (j < nd->end) {
+				if (p->nodes[j].end <= j)
+					return -1;
 				j = p->nodes[j].end;
+			}
 			if (j != nd->end)
 				return -1;
 			break;
@@ -132,13 +178,21 @@ static int check(const hp_prog *p)
 		const hp_pred *pr = &p->preds[i];
 		int is_str = pr->field <= HP_F_TYPE;
 		uint64_t lim = is_str ? p->n_strs : p->n_ints;
-		if (pr->field > HP_F_OPEN_EXEC || pr->op > HP_OP_PMATCH || pr->count == 0 ||
+		if (!op_fits(pr->field, pr->op) || pr->count == 0 ||
 		    (uint64_t)pr->first + pr->count > lim)
 			return -1;
 	}
 	for (uint32_t i = 0; i < p->n_strs; i++)
 		if ((uint64_t)p->str_off[i] + p->str_len[i] > p->strs_len)
 			return -1;
+	for (uint32_t i = 0; i < p->n_preds; i++) { /* (string operands all in range: above) */
+		const hp_pred *pr = &p->preds[i];
+		if (pr->field > HP_F_TYPE || pr->op != HP_OP_GLOB)
+			continue;
+		for (uint32_t k = pr->first; k < pr->first + pr->count; k++)
+			if (!glob_ok((const unsigned char *)p->strs + p->str_off[k], p->str_len[k]))
+				return -1;
+	}
 	for (int t = 0; t < HP_MAX_TYPE; t++)
 		if (p->roots[t] >= 0 && (uint32_t)p->roots[t] >= p->n_nodes)
 			return -1;
@@ -342,6 +396,7 @@ static int pmatch(str s, const char *pfx, uint32_t pn)
 	return pn <= s.n && memcmp(s.s, pfx, pn) == 0 && (pn == s.n || s.s[pn] == '/');
 }
 
+/* 1 / 0, or HP_UNKNOWN for an operator strings do not take (check() refuses those) */
 static int str_op(const hp_prog *p, const hp_pred *pr, str v)
 {
 	const char *b = p->strs + p->str_off[pr->first];
@@ -378,9 +433,10 @@ static int str_op(const hp_prog *p, const hp_pred *pr, str v)
 		}
 		return 0;
 	}
-	return 0;
+	return HP_UNKNOWN;
 }
 
+/* 1 / 0, or HP_UNKNOWN for an operator numbers do not take (check() refuses those) */
 static int int_op(const hp_prog *p, const hp_pred *pr, int64_t v)
 {
 	int64_t b = p->ints[pr->first];
@@ -403,22 +459,25 @@ static int int_op(const hp_prog *p, const hp_pred *pr, int64_t v)
 				return 1;
 		return 0;
 	}
-	return 0;
+	return HP_UNKNOWN;
 }
 
+/* HP_TRUE / HP_FALSE / HP_UNKNOWN (1, 0, 2: str_op's and int_op's answers as they are) */
 static int eval_pred(const hp_prog *p, const hp_pred *pr, const view *v)
 {
+	if (!op_fits(pr->field, pr->op)) /* FALSE would absorb: never guess it */
+		return HP_UNKNOWN;
 	if (pr->field <= HP_F_TYPE) {
 		if (v->is_close)
 			return HP_UNKNOWN;
 		str s;
 		if (!str_field(v, pr->field, &s))
 			return HP_FALSE; /* N/A: false for every operator */
-		return str_op(p, pr, s) ? HP_TRUE : HP_FALSE;
+		return str_op(p, pr, s);
 	}
 	if (v->is_close && pr->field != HP_F_FDNUM && pr->field != HP_F_RAWRES)
 		return HP_UNKNOWN;
-	return int_op(p, pr, int_field(v, pr->field)) ? HP_TRUE : HP_FALSE;
+	return int_op(p, pr, int_field(v, pr->field));
 }
 
 static int eval(const hp_prog *p, uint32_t i, const view *v, int depth)

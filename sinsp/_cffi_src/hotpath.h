@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define HP_ABI 4 /* 4: evt.is_open_* read openat2 exits' flags */
+#define HP_ABI 5 /* 5: hp_load refuses a field/operator mismatch and a cut glob */
 
 /* record kinds (hp_out.kind) */
 #define HP_FORWARD 0
@@ -125,7 +125,9 @@ void hp_free(hp_prog *p);
 
 /* replace the program: the node, pred, string (bytes + offsets/lengths) and integer tables,
  * and per event type the root node (-1: never absorbed); returns 0, or -1 when a table is
- * malformed (then the program absorbs nothing) */
+ * malformed (then the program absorbs nothing): an index out of range, a subtree not well
+ * nested, an operator the field's kind has no use for (strings: all; numbers: the comparisons
+ * and 'in'; booleans: =, != and 'in'), a glob operand that is not whole tokens */
 int hp_load(hp_prog *p, const hp_node *nodes, uint32_t n_nodes, const hp_pred *preds,
             uint32_t n_preds, const char *strs, uint64_t strs_len, const uint32_t *str_off,
             const uint32_t *str_len, uint32_t n_strs, const int64_t *ints, uint32_t n_ints,
