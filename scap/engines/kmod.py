@@ -4,7 +4,7 @@
     with KmodSource(syscalls={"openat", "execve", "procexit"}) as src:
         for rec in src:            # EventRecord, exit-only records in the scap layout
             ...
-        src.stats()                # KmodStats: events, drops (per cause), decode errors
+        src.stats()                # KmodStats: events, drops (per cause and category), ...
 
 The module writes the same records as the eBPF probe (driver/bpf/events.h layouts) into one
 ring per CPU, mapped from /dev/pyfalco<N>.  As with `BpfSource`, crossing into C happens once
@@ -42,8 +42,9 @@ DEVICE_PREFIX = "/dev/pyfalco"
 
 
 #: Syscalls the kernel module has a filler for (``driver/kmod/main.c``; kept equal by
-#: tests/drivers/test_generic_syscalls.py): fewer than the eBPF probe's, the rest are generic
-#: events, and rules naming them must also run on the generic types (``treat_as_generic``).
+#: tests/drivers/test_generic_syscalls.py): the eBPF probe's set, in the same layouts; the rest
+#: are generic events, and rules naming them must also run on the generic types
+#: (``treat_as_generic``).
 KMOD_FILLED_SYSCALLS = frozenset((
     "accept", "accept4", "bind", "bpf", "chdir", "chmod", "chroot", "clone", "clone3", "close",
     "connect", "creat", "dup", "dup2", "dup3", "execve", "execveat", "fchdir", "fchmod",
