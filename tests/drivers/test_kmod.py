@@ -64,3 +64,21 @@ def test_a_file_that_is_not_the_device_is_refused(tmp_path):
     with pytest.raises(kmod.DriverError) as info:
         kmod.KmodSource(device_prefix=str(tmp_path / "fake")).open()
     assert info.value.errno == errno.EPROTO and "API version" in str(info.value)
+
+
+def test_drop_detail_has_the_probes_names_and_the_categories():
+    """driver_stats().detail of the module: BpfSource's names (Falco's n_drops_buffer_*,
+    enter ones 0) plus n_drops_page_faults, the categories from drops_by_category."""
+    from scap.engines.bpf import DROP_CATEGORIES, BpfSource, BpfStats
+
+    cats = {name: k + 1 for k, name in enumerate(DROP_CATEGORIES)}
+    st = kmod.KmodStats(events=10, drops_buffer=50, drops_size=2, drops_pf=3, delivered=0,
+                        decode_errors=0, ncpus=2, ring_size=1 << 16, drops_by_category=cats)
+    detail = kmod.KmodSource()._drop_detail(st)
+    bpf = BpfSource()._drop_detail(BpfStats(events=10, drops_buffer=50, drops_size=2,
+                                            delivered=0, decode_errors=0, ncpus=2,
+                                            drops_by_category=cats))
+    assert {k: detail[k] for k in bpf} == bpf
+    assert set(detail) - set(bpf) == {"n_drops_page_faults"} and detail["n_drops_page_faults"] == 3
+    assert detail["n_drops_buffer_close_exit"] == cats["close_exit"]
+    assert detail["n_drops_buffer_execve_enter"] == 0
