@@ -688,9 +688,11 @@ def _set_hotpath(s: State, insp: Any) -> None:
     (``sinsp.hotpath``; the engine says which, per type, from the rules' event-local
     conditions). Called at start and after every rules reload; without the native
     extension it stays off and every event goes through the loop as before."""
-    from sinsp.hotpath import HOT_TYPES
+    from sinsp.hotpath import HOT_TYPES, import_error
     if insp.set_hotpath(s.engine.local_filters(HOT_TYPES)):
         log.debug("live hot path on: open/close exits no rule can match update the state in C")
+    elif (why := import_error()) is not None:
+        log.info(f"live hot path off ({why}): every open/close event goes through the rules loop")
 
 
 class _LoopEndError(Exception):
