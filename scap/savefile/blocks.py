@@ -424,7 +424,10 @@ def encode_proclist(procs: list[ProcInfo]) -> bytes:
             _str16(p.cwd),
             struct.pack("<qIII", p.fdlimit, p.flags & 0xFFFFFFFF, p.uid & 0xFFFFFFFF,
                         p.gid & 0xFFFFFFFF),
-            struct.pack("<IIIQQ", p.vmsize_kb, p.vmrss_kb, p.vmswap_kb, p.pfmajor, p.pfminor),
+            # the block's vm sizes are u32 KiB, cut as libs' C assignment cuts them (a process
+            # that reserves > 4 TiB of address space, e.g. under ASan, must not stop a -w)
+            struct.pack("<IIIQQ", p.vmsize_kb & 0xFFFFFFFF, p.vmrss_kb & 0xFFFFFFFF,
+                        p.vmswap_kb & 0xFFFFFFFF, p.pfmajor, p.pfminor),
             _strlist16(p.env), struct.pack("<qq", p.vtid, p.vpid), _strlist16(p.cgroups),
             _str16(p.root),
             struct.pack("<IBQQQ", p.loginuid & 0xFFFFFFFF, int(p.exe_writable),

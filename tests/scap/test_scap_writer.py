@@ -166,3 +166,17 @@ def test_sysdig_reads_a_capture_built_from_scratch(tmp_path) -> None:
     # we skip only types beyond our own table (the current libs table knows 400)
     assert [r.type for r in ours] == [t for t in (2, 3, 4, 5, 6, 400, 324, 7)
                                       if t < len(EVENT_INFO)]
+
+
+def test_proclist_vm_sizes_are_cut_to_the_blocks_u32(tmp_path) -> None:
+    """A process that reserves more than 4 TiB of address space (ASan does) has a VmSize in
+    KiB beyond the PL block's u32: written cut to 32 bits, as libs' C assignment does, and the
+    capture still reads back (it used to raise struct.error and stop `pysysdig -w`)."""
+    big = (5 << 30) + 123            # KiB: 5 TiB + 123 KiB
+    proc = scap.ProcInfo(77, 77, 1, "asan", "/usr/bin/asan", vmsize_kb=big, vmrss_kb=2048)
+    path = tmp_path / "big.scap"
+    write_capture(path, [], processes=[proc])
+    with scap.open(path) as cap:
+        (back,) = [p for p in cap.processes if p.tid == 77]
+    assert back.vmsize_kb == big & 0xFFFFFFFF == 123 + (1 << 30)
+    assert back.vmrss_kb == 2048
