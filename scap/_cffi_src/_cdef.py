@@ -35,6 +35,27 @@ def cdef_from_header(header: Path, extra: str = "") -> str:
     return "\n".join(out)
 
 
+def api_builder(module: str, header: Path, sources: list[Path], include_dirs: list[Path], *,
+                cdef_extra: str = "", includes: tuple[str, ...] = (),
+                libraries: tuple[str, ...] = (),
+                extra_compile_args: tuple[str, ...] = ("-O2", "-std=c99", "-Wall")) -> FFI:
+    """The out-of-line API-mode FFI of `module`: its cdef is `header` (plus `cdef_extra`), its
+    source includes `header` then `includes`, and `sources` (absolute paths under the project
+    root) are compiled into it.  Every build script is one call of this."""
+    ffi = FFI()
+    ffi.cdef(cdef_from_header(header, cdef_extra))
+    ffi.set_source(
+        module,
+        "".join(f'#include "{h}"\n' for h in (header.name, *includes)),
+        # setuptools wants these relative to the project root (where setup.py runs)
+        sources=[str(p.relative_to(ROOT)) for p in sources],
+        include_dirs=[str(d) for d in include_dirs],
+        libraries=list(libraries),
+        extra_compile_args=list(extra_compile_args),
+    )
+    return ffi
+
+
 def ring_ffibuilder(module: str, header: str, constants: list[str], *, driver_headers: list[str],
                     include_dirs: list[Path], libraries: tuple[str, ...] = (),
                     extra_sources: tuple[Path, ...] = ()) -> FFI:
@@ -42,17 +63,9 @@ def ring_ffibuilder(module: str, header: str, constants: list[str], *, driver_he
     header; `constants` are `#define`s of the `driver_headers` (which cffi cannot parse),
     filled in from the compiled C.  `extra_sources`: more C files (absolute paths under the
     project root) linked into the module, e.g. generated ones."""
-    ffi = FFI()
-    ffi.cdef(cdef_from_header(NATIVE / f"{header}.h",
-                              "\n".join(f"#define {c} ..." for c in constants)))
-    includes = "".join(f'#include "{h}"\n' for h in (f"{header}.h", *driver_headers))
-    ffi.set_source(
-        module,
-        includes,
-        # setuptools wants these relative to the project root (where setup.py runs)
-        sources=[str(p.relative_to(ROOT)) for p in (NATIVE / f"{header}.c", *extra_sources)],
-        include_dirs=[str(NATIVE), *(str(d) for d in include_dirs)],
-        libraries=list(libraries),
-        extra_compile_args=["-O2", "-Wall"],
-    )
-    return ffi
+    return api_builder(
+        module, NATIVE / f"{header}.h", [NATIVE / f"{header}.c", *extra_sources],
+        [NATIVE, *include_dirs],
+        cdef_extra="\n".join(f"#define {c} ..." for c in constants),
+        includes=tuple(driver_headers), libraries=libraries,
+        extra_compile_args=("-O2", "-Wall"))

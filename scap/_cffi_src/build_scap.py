@@ -8,22 +8,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cffi import FFI
-
 # cffi runs build scripts with exec(), outside any package: find the helper next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cdef import NATIVE, cdef_from_header
+from _cdef import NATIVE, api_builder
 
-ffibuilder = FFI()
-ffibuilder.cdef(cdef_from_header(NATIVE / "scap_native.h"))
-ffibuilder.set_source(
-    "scap._scap_native",
-    '#include "scap_native.h"',
-    # setuptools wants these relative to the project root (where setup.py runs)
-    sources=["scap/_native/scap_native.c"],
-    include_dirs=["scap/_native"],
-    extra_compile_args=["-O2", "-std=c99", "-Wall"],
-)
+ffibuilder = api_builder("scap._scap_native", NATIVE / "scap_native.h",
+                         [NATIVE / "scap_native.c"], [NATIVE])
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)

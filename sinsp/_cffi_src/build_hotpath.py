@@ -9,25 +9,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cffi import FFI
-
 # cffi runs build scripts with exec(), outside any package: the header-to-cdef helper is
 # scap's (scap/_cffi_src/_cdef.py), found by path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scap" / "_cffi_src"))
-from _cdef import cdef_from_header
+from _cdef import api_builder
 
 _HERE = Path(__file__).resolve().parent
 
-ffibuilder = FFI()
-ffibuilder.cdef(cdef_from_header(_HERE / "hotpath.h"))
-ffibuilder.set_source(
-    "sinsp._hotpath_native",
-    '#include "hotpath.h"',
-    # relative to the project root, where setup.py runs
-    sources=["sinsp/_cffi_src/hotpath.c"],
-    include_dirs=["sinsp/_cffi_src"],
-    extra_compile_args=["-O2", "-std=c99", "-Wall"],
-)
+ffibuilder = api_builder("sinsp._hotpath_native", _HERE / "hotpath.h", [_HERE / "hotpath.c"],
+                         [_HERE])
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)
