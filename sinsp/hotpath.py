@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from scap.record import EventRecord
+from sinsp.filter.glob import AnyChar, Literal, Star, glob_parts
 from sinsp.localpred import And, Const, Node, Not, Or, Pred, Tri, Unknown
 from sinsp.parsers.fd_open import PPM_O_DIRECTORY, new_file_fd
 
@@ -311,10 +312,10 @@ _G_STAR, _G_ANY, _G_CLASS, _G_LIT = 1, 2, 3, 4
 
 
 def _glob_tokens(pattern: str) -> bytes | None:
-    """``pattern`` as C's glob tokens, read exactly as ``sinsp.filter.glob_to_regex`` reads
-    it; a bracket expression becomes the bitmap of the ASCII characters its regex matches
-    (so every subtlety of the class syntax is the regex engine's own).  ``None`` when the
-    pattern does not compile."""
+    """``pattern`` as C's glob tokens, from the parts ``sinsp.filter.glob.glob_parts`` reads
+    (as ``glob_to_regex`` does); a bracket expression becomes the bitmap of the ASCII
+    characters its regex matches (so every subtlety of the class syntax is the regex engine's
+    own).  ``None`` when the pattern does not compile."""
     out = bytearray()
 
     def lit(ch: str) -> None:
@@ -324,39 +325,18 @@ def _glob_tokens(pattern: str) -> bytes | None:
             out.append(_G_CLASS)
             out.extend(bytes(16))
 
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        i += 1
-        if c == "*":
+    for part in glob_parts(pattern):
+        if isinstance(part, Star):
             out.append(_G_STAR)
-        elif c == "?":
+        elif isinstance(part, AnyChar):
             out.append(_G_ANY)
-        elif c == "\\" and i < n:
-            lit(pattern[i])
-            i += 1
-        elif c == "[":
-            j = i
-            if j < n and pattern[j] in "!^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 1
-            if j >= n:
-                lit(c)
-                continue
-            body = pattern[i:j]
-            i = j + 1
-            neg = body[:1] in ("!", "^")
-            if neg:
-                body = body[1:]
-            body = body.replace("\\", "\\\\")
-            frag = ("[^" if neg else "[") + body.replace("[", "\\[") + "]"
+        elif isinstance(part, Literal):
+            lit(part.char)
+        else:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    rx = re.compile(frag, re.DOTALL)
+                    rx = re.compile(part.regex(), re.DOTALL)
             except re.error:
                 return None
             bitmap = bytearray(16)
@@ -365,8 +345,6 @@ def _glob_tokens(pattern: str) -> bytes | None:
                     bitmap[ch >> 3] |= 1 << (ch & 7)
             out.append(_G_CLASS)
             out.extend(bitmap)
-        else:
-            lit(c)
     return bytes(out)
 
 

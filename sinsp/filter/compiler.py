@@ -39,6 +39,7 @@ from sinsp.fields.registry import FieldError, FieldInfo, FieldRegistry, FieldTyp
 
 from . import ast
 from .errors import FilterCompileError
+from .glob import AnyChar, Literal, Star, glob_parts
 from .grammar import parse
 from .transformers import TRANSFORMERS, TransformerTypeError
 
@@ -135,37 +136,15 @@ def glob_to_regex(pattern: str, icase: bool = False) -> re.Pattern[str]:
     ``!``/``^`` negation, ``\\`` escaping the next character; ``/`` and leading dots are
     ordinary characters."""
     out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        i += 1
-        if c == "*":
+    for part in glob_parts(pattern):
+        if isinstance(part, Star):
             out.append(".*")
-        elif c == "?":
+        elif isinstance(part, AnyChar):
             out.append(".")
-        elif c == "\\" and i < n:
-            out.append(re.escape(pattern[i]))
-            i += 1
-        elif c == "[":
-            j = i
-            if j < n and pattern[j] in "!^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 1
-            if j >= n:  # no closing bracket: a literal '['
-                out.append(re.escape(c))
-                continue
-            body = pattern[i:j]
-            i = j + 1
-            neg = body[:1] in ("!", "^")
-            if neg:
-                body = body[1:]
-            body = body.replace("\\", "\\\\")
-            out.append(("[^" if neg else "[") + body.replace("[", "\\[") + "]")
+        elif isinstance(part, Literal):
+            out.append(re.escape(part.char))
         else:
-            out.append(re.escape(c))
+            out.append(part.regex())
     flags = re.DOTALL | (re.IGNORECASE if icase else 0)
     return re.compile("".join(out), flags)
 
