@@ -5,15 +5,25 @@ The evaluator decides each ``Pred`` by compiling it back into the filter check i
 (``field op value``) and running that with ``sinsp.filter`` on the event, so a tree is judged
 with the very semantics (N/A, pmatch, glob, numbers) the full rule evaluation uses; and/or/not
 follow Kleene's three-valued logic as ``sinsp.localpred`` documents.
+
+Also what the localfilter test modules share: where the captures and rules are, the open
+flag sets records are generated with, and one inspector holding syscall.scap's processes.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import struct
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+import scap
 from scap.testing import EventBuilder
+from sinsp import Inspector
 from sinsp import localpred as lp
 from sinsp.filter import ast, compile_filter
 from sinsp.localpred import Tri
@@ -26,14 +36,43 @@ PPM_O_APPEND, PPM_O_TRUNC, PPM_O_DIRECTORY = 8, 256, 1024
 NAME_PARAM = {3: 1, 59: 1, 307: 2, 327: 2}
 CLOSE_X = 5
 HOT_TYPES = (3, 5, 59, 103, 307, 327)
+OPEN_TYPES = (3, 59, 307, 327)
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACES = Path("/work/shared/traces/syscalls")
+UPSTREAM = os.environ.get("PYFALCO_UPSTREAM_RULES")
+needs_traces = pytest.mark.skipif(not TRACES.is_dir(), reason="shared traces not available")
+
+#: the open flags generated records carry: plain reads and writes, truncating and creating
+#: writes, O_DIRECTORY, appends, and none
+FLAG_SETS = [
+    PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_RDWR, PPM_O_WRONLY | PPM_O_TRUNC,
+    PPM_O_WRONLY | PPM_O_CREAT, PPM_O_WRONLY | PPM_O_CREAT | PPM_O_TRUNC,
+    PPM_O_RDONLY | PPM_O_DIRECTORY, PPM_O_RDWR | PPM_O_APPEND, 0,
+]  # fmt: skip
 
 _CHECKS: dict[lp.Pred, Callable[[Any], bool]] = {}
 
 
-def _registry() -> Any:
+@functools.cache
+def registry() -> Any:
+    """The syscall field registry rules are compiled against."""
     from engine import RuleEngine
 
     return RuleEngine().registries["syscall"]
+
+
+@functools.cache
+def syscall_world() -> tuple[Inspector, tuple[int, ...]]:
+    """An inspector holding syscall.scap's processes, and the tids of their main threads
+    (generated records are processed by it as if those processes made them)."""
+    src = TRACES / "syscall.scap"
+    with scap.open(src) as cap:
+        tids = tuple(p.tid for p in cap.processes if p.tid == p.pid)
+    insp = Inspector(scap.open(src))
+    for _ in insp:
+        pass
+    return insp, tids
 
 
 def _text(v: str | int | bool) -> str:
@@ -51,7 +90,7 @@ def _check(p: lp.Pred) -> Callable[[Any], bool]:
         else:
             (v,) = p.values
             rhs = ast.Value(_text(v), True)
-        flt = compile_filter(ast.Compare(ast.FieldRef(p.field), p.op, rhs), _registry())
+        flt = compile_filter(ast.Compare(ast.FieldRef(p.field), p.op, rhs), registry())
         got = _CHECKS[p] = flt.matches
     return got
 

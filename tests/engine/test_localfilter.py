@@ -5,24 +5,27 @@ or of a library is FALSE for every hot open type, ``/etc/shadow`` is not."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from localfilter_helpers import (
+    OPEN_TYPES,
     PPM_O_CREAT,
     PPM_O_RDONLY,
     PPM_O_RDWR,
     PPM_O_TRUNC,
     PPM_O_WRONLY,
+    ROOT,
+    TRACES,
+    UPSTREAM,
     close_exit,
     evaluate,
     is_candidate,
     open_exit,
+    syscall_world,
 )
 
-import scap
 from engine import RuleEngine
 from engine.localfilter import rule_local_filter
 from scap.testing import EventBuilder
@@ -30,10 +33,6 @@ from sinsp import Inspector
 from sinsp import localpred as lp
 from sinsp.localpred import UNKNOWN, And, Const, Not, Or, Pred, Tri
 
-ROOT = Path(__file__).resolve().parents[2]
-TRACES = Path("/work/shared/traces/syscalls")
-UPSTREAM = os.environ.get("PYFALCO_UPSTREAM_RULES")
-OPEN_TYPES = (3, 307, 327, 59)
 FALSE, TRUE = Const(False), Const(True)
 
 
@@ -199,21 +198,16 @@ def _rule_sets() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def world() -> tuple[Inspector, list[int]]:
+def world() -> tuple[Inspector, tuple[int, ...]]:
     """An inspector holding syscall.scap's processes; the tids of its main threads."""
     if not TRACES.is_dir():
         pytest.skip("shared traces not available")
-    src = TRACES / "syscall.scap"
-    with scap.open(src) as cap:
-        tids = [p.tid for p in cap.processes if p.tid == p.pid]
-    insp = Inspector(scap.open(src))
-    for _ in insp:
-        pass
-    return insp, tids
+    return syscall_world()
 
 
 @pytest.mark.parametrize("files", _rule_sets())
-def test_precision_of_the_hot_opens(files: list[Path], world: tuple[Inspector, list[int]]) -> None:
+def test_precision_of_the_hot_opens(files: list[Path],
+                                    world: tuple[Inspector, tuple[int, ...]]) -> None:
     eng = RuleEngine(hostname="h")
     assert eng.load_files(files).successful
     eng.rule_matching = "all"

@@ -8,37 +8,28 @@ shapes the rules files happen to have."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from localfilter_helpers import (
-    PPM_O_CREAT,
-    PPM_O_DIRECTORY,
-    PPM_O_RDONLY,
-    PPM_O_RDWR,
-    PPM_O_TRUNC,
-    PPM_O_WRONLY,
+    FLAG_SETS,
     close_exit,
     evaluate,
     hotpath_verdict,
+    needs_traces,
     open_exit,
+    registry,
+    syscall_world,
 )
 
-import scap
-from engine import RuleEngine
 from engine.localfilter import rule_local_filter
 from scap.testing import EventBuilder
-from sinsp import Inspector
 from sinsp.filter import compile_filter, parse
 from sinsp.localpred import Tri
 
-TRACES = Path("/work/shared/traces/syscalls")
-
-pytestmark = pytest.mark.skipif(not TRACES.is_dir(), reason="shared traces not available")
+pytestmark = needs_traces
 
 _CHECKS = [
     # kept as Preds
@@ -78,34 +69,18 @@ def _conditions() -> st.SearchStrategy[str]:
 
 _PATHS = ["/etc/shadow", "/dev/null", "/usr/lib/x.so", "/root/.ssh/id_rsa", "/var/log/syslog",
           "/etc", "/", "/tmp/../etc/shadow", "rel/x", "/f", "/etc/sudoers.d/x"]
-_FLAGS = [PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_RDWR, PPM_O_WRONLY | PPM_O_TRUNC,
-          PPM_O_RDONLY | PPM_O_DIRECTORY, PPM_O_WRONLY | PPM_O_CREAT, 0]
-
-
-_STATE: dict[str, Any] = {}
-
-
-def _world() -> tuple[Inspector, tuple[int, ...], Any]:
-    if not _STATE:
-        src = TRACES / "syscall.scap"
-        with scap.open(src) as cap:
-            tids = tuple(p.tid for p in cap.processes if p.tid == p.pid)
-        insp = Inspector(scap.open(src))
-        for _ in insp:
-            pass
-        _STATE.update(insp=insp, tids=tids[:6], registry=RuleEngine().registries["syscall"])
-    return _STATE["insp"], _STATE["tids"], _STATE["registry"]
 
 
 @settings(max_examples=400, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(cond=_conditions(), etype=st.sampled_from([3, 59, 307, 327, 5]),
-       path=st.sampled_from(_PATHS), flags=st.sampled_from(_FLAGS),
+       path=st.sampled_from(_PATHS), flags=st.sampled_from(FLAG_SETS),
        fd=st.sampled_from([-2, 0, 9]), mode=st.sampled_from([0, 0o755]), who=st.integers(0, 5))
 def test_random_conditions_are_sound(cond: str, etype: int, path: str, flags: int, fd: int,
                                      mode: int, who: int) -> None:
-    insp, tids, registry = _world()
-    flt = compile_filter(parse(cond), registry)
+    insp, tids = syscall_world()
+    tids = tids[:6]
+    flt = compile_filter(parse(cond), registry())
     rule: Any = SimpleNamespace(filter=flt)
     tree = rule_local_filter(rule, etype)
     b = EventBuilder(ts=1_700_000_000_000_000_000)

@@ -14,7 +14,6 @@ and whose flags include O_WRONLY|O_TRUNC and O_DIRECTORY.  Trees are judged by
 from __future__ import annotations
 
 import functools
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,22 +22,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from localfilter_helpers import (
+    FLAG_SETS,
     HOT_TYPES,
-    PPM_O_APPEND,
-    PPM_O_CREAT,
-    PPM_O_DIRECTORY,
-    PPM_O_RDONLY,
-    PPM_O_RDWR,
-    PPM_O_TRUNC,
-    PPM_O_WRONLY,
+    OPEN_TYPES,
+    ROOT,
+    TRACES,
+    UPSTREAM,
     close_exit,
     evaluate,
     hotpath_verdict,
     is_candidate,
+    needs_traces,
     open_exit,
+    syscall_world,
 )
 
-import scap
 from engine import RuleEngine
 from engine.localfilter import rule_local_filter
 from scap.testing import EventBuilder
@@ -46,12 +44,7 @@ from sinsp import Inspector
 from sinsp import localpred as lp
 from sinsp.localpred import Tri
 
-ROOT = Path(__file__).resolve().parents[2]
-TRACES = Path("/work/shared/traces/syscalls")
-UPSTREAM = os.environ.get("PYFALCO_UPSTREAM_RULES")
-OPEN_TYPES = (3, 59, 307, 327)
-
-pytestmark = pytest.mark.skipif(not TRACES.is_dir(), reason="shared traces not available")
+pytestmark = needs_traces
 
 
 def _rule_sets() -> list[Any]:
@@ -126,18 +119,6 @@ def _judge(which: str) -> Judge:
     return Judge(which)
 
 
-@functools.cache
-def _world() -> tuple[Inspector, tuple[int, ...]]:
-    """An inspector holding syscall.scap's processes (its main-thread tids)."""
-    src = TRACES / "syscall.scap"
-    with scap.open(src) as cap:
-        tids = tuple(p.tid for p in cap.processes if p.tid == p.pid)
-    insp = Inspector(scap.open(src))
-    for _ in insp:
-        pass
-    return insp, tids
-
-
 @pytest.mark.parametrize("which", _rule_sets())
 def test_sound_on_real_captures(which: str) -> None:
     judge = Judge(which)
@@ -163,12 +144,6 @@ _FIXED_PATHS = [
     "/etc/../etc/shadow", "/tmp/../../etc/shadow", "../../../etc/passwd", "etc/shadow",
     "/etc//shadow", "/etc/./shadow", "/etc/", "/proc/1/environ", "/dev/shm/x",
 ]  # fmt: skip
-_FLAG_SETS = [
-    PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_RDWR, PPM_O_WRONLY | PPM_O_TRUNC,
-    PPM_O_WRONLY | PPM_O_CREAT | PPM_O_TRUNC, PPM_O_RDONLY | PPM_O_DIRECTORY,
-    PPM_O_RDWR | PPM_O_APPEND, 0,
-]  # fmt: skip
-
 
 def _paths(strings: list[str]) -> st.SearchStrategy[str]:
     base = st.sampled_from(strings + _FIXED_PATHS)
@@ -183,7 +158,7 @@ def _paths(strings: list[str]) -> st.SearchStrategy[str]:
 def _records(strings: list[str], tids: tuple[int, ...]) -> st.SearchStrategy[Any]:
     return st.tuples(
         st.sampled_from(OPEN_TYPES), st.sampled_from(tids), _paths(strings),
-        st.sampled_from(_FLAG_SETS) | st.integers(0, 0x3FFF),
+        st.sampled_from(FLAG_SETS) | st.integers(0, 0x3FFF),
         st.sampled_from([-2, -13, 0, 3, 9, 255]), st.sampled_from([0, 0o644, 0o755]),
     )
 
@@ -191,7 +166,7 @@ def _records(strings: list[str], tids: tuple[int, ...]) -> st.SearchStrategy[Any
 @pytest.mark.parametrize("which", _rule_sets())
 def test_sound_on_generated_live_opens(which: str) -> None:
     judge = _judge(which)
-    insp, tids = _world()
+    insp, tids = syscall_world()
     b = EventBuilder(ts=1_700_000_000_000_000_000)
 
     @settings(max_examples=250, deadline=None, database=None,
@@ -211,12 +186,12 @@ def test_sound_on_a_sweep_that_matches(which: str) -> None:
     """Every type x fixed path x flag set, from several processes: the rules do match here,
     so the soundness checks above are not vacuous."""
     judge = Judge(which)
-    insp, tids = _world()
+    insp, tids = syscall_world()
     b = EventBuilder(ts=1_700_000_000_000_000_000)
     for i, tid in enumerate(tids[::7]):
         for t in OPEN_TYPES:
             for path in _FIXED_PATHS:
-                for flags in _FLAG_SETS:
+                for flags in FLAG_SETS:
                     fd = 3 + i
                     judge.check(insp.process(open_exit(b, t, tid, fd, path, flags, 0o755)))
                     judge.check(insp.process(close_exit(b, tid, fd)))
