@@ -868,41 +868,40 @@ def process_events(s: State) -> RunResult:
 
     hot = s.live_source is not None and getattr(insp, "hotpath_program", None) is not None
 
+    def handle_signals() -> bool:
+        """Act on pending signals (False: stop); a reload may have swapped the engine."""
+        nonlocal process, wanted, n_wanted
+        if not _handle_signals(s):
+            return False
+        process = s.engine.process
+        wanted = _wanted_mask(s.engine)
+        n_wanted = len(wanted)
+        if hot:
+            _set_hotpath(s, insp)
+        return True
+
     def on_batch(last_ts: int, absorbed: int) -> None:
         """Once per live batch (empty ones too): the events the hot path absorbed count as
         captured, and signals and the drop check are handled even when every event of a
         storm was absorbed, or none came (no event reaches the loop then)."""
-        nonlocal process, wanted, n_wanted
         if absorbed:
             if concurrent:
                 with lock:
                     s.n_evts += absorbed
             else:
                 s.n_evts += absorbed
-        if sig.pending:
-            if not _handle_signals(s):
-                raise _LoopEndError(RunResult.ok())
-            process = s.engine.process
-            wanted = _wanted_mask(s.engine)
-            n_wanted = len(wanted)
-            if hot:
-                _set_hotpath(s, insp)
+        if sig.pending and not handle_signals():
+            raise _LoopEndError(RunResult.ok())
         if last_ts > drops.next_check_ts and not markers and not check_drops(last_ts):
             raise _LoopEndError(RunResult.fatal("Drop manager internal error"))
 
-    if s.live_source is not None and hasattr(insp, "on_batch"):
+    if s.live_source is not None:
         insp.on_batch = on_batch
     ticker = _start_metrics(s)
     try:
         for evt in events:
-            if sig.pending:
-                if not _handle_signals(s):
-                    break
-                process = s.engine.process       # a reload may have swapped the engine
-                wanted = _wanted_mask(s.engine)
-                n_wanted = len(wanted)
-                if hot:
-                    _set_hotpath(s, insp)
+            if sig.pending and not handle_signals():
+                break
             rec = evt.record
             ts = rec.ts
             if start_ts == 0:
