@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from scap.record import EventRecord
 from sinsp.filter.glob import AnyChar, Literal, Star, glob_parts
-from sinsp.localpred import And, Const, Node, Not, Or, Pred, Tri, Unknown
+from sinsp.localpred import And, Const, Node, Not, Or, Pred, Tri, Unknown, kleene
 from sinsp.parsers.fd_open import PPM_O_DIRECTORY, new_file_fd
 
 if TYPE_CHECKING:
@@ -273,26 +273,7 @@ def _compare(op: str, value: Any, ops: tuple[Any, ...]) -> bool:
 
 def evaluate(node: Node, v: View) -> Tri:
     """The Kleene verdict of ``node`` on ``v`` (the reference the C evaluator must equal)."""
-    if isinstance(node, Pred):
-        return _pred_verdict(node, v)
-    if isinstance(node, Const):
-        return Tri.TRUE if node.value else Tri.FALSE
-    if isinstance(node, Unknown):
-        return Tri.UNKNOWN
-    if isinstance(node, Not):
-        r = evaluate(node.item, v)
-        return r if r is Tri.UNKNOWN else (Tri.FALSE if r is Tri.TRUE else Tri.TRUE)
-    if isinstance(node, And | Or):
-        stop = Tri.FALSE if isinstance(node, And) else Tri.TRUE
-        acc = Tri.TRUE if isinstance(node, And) else Tri.FALSE
-        for item in node.items:
-            r = evaluate(item, v)
-            if r is stop:
-                return stop
-            if r is Tri.UNKNOWN:
-                acc = Tri.UNKNOWN
-        return acc
-    raise TypeError(f"not a localpred node: {node!r}")
+    return kleene(node, lambda p: _pred_verdict(p, v))
 
 
 def is_candidate_path(path: str) -> bool:

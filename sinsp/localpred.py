@@ -40,6 +40,7 @@ field's type. ``values`` holds one operand, or the expanded list for ``in``/``pm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -55,6 +56,7 @@ __all__ = [
     "Pred",
     "Tri",
     "Unknown",
+    "kleene",
 ]
 
 #: the fields a Pred may read (see the module docstring for their meaning)
@@ -121,3 +123,29 @@ class Unknown:
 UNKNOWN = Unknown()
 
 Node = Pred | And | Or | Not | Const | Unknown
+
+
+def kleene(node: Node, pred: Callable[[Pred], Tri]) -> Tri:
+    """The Kleene verdict of ``node``, each ``Pred`` judged by ``pred``: the tree semantics
+    every evaluator shares (``sinsp.hotpath.evaluate`` on a record's view; tests on the full
+    filter check), so only how a comparison is judged differs between them."""
+    if isinstance(node, Pred):
+        return pred(node)
+    if isinstance(node, Const):
+        return Tri.TRUE if node.value else Tri.FALSE
+    if isinstance(node, Unknown):
+        return Tri.UNKNOWN
+    if isinstance(node, Not):
+        r = kleene(node.item, pred)
+        return r if r is Tri.UNKNOWN else (Tri.FALSE if r is Tri.TRUE else Tri.TRUE)
+    if isinstance(node, And | Or):
+        stop = Tri.FALSE if isinstance(node, And) else Tri.TRUE
+        acc = Tri.TRUE if isinstance(node, And) else Tri.FALSE
+        for item in node.items:
+            r = kleene(item, pred)
+            if r is stop:
+                return stop
+            if r is Tri.UNKNOWN:
+                acc = Tri.UNKNOWN
+        return acc
+    raise TypeError(f"not a localpred node: {node!r}")

@@ -97,34 +97,7 @@ def _check(p: lp.Pred) -> Callable[[Any], bool]:
 
 def evaluate(node: lp.Node, evt: Any) -> Tri:
     """``node`` on ``evt`` in Kleene logic; each Pred is its filter check run on the event."""
-    if isinstance(node, lp.Const):
-        return Tri.TRUE if node.value else Tri.FALSE
-    if isinstance(node, lp.Unknown):
-        return Tri.UNKNOWN
-    if isinstance(node, lp.Pred):
-        return Tri.TRUE if _check(node)(evt) else Tri.FALSE
-    if isinstance(node, lp.Not):
-        inner = evaluate(node.item, evt)
-        return inner if inner is Tri.UNKNOWN else Tri(1 - inner)
-    if isinstance(node, lp.And):
-        out = Tri.TRUE
-        for it in node.items:
-            v = evaluate(it, evt)
-            if v is Tri.FALSE:
-                return v
-            if v is Tri.UNKNOWN:
-                out = v
-        return out
-    if isinstance(node, lp.Or):
-        out = Tri.FALSE
-        for it in node.items:
-            v = evaluate(it, evt)
-            if v is Tri.TRUE:
-                return v
-            if v is Tri.UNKNOWN:
-                out = v
-        return out
-    raise TypeError(f"not a localpred node: {node!r}")
+    return lp.kleene(node, lambda p: Tri.TRUE if _check(p)(evt) else Tri.FALSE)
 
 
 def _cstr(raw: bytes) -> bytes:
